@@ -1,0 +1,1 @@
+"""Analysis definitions, filesets, executors and the processing pipeline."""

@@ -1,0 +1,167 @@
+"""Filesets: which files make which sample, and the samples' metadata.
+
+A fileset is coffea-style JSON or YAML::
+
+    {sample: {"files": {path: treename}, "metadata": {...}}}
+
+with metadata keys ``process``, ``is_data``, ``xsec`` (pb), ``sumw`` and, for an
+alternative sample, ``variation`` (the systematic's name). Where ``xsec`` or
+``sumw`` is absent for open-data MC, it is read from the XSection and
+SumWeights branches. Every file is opened before processing starts, so a
+missing file, tree or branch stops the run with its name, before any chunk runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pathlib
+from typing import Any
+
+import numpy as np
+import uproot
+import yaml
+
+from liberica.analysis.definition import AnalysisDefinition
+
+log = logging.getLogger(__name__)
+
+DATA_PROCESS = "data"
+
+
+class FilesetError(ValueError):
+    """A fileset that cannot be processed, naming the sample, file, tree or branch."""
+
+
+def read(path: str | pathlib.Path) -> dict[str, Any]:
+    """Read a fileset (JSON or YAML); relative file paths are resolved against its folder."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise FilesetError(f"fileset {path} does not exist")
+    text = path.read_text()
+    try:
+        fileset = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        raise FilesetError(f"{path}: not valid JSON/YAML: {err}") from err
+    if not isinstance(fileset, dict) or not fileset:
+        raise FilesetError(f"{path}: expected a mapping of sample name to files and metadata")
+    resolved = {}
+    for sample, entry in fileset.items():
+        if not isinstance(entry, dict) or "files" not in entry:
+            raise FilesetError(f"{path}: sample '{sample}' needs a 'files' mapping")
+        files = entry["files"]
+        if isinstance(files, list):
+            files = {f: None for f in files}
+        if not isinstance(files, dict) or not files:
+            raise FilesetError(f"{path}: '{sample}.files' must be a non-empty mapping path -> tree")
+        resolved[sample] = {
+            "files": {
+                str((path.parent / f).resolve() if not pathlib.Path(f).is_absolute() else f): tree
+                for f, tree in files.items()
+            },
+            "metadata": dict(entry.get("metadata") or {}),
+        }
+    return resolved
+
+
+def _first_value(tree: uproot.TTree, branch: str, filename: str) -> float:
+    if branch not in tree:
+        raise FilesetError(f"{filename}: branch '{branch}' is missing (needed for the sample's {branch})")
+    values = tree[branch].array(library="np", entry_stop=1)
+    if len(values) == 0:
+        raise FilesetError(f"{filename}: tree is empty, cannot read {branch}")
+    return float(values[0])
+
+
+def _check_sample_metadata(sample: str, metadata: dict, definition: AnalysisDefinition) -> None:
+    if "is_data" not in metadata:
+        metadata["is_data"] = metadata.get("process") == DATA_PROCESS
+    if metadata["is_data"]:
+        metadata["process"] = DATA_PROCESS
+        return
+    process = metadata.get("process")
+    if process is None:
+        raise FilesetError(f"sample '{sample}': metadata.process is missing")
+    if process not in definition.processes:
+        raise FilesetError(
+            f"sample '{sample}': metadata.process '{process}' is not a process of analysis "
+            f"'{definition.name}' (processes: {', '.join(definition.processes)})"
+        )
+    variation = metadata.get("variation")
+    if variation is not None:
+        systematic = definition.systematics.get(variation)
+        if systematic is None or systematic.kind != "alternative_sample":
+            raise FilesetError(
+                f"sample '{sample}': metadata.variation '{variation}' is not an "
+                f"alternative_sample systematic of analysis '{definition.name}'"
+            )
+
+
+def prepare(
+    fileset: dict[str, Any],
+    definition: AnalysisDefinition,
+    required_branches: tuple[str, ...],
+) -> dict[str, Any]:
+    """Check every file and complete the metadata; return the fileset for coffea.
+
+    Opens each file, checks its tree and the branches the processor reads, and
+    fills ``xsec``/``sumw`` from the XSection/SumWeights branches where absent.
+
+    Raises:
+        FilesetError: naming the sample and the file, tree or branch at fault
+    """
+    prepared = {}
+    for sample, entry in fileset.items():
+        metadata = dict(entry["metadata"])
+        _check_sample_metadata(sample, metadata, definition)
+        files = {}
+        for filename, tree_name in entry["files"].items():
+            tree_name = tree_name or definition.tree
+            if not pathlib.Path(filename).exists() and "://" not in filename:
+                raise FilesetError(f"sample '{sample}': file {filename} does not exist")
+            try:
+                root_file = uproot.open(filename)
+            except Exception as err:  # uproot raises many types for unreadable files
+                raise FilesetError(f"sample '{sample}': cannot open {filename}: {err}") from err
+            with root_file:
+                if tree_name not in root_file:
+                    raise FilesetError(
+                        f"sample '{sample}': {filename} has no tree '{tree_name}' "
+                        f"(keys: {', '.join(root_file.keys(cycle=False)) or 'none'})"
+                    )
+                tree = root_file[tree_name]
+                missing = [b for b in required_branches if b not in tree]
+                if missing:
+                    raise FilesetError(
+                        f"sample '{sample}': {filename} tree '{tree_name}' lacks branch(es) "
+                        f"{', '.join(missing)}"
+                    )
+                if not metadata["is_data"]:
+                    for key, branch in (("xsec", "XSection"), ("sumw", "SumWeights")):
+                        if key not in metadata:
+                            metadata[f"_{key}_per_file"] = metadata.get(f"_{key}_per_file", [])
+                            metadata[f"_{key}_per_file"].append(_first_value(tree, branch, filename))
+            files[filename] = tree_name
+        for key, branch in (("xsec", "XSection"), ("sumw", "SumWeights")):
+            per_file = metadata.pop(f"_{key}_per_file", None)
+            if per_file is not None:
+                if not np.allclose(per_file, per_file[0], rtol=1e-6):
+                    raise FilesetError(
+                        f"sample '{sample}': the files disagree on {branch} ({per_file}); "
+                        f"set metadata.{key} explicitly"
+                    )
+                metadata[key] = per_file[0]
+                log.info("sample %s: %s = %g read from branch %s", sample, key, per_file[0], branch)
+        if not metadata["is_data"] and float(metadata["sumw"]) == 0.0:
+            raise FilesetError(f"sample '{sample}': metadata.sumw is zero")
+        prepared[sample] = {"files": files, "metadata": metadata}
+    return prepared
+
+
+def data_metadata(fileset: dict[str, Any]) -> dict[str, Any]:
+    """The metadata of the data samples merged (e.g. ``lumi_fb``, ``mu_injected``)."""
+    merged: dict[str, Any] = {}
+    for entry in fileset.values():
+        if entry["metadata"].get("is_data"):
+            merged.update(entry["metadata"])
+    return merged

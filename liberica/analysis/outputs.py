@@ -1,0 +1,54 @@
+"""Write a run's outputs: ROOT histograms, hist objects, cutflows, metrics."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import pickle
+from typing import Any
+
+import hist
+import uproot
+
+DATA_PROCESS = "data"
+NOMINAL = "nominal"
+
+
+def histogram_name(region: str, process: str, variation: str) -> str:
+    """Name of a TH1 in histograms.root."""
+    return f"{region}_{process}_{variation}"
+
+
+def write_root(path: pathlib.Path, histograms: dict[str, hist.Hist]) -> int:
+    """One TH1 per region, process and variation (data: nominal only), with flow bins.
+
+    Returns:
+        int: number of histograms written
+    """
+    written = 0
+    with uproot.recreate(path) as root_file:
+        for region, h in histograms.items():
+            for process in h.axes["process"]:
+                variations = [NOMINAL] if process == DATA_PROCESS else list(h.axes["variation"])
+                for variation in variations:
+                    one = h[:, process, variation]
+                    root_file[histogram_name(region, process, variation)] = one
+                    written += 1
+    return written
+
+
+def write_pickle(path: pathlib.Path, histograms: dict[str, hist.Hist], counts: dict[str, hist.Hist]) -> None:
+    """The hist objects: ``{"histograms": {region: Hist}, "counts": {region: Hist}}``."""
+    with open(path, "wb") as stream:
+        pickle.dump({"histograms": histograms, "counts": counts}, stream)
+
+
+def read_pickle(path: pathlib.Path) -> dict[str, dict[str, hist.Hist]]:
+    """Read the hist objects written by :func:`write_pickle`."""
+    with open(path, "rb") as stream:
+        return pickle.load(stream)
+
+
+def write_json(path: pathlib.Path, content: Any) -> None:
+    """Write JSON with sorted-by-insertion keys and two-space indentation."""
+    path.write_text(json.dumps(content, indent=2) + "\n")

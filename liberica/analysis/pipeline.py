@@ -1,0 +1,172 @@
+"""The processing stage: fileset -> coffea Runner -> histograms, cutflows, metrics."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+import time
+from typing import Any, NamedTuple
+
+import hist
+import numpy as np
+from coffea import processor
+
+from liberica.analysis import definition as definition_module
+from liberica.analysis import fileset as fileset_module
+from liberica.analysis import outputs
+from liberica.analysis.executors import build_executor
+from liberica.processors.hzz4l import REQUIRED_BRANCHES, HZZ4lProcessor
+from liberica.processors.schema import OpenDataSchema
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHUNKSIZE = 200_000
+"""Events per chunk: large enough to amortize coffea's per-chunk overhead."""
+
+
+class ProcessingResult(NamedTuple):
+    """What a processing run produced.
+
+    Attributes:
+        histograms: ``{region: Hist(observable, process, variation)}``, weighted
+        counts: the same with raw event counts
+        cutflow: ``{sample: {region: {step: {"raw", "weighted"}}}}``
+        metrics: run metrics (see ``metrics.json``)
+        output_dir: where the outputs were written, or None
+    """
+
+    histograms: dict[str, hist.Hist]
+    counts: dict[str, hist.Hist]
+    cutflow: dict[str, Any]
+    metrics: dict[str, Any]
+    output_dir: pathlib.Path | None
+
+
+def _flow_report(histograms: dict[str, hist.Hist], counts: dict[str, hist.Hist]) -> dict:
+    report = {}
+    for region, h in counts.items():
+        per_process = {}
+        for process in h.axes["process"]:
+            raw = h[:, process, outputs.NOMINAL].values(flow=True)
+            weighted = histograms[region][:, process, outputs.NOMINAL].values(flow=True)
+            if raw.sum() == 0:
+                continue
+            per_process[process] = {
+                "underflow_raw": int(raw[0]),
+                "overflow_raw": int(raw[-1]),
+                "underflow_weighted": float(weighted[0]),
+                "overflow_weighted": float(weighted[-1]),
+            }
+        report[region] = per_process
+    return report
+
+
+def cores_used(executor: str, workers: int) -> int:
+    """Cores a run can use: one for iterative, else min(workers, cpu count)."""
+    if executor == "iterative":
+        return 1
+    return max(1, min(workers, os.cpu_count() or 1))
+
+
+def run_processor(
+    analysis: str | pathlib.Path | definition_module.AnalysisDefinition,
+    fileset_path: str | pathlib.Path,
+    *,
+    executor: str = "futures",
+    workers: int = 2,
+    chunksize: int = DEFAULT_CHUNKSIZE,
+    systematics: bool = True,
+    lumi_fb: float | None = None,
+    output_dir: str | pathlib.Path | None = None,
+    status: bool = True,
+) -> ProcessingResult:
+    """Process a fileset with an analysis and (optionally) write the outputs.
+
+    Args:
+        analysis: a shipped analysis name, a YAML path, or a loaded definition
+        fileset_path: the fileset (JSON or YAML)
+        executor: ``iterative`` or ``futures``
+        workers: worker processes for ``futures``
+        chunksize: events per chunk
+        systematics: run the weight, object and sample variations
+        lumi_fb: luminosity for MC normalization; default: the data sample's
+            ``lumi_fb`` metadata, else the analysis definition's
+        output_dir: write histograms.root, histograms.pkl, cutflow.json and
+            metrics.json there
+        status: show a progress bar
+
+    Returns:
+        ProcessingResult: histograms, cutflows and metrics
+    """
+    definition = (
+        analysis
+        if isinstance(analysis, definition_module.AnalysisDefinition)
+        else definition_module.load(analysis)
+    )
+    raw_fileset = fileset_module.read(fileset_path)
+    fileset = fileset_module.prepare(raw_fileset, definition, REQUIRED_BRANCHES)
+    data_metadata = fileset_module.data_metadata(fileset)
+    if lumi_fb is None:
+        lumi_fb = float(data_metadata.get("lumi_fb", definition.luminosity_fb))
+    log.info("normalizing MC to %.3g fb^-1", lumi_fb)
+
+    runner = processor.Runner(
+        executor=build_executor(executor, workers, status=status),
+        schema=OpenDataSchema,
+        chunksize=chunksize,
+        savemetrics=True,
+    )
+    start = time.perf_counter()
+    output, coffea_metrics = runner(
+        fileset, HZZ4lProcessor(definition, lumi_fb, systematics), treename=definition.tree
+    )
+    wall_time = time.perf_counter() - start
+
+    events_processed = int(sum(output["events"].values()))
+    cores = cores_used(executor, workers)
+    rate = events_processed / wall_time if wall_time > 0 else float("nan")
+    metrics = {
+        "analysis": definition.name,
+        "executor": executor,
+        "workers": workers if executor != "iterative" else 1,
+        "cores": cores,
+        "chunksize": chunksize,
+        "chunks": int(coffea_metrics.get("chunks", 0)),
+        "events_processed": events_processed,
+        "events_per_sample": dict(sorted(output["events"].items())),
+        "wall_time_s": wall_time,
+        "events_per_second": rate,
+        "events_per_second_per_core": rate / cores,
+        "bytes_read": int(coffea_metrics.get("bytesread", 0)),
+        "columns": sorted({c.split("-")[0] for c in coffea_metrics.get("columns", [])}),
+        "process_time_s": float(coffea_metrics.get("processtime", np.nan)),
+        "systematics": systematics,
+        "lumi_fb": lumi_fb,
+        "injected_mu": data_metadata.get("mu_injected"),
+        "flow": _flow_report(output["histograms"], output["counts"]),
+        "variation_completion": {
+            k: len(v) for k, v in output.get("variation_completion", {}).items()
+        },
+    }
+    result = ProcessingResult(
+        histograms=output["histograms"],
+        counts=output["counts"],
+        cutflow=output["cutflow"],
+        metrics=metrics,
+        output_dir=None,
+    )
+    if output_dir is not None:
+        result = write_outputs(result, pathlib.Path(output_dir))
+    return result
+
+
+def write_outputs(result: ProcessingResult, output_dir: pathlib.Path) -> ProcessingResult:
+    """Write histograms.root, histograms.pkl, cutflow.json and metrics.json."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    n_written = outputs.write_root(output_dir / "histograms.root", result.histograms)
+    outputs.write_pickle(output_dir / "histograms.pkl", result.histograms, result.counts)
+    outputs.write_json(output_dir / "cutflow.json", result.cutflow)
+    outputs.write_json(output_dir / "metrics.json", result.metrics)
+    log.info("wrote %d histograms and the run summary to %s", n_written, output_dir)
+    return result._replace(output_dir=output_dir)

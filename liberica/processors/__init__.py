@@ -1,0 +1,1 @@
+"""coffea processors: a chunk of events in, a mergeable accumulator out."""

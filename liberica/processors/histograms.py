@@ -1,0 +1,95 @@
+"""Histogram booking, filling and completion of the variation axis.
+
+Every region has one ``hist.Hist`` with axes (observable, process, variation)
+and Weight storage, plus a twin with Int64 storage holding raw event counts.
+Category axes are fixed from the analysis definition, so outputs of any two
+chunks add bin by bin. Under- and overflow bins are kept.
+"""
+
+from __future__ import annotations
+
+import hist
+import numpy as np
+
+from liberica.analysis.definition import AnalysisDefinition
+
+DATA_PROCESS = "data"
+NOMINAL = "nominal"
+
+
+def book(definition: AnalysisDefinition) -> tuple[dict[str, hist.Hist], dict[str, hist.Hist]]:
+    """Empty weighted and raw-count histograms for every region.
+
+    Returns:
+        tuple: ``({region: weighted Hist}, {region: raw-count Hist})``
+    """
+    processes = [*definition.processes, DATA_PROCESS]
+    weighted, counts = {}, {}
+    for name, region in definition.regions.items():
+        observable = definition.observables[region.observable]
+        axes = (
+            hist.axis.Regular(
+                observable.bins, observable.low, observable.high,
+                name=observable.name, label=observable.label,
+            ),
+            hist.axis.StrCategory(processes, name="process", label="Process"),
+            hist.axis.StrCategory(definition.variations, name="variation", label="Variation"),
+        )
+        weighted[name] = hist.Hist(*axes, storage=hist.storage.Weight())
+        counts[name] = hist.Hist(*axes, storage=hist.storage.Int64())
+    return weighted, counts
+
+
+def _index(axis: hist.axis.StrCategory, value: str) -> int:
+    return axis.index(value)
+
+
+def complete_variations(
+    weighted: dict[str, hist.Hist],
+    counts: dict[str, hist.Hist],
+    definition: AnalysisDefinition,
+) -> dict[str, list[str]]:
+    """Fill the variations a process did not fill itself, in place.
+
+    1. One-sided systematics (``lepton_resolution``, ``alternative_sample``):
+       where the Up variation was filled, Down is Up mirrored around nominal,
+       ``2 nominal - Up`` with negative bins set to zero (variance and raw
+       counts taken from Up).
+    2. Any variation a MC process has no event in (a process a systematic does
+       not act on) is a copy of its nominal.
+
+    Returns:
+        dict: what was done, ``{"mirrored": [...], "copied_from_nominal": [...]}``
+        as ``region/process/variation`` strings
+    """
+    one_sided = [
+        s.name for s in definition.systematics.values()
+        if s.kind in ("lepton_resolution", "alternative_sample")
+    ]
+    report: dict[str, list[str]] = {"mirrored": [], "copied_from_nominal": []}
+    for region, h in weighted.items():
+        raw = counts[region]
+        values = h.view(flow=True)
+        raw_values = raw.view(flow=True)
+        process_axis, variation_axis = h.axes["process"], h.axes["variation"]
+        nominal = _index(variation_axis, NOMINAL)
+        for process in definition.processes:
+            p = _index(process_axis, process)
+            if raw_values[:, p, nominal].sum() == 0:
+                continue
+            for name in one_sided:
+                up, down = _index(variation_axis, f"{name}Up"), _index(variation_axis, f"{name}Down")
+                if raw_values[:, p, up].sum() == 0 or raw_values[:, p, down].sum() != 0:
+                    continue
+                mirrored = 2.0 * values["value"][:, p, nominal] - values["value"][:, p, up]
+                values["value"][:, p, down] = np.maximum(mirrored, 0.0)
+                values["variance"][:, p, down] = values["variance"][:, p, up]
+                raw_values[:, p, down] = raw_values[:, p, up]
+                report["mirrored"].append(f"{region}/{process}/{name}Down")
+            for variation in definition.variations:
+                v = _index(variation_axis, variation)
+                if raw_values[:, p, v].sum() == 0:
+                    values[:, p, v] = values[:, p, nominal]
+                    raw_values[:, p, v] = raw_values[:, p, nominal]
+                    report["copied_from_nominal"].append(f"{region}/{process}/{variation}")
+    return report

@@ -1,0 +1,83 @@
+"""Event weights: the nominal MC weight and the weight systematics.
+
+The nominal weight is mcWeight x scale factors x xsec x lumi / sumw, with xsec
+in pb and lumi in fb^-1. Weight variations are ratios to nominal, per event.
+"""
+
+from __future__ import annotations
+
+import awkward as ak
+import numpy as np
+
+from liberica.analysis.definition import Systematic
+from liberica.processors.schema import ELECTRON_TYPE, MUON_TYPE
+
+SCALE_FACTOR_BRANCHES = (
+    "scaleFactor_ELE",
+    "scaleFactor_MUON",
+    "scaleFactor_LepTRIGGER",
+    "scaleFactor_PILEUP",
+)
+PB_PER_INVERSE_FB = 1.0e3
+"""xsec [pb] x lumi [fb^-1] x this = expected events."""
+
+_FLAVOUR_TYPES = {"electron": ELECTRON_TYPE, "muon": MUON_TYPE}
+
+
+def nominal_weight(events: ak.Array, xsec_pb: float, sumw: float, lumi_fb: float) -> np.ndarray:
+    """Per-event nominal MC weight normalized to ``lumi_fb``."""
+    weight = np.asarray(events["mcWeight"], dtype=np.float64)
+    for branch in SCALE_FACTOR_BRANCHES:
+        weight = weight * np.asarray(events[branch], dtype=np.float64)
+    return weight * (xsec_pb * lumi_fb * PB_PER_INVERSE_FB / sumw)
+
+
+def _lepton_sf_ratio(
+    systematic: Systematic, lepton_pt: np.ndarray, lepton_abs_pdg_id: np.ndarray, sign: int
+) -> np.ndarray:
+    edges = np.asarray(systematic.options["pt_edges"], dtype=np.float64)
+    values = np.asarray(systematic.options["relative_uncertainty"], dtype=np.float64)
+    position = np.clip(np.searchsorted(edges, lepton_pt, side="right") - 1, 0, len(values) - 1)
+    uncertainty = np.where(
+        lepton_abs_pdg_id == _FLAVOUR_TYPES[systematic.options["flavour"]], values[position], 0.0
+    )
+    return np.prod(1.0 + sign * uncertainty, axis=1)
+
+
+def _pileup_ratio(systematic: Systematic, pileup_sf: np.ndarray, sign: int) -> np.ndarray:
+    varied = pileup_sf + sign * systematic.options["deviation_scale"] * (pileup_sf - 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(pileup_sf != 0.0, varied / pileup_sf, 1.0)
+
+
+def weight_variation_ratios(
+    systematics: list[Systematic],
+    events: ak.Array,
+    lepton_pt: np.ndarray,
+    lepton_abs_pdg_id: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Per-event ratios of varied to nominal weight for each weight systematic.
+
+    Args:
+        systematics: the weight systematics
+        events: the chunk (for event-level scale factors)
+        lepton_pt: (n, 4) pT of the selected leptons, GeV
+        lepton_abs_pdg_id: (n, 4) type of the selected leptons
+
+    Returns:
+        dict: ``{name}Up`` and ``{name}Down`` -> ratio array
+    """
+    ratios: dict[str, np.ndarray] = {}
+    pileup_sf = None
+    for systematic in systematics:
+        for direction, sign in (("Up", 1), ("Down", -1)):
+            if systematic.kind == "lepton_scale_factor":
+                ratio = _lepton_sf_ratio(systematic, lepton_pt, lepton_abs_pdg_id, sign)
+            elif systematic.kind == "pileup_weight":
+                if pileup_sf is None:
+                    pileup_sf = np.asarray(events["scaleFactor_PILEUP"], dtype=np.float64)
+                ratio = _pileup_ratio(systematic, pileup_sf, sign)
+            else:
+                raise ValueError(f"{systematic.name}: not a weight systematic ({systematic.kind})")
+            ratios[f"{systematic.name}{direction}"] = ratio
+    return ratios

@@ -1,0 +1,27 @@
+"""Shared fixtures: the real open-data file and a small generated sample."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+REALDATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+DATA_A = REALDATA / "data_A.4lep.root"
+
+
+@pytest.fixture(scope="session")
+def data_a() -> pathlib.Path:
+    """The real ATLAS Open Data 4lep file (data period A, 39 events)."""
+    if not DATA_A.exists():
+        pytest.fail(f"the real open-data file {DATA_A} is missing (shared/realdata)")
+    return DATA_A
+
+
+@pytest.fixture(scope="session")
+def small_sample(tmp_path_factory) -> pathlib.Path:
+    """A small seeded hzz4l sample (fileset path), generated once per session."""
+    from liberica.samples import generate_hzz4l
+
+    out = tmp_path_factory.mktemp("hzz4l_small")
+    return generate_hzz4l(out, events=60_000, seed=7).fileset_path

@@ -1,0 +1,68 @@
+import copy
+
+import pytest
+import yaml
+
+from liberica.analysis import definition
+
+
+@pytest.fixture
+def config():
+    from importlib import resources
+
+    text = resources.files("liberica.analysis").joinpath("definitions/hzz4l.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def test_shipped_definition_loads():
+    analysis = definition.load("hzz4l")
+    assert analysis.name == "hzz4l"
+    assert set(analysis.processes) == {"ggH", "VBFH", "ZZ", "Zjets", "ttbar"}
+    assert analysis.regions["baseline"].selection == "agc_baseline"
+    baseline_obs = analysis.observables[analysis.regions["baseline"].observable]
+    assert (baseline_obs.bins, baseline_obs.low, baseline_obs.high) == (34, 80.0, 250.0)
+    assert analysis.variations[0] == "nominal"
+    for name in analysis.systematics:
+        assert f"{name}Up" in analysis.variations and f"{name}Down" in analysis.variations
+    categories = {s.category for s in analysis.systematics.values()}
+    assert categories == {"weight", "object", "sample"}
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        (lambda c: c["regions"]["sr_4l"].__setitem__("observable", "mjj"), "regions.sr_4l.observable"),
+        (lambda c: c["systematics"]["pileup"].__setitem__("kind", "pilup"), "systematics.pileup.kind"),
+        (lambda c: c["systematics"]["pileup"].pop("deviation_scale"),
+         "systematics.pileup.deviation_scale"),
+        (lambda c: c["lepton_selection"]["electron"].__setitem__("min_pt", "seven"),
+         "lepton_selection.electron.min_pt"),
+        (lambda c: c["processes"]["ggH"].__setitem__("colour", "red"), "processes.ggH.colour"),
+        (lambda c: c.pop("tree"), "tree"),
+        (lambda c: c["systematics"]["muon_sf"]["relative_uncertainty"].pop(),
+         "systematics.muon_sf.relative_uncertainty"),
+        (lambda c: c["observables"]["m4l"].__setitem__("range", [250, 80]), "observables.m4l.range"),
+        (lambda c: c["systematics"]["zz_generator"].__setitem__("process", "WZ"),
+         "systematics.zz_generator.process"),
+    ],
+)
+def test_bad_definition_names_the_key(config, change, key):
+    broken = copy.deepcopy(config)
+    change(broken)
+    with pytest.raises(definition.AnalysisDefinitionError) as info:
+        definition.validate(broken, "broken.yaml")
+    assert info.value.key == key
+    assert f"'{key}'" in str(info.value) and "broken.yaml" in str(info.value)
+
+
+def test_bad_definition_file_names_file_and_key(tmp_path, config):
+    config["event_selection"]["z1_mass_window"] = [50]
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(definition.AnalysisDefinitionError, match="mine.yaml.*event_selection.z1_mass_window"):
+        definition.load(path)
+
+
+def test_unknown_analysis_name():
+    with pytest.raises(FileNotFoundError, match="no analysis named 'hww'"):
+        definition.load("hww")
