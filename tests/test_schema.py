@@ -45,5 +45,5 @@ def test_counted_arrays_read_like_std_vectors(data_a, tmp_path):
     tree = uproot.open(written)["mini"]
     assert "nlep" in tree and tree["lep_pt"].interpretation.__class__.__name__ == "AsJagged"
     original, counted = _events(data_a).leptons, _events(written).leptons
-    for field in ("pt", "eta", "phi", "energy", "charge", "abs_pdg_id", "is_tight", "d0"):
+    for field in ("pt", "eta", "phi", "energy", "charge", "abs_pdg_id", "is_tight", "d0", "d0_significance"):
         assert ak.all(original[field] == counted[field]), field

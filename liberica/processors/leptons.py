@@ -23,7 +23,7 @@ def select_leptons(leptons: ak.Array, cuts: LeptonSelection) -> ak.Array:
     abs_eta = abs(leptons.eta)
     is_electron = leptons.abs_pdg_id == ELECTRON_TYPE
     is_muon = leptons.abs_pdg_id == MUON_TYPE
-    d0_significance = abs(leptons.d0 / leptons.d0_error)
+    d0_significance = abs(leptons.d0_significance)
     z0_sin_theta = abs(leptons.z0 * np.sin(2.0 * np.arctan(np.exp(-leptons.eta))))
 
     electron = (

@@ -43,7 +43,7 @@ _LEPTON_FIELDS = {
     "lep_isTightID": "is_tight",
     "lep_z0": "z0",  # mm
     "lep_trackd0pvunbiased": "d0",  # mm
-    "lep_tracksigd0pvunbiased": "d0_error",  # mm
+    "lep_tracksigd0pvunbiased": "d0_significance",  # |d0| / sigma(d0)
 }
 
 
