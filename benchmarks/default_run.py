@@ -48,29 +48,43 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
 
-    sample = cached_hzz4l(args.cache / f"hzz4l-{args.events}-seed{args.seed}",
-                          events=args.events, seed=args.seed)
+    sample = cached_hzz4l(
+        args.cache / f"hzz4l-{args.events}-seed{args.seed}", events=args.events, seed=args.seed
+    )
     definition = load("hzz4l")
-    fileset = fileset_module.prepare(fileset_module.read(sample.fileset_path), definition,
-                                     REQUIRED_BRANCHES)
+    fileset = fileset_module.prepare(
+        fileset_module.read(sample.fileset_path), definition, REQUIRED_BRANCHES
+    )
     # warm the page cache so that (a) and (b) read from the same place
     pure_read(fileset, REQUIRED_BRANCHES)
     n_read, t_read, bytes_read = pure_read(fileset, REQUIRED_BRANCHES)
     read_rate = n_read / t_read
     rows = [("(a) uproot read of the processor's branches", n_read, t_read, read_rate, 1)]
     for executor, workers in (("iterative", 1), ("futures", 2)):
-        result = run_processor(definition, sample.fileset_path, executor=executor,
-                               workers=workers, status=False)
+        result = run_processor(
+            definition, sample.fileset_path, executor=executor, workers=workers, status=False
+        )
         m = result.metrics
-        rows.append((f"processor, {executor} x{workers}", m["events_processed"], m["wall_time_s"],
-                     m["events_per_second"], m["cores"]))
-    print(f"# {platform.node()} {platform.processor() or platform.machine()}, "
-          f"{time.strftime('%Y-%m-%d')}; {bytes_read / 1e6:.1f} MB of branches read in (a)")
-    print(f"| what | events | wall s | events/s | events/s per core | per core / (a) |")
+        rows.append(
+            (
+                f"processor, {executor} x{workers}",
+                m["events_processed"],
+                m["wall_time_s"],
+                m["events_per_second"],
+                m["cores"],
+            )
+        )
+    print(
+        f"# {platform.node()} {platform.processor() or platform.machine()}, "
+        f"{time.strftime('%Y-%m-%d')}; {bytes_read / 1e6:.1f} MB of branches read in (a)"
+    )
+    print("| what | events | wall s | events/s | events/s per core | per core / (a) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, n, t, rate, cores in rows:
-        print(f"| {name} | {n:,} | {t:.2f} | {rate:,.0f} | {rate / cores:,.0f} | "
-              f"{rate / cores / read_rate:.3f} |")
+        print(
+            f"| {name} | {n:,} | {t:.2f} | {rate:,.0f} | {rate / cores:,.0f} | "
+            f"{rate / cores / read_rate:.3f} |"
+        )
     print(json.dumps({"branches": list(REQUIRED_BRANCHES)}))
 
 

@@ -40,17 +40,39 @@ def main(verbose: bool) -> None:
 
 @main.command()
 @click.argument("analysis", type=click.Choice(["hzz4l"]))
-@click.option("--out", "out_dir", type=click.Path(path_type=pathlib.Path), required=True,
-              help="Folder for the ROOT files and fileset.json.")
-@click.option("--events", type=click.IntRange(min=1000), default=2_000_000, show_default=True,
-              help="Total MC events over all MC samples.")
-@click.option("--lumi", "lumi_fb", type=click.FloatRange(min=0, min_open=True), default=140.0,
-              show_default=True, help="Integrated luminosity of the pseudo-data, fb^-1.")
-@click.option("--mu-inject", type=click.FloatRange(min=0), default=1.0, show_default=True,
-              help="Signal strength injected into the pseudo-data.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=pathlib.Path),
+    required=True,
+    help="Folder for the ROOT files and fileset.json.",
+)
+@click.option(
+    "--events",
+    type=click.IntRange(min=1000),
+    default=2_000_000,
+    show_default=True,
+    help="Total MC events over all MC samples.",
+)
+@click.option(
+    "--lumi",
+    "lumi_fb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=140.0,
+    show_default=True,
+    help="Integrated luminosity of the pseudo-data, fb^-1.",
+)
+@click.option(
+    "--mu-inject",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Signal strength injected into the pseudo-data.",
+)
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
-def generate(analysis: str, out_dir: pathlib.Path, events: int, lumi_fb: float,
-             mu_inject: float, seed: int) -> None:
+def generate(
+    analysis: str, out_dir: pathlib.Path, events: int, lumi_fb: float, mu_inject: float, seed: int
+) -> None:
     """Generate the embedded sample of ANALYSIS in the ATLAS open-data format."""
     from liberica.samples import generate_hzz4l
 
@@ -66,15 +88,34 @@ def generate(analysis: str, out_dir: pathlib.Path, events: int, lumi_fb: float,
 
 def _process_options(func):
     options = [
-        click.option("--executor", type=click.Choice(["iterative", "futures"]), default="futures",
-                      show_default=True, help="Where chunks run."),
-        click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
-                      help="Worker processes (futures)."),
-        click.option("--chunksize", type=click.IntRange(min=1), default=None,
-                      help="Events per chunk [default: 200000]."),
+        click.option(
+            "--executor",
+            type=click.Choice(["iterative", "futures"]),
+            default="futures",
+            show_default=True,
+            help="Where chunks run.",
+        ),
+        click.option(
+            "--workers",
+            type=click.IntRange(min=1),
+            default=2,
+            show_default=True,
+            help="Worker processes (futures).",
+        ),
+        click.option(
+            "--chunksize",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Events per chunk [default: 200000].",
+        ),
         click.option("--no-systematics", is_flag=True, help="Nominal only."),
-        click.option("--lumi", "lumi_fb", type=float, default=None,
-                     help="Luminosity (fb^-1) for MC; default from the fileset's data metadata."),
+        click.option(
+            "--lumi",
+            "lumi_fb",
+            type=float,
+            default=None,
+            help="Luminosity (fb^-1) for MC; default from the fileset's data metadata.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -83,34 +124,58 @@ def _process_options(func):
 
 @main.command()
 @click.argument("analysis")
-@click.option("--fileset", "fileset_path", type=click.Path(path_type=pathlib.Path), required=True,
-              help="coffea-style fileset, JSON or YAML.")
-@click.option("--out", "out_dir", type=click.Path(path_type=pathlib.Path), required=True,
-              help="Output folder.")
+@click.option(
+    "--fileset",
+    "fileset_path",
+    type=click.Path(path_type=pathlib.Path),
+    required=True,
+    help="coffea-style fileset, JSON or YAML.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=pathlib.Path),
+    required=True,
+    help="Output folder.",
+)
 @_process_options
-def process(analysis: str, fileset_path: pathlib.Path, out_dir: pathlib.Path, executor: str,
-            workers: int, chunksize: int | None, no_systematics: bool,
-            lumi_fb: float | None) -> None:
+def process(
+    analysis: str,
+    fileset_path: pathlib.Path,
+    out_dir: pathlib.Path,
+    executor: str,
+    workers: int,
+    chunksize: int | None,
+    no_systematics: bool,
+    lumi_fb: float | None,
+) -> None:
     """Process a fileset with ANALYSIS (a shipped name or a YAML file) into histograms."""
-    result = _run_processing(analysis, fileset_path, out_dir, executor, workers, chunksize,
-                             no_systematics, lumi_fb)
+    result = _run_processing(
+        analysis, fileset_path, out_dir, executor, workers, chunksize, no_systematics, lumi_fb
+    )
     _print_summary(result)
 
 
-def _run_processing(analysis, fileset_path, out_dir, executor, workers, chunksize,
-                    no_systematics, lumi_fb):
+def _run_processing(
+    analysis, fileset_path, out_dir, executor, workers, chunksize, no_systematics, lumi_fb
+):
     from liberica.analysis.definition import AnalysisDefinitionError
     from liberica.analysis.fileset import FilesetError
     from liberica.analysis.pipeline import DEFAULT_CHUNKSIZE, run_processor
 
     try:
         return run_processor(
-            analysis, fileset_path, executor=executor, workers=workers,
-            chunksize=chunksize or DEFAULT_CHUNKSIZE, systematics=not no_systematics,
-            lumi_fb=lumi_fb, output_dir=out_dir,
+            analysis,
+            fileset_path,
+            executor=executor,
+            workers=workers,
+            chunksize=chunksize or DEFAULT_CHUNKSIZE,
+            systematics=not no_systematics,
+            lumi_fb=lumi_fb,
+            output_dir=out_dir,
         )
     except (AnalysisDefinitionError, FilesetError, FileNotFoundError) as err:
-        console.print(f"[bold red]error:[/] {err}")
+        console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
         sys.exit(2)
 
 
@@ -132,24 +197,56 @@ def _print_summary(result) -> None:
 
 @main.command()
 @click.argument("analysis", default="hzz4l", type=click.Choice(["hzz4l"]))
-@click.option("--out", "out_dir", type=click.Path(path_type=pathlib.Path), default=None,
-              help="Output folder [default: runs/ANALYSIS].")
-@click.option("--cache", "cache_dir", type=click.Path(path_type=pathlib.Path),
-              default=DEFAULT_CACHE, show_default=True,
-              help="Where the embedded sample is generated once and reused.")
-@click.option("--events", type=click.IntRange(min=1000), default=2_000_000, show_default=True,
-              help="Total MC events of the embedded sample.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=pathlib.Path),
+    default=None,
+    help="Output folder [default: runs/ANALYSIS].",
+)
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(path_type=pathlib.Path),
+    default=DEFAULT_CACHE,
+    show_default=True,
+    help="Where the embedded sample is generated once and reused.",
+)
+@click.option(
+    "--events",
+    type=click.IntRange(min=1000),
+    default=2_000_000,
+    show_default=True,
+    help="Total MC events of the embedded sample.",
+)
 @click.option("--seed", type=int, default=42, show_default=True)
 @_process_options
-def run(analysis: str, out_dir: pathlib.Path | None, cache_dir: pathlib.Path, events: int,
-        seed: int, executor: str, workers: int, chunksize: int | None, no_systematics: bool,
-        lumi_fb: float | None) -> None:
+def run(
+    analysis: str,
+    out_dir: pathlib.Path | None,
+    cache_dir: pathlib.Path,
+    events: int,
+    seed: int,
+    executor: str,
+    workers: int,
+    chunksize: int | None,
+    no_systematics: bool,
+    lumi_fb: float | None,
+) -> None:
     """Generate (once) the embedded sample, process it and summarize the run."""
     from liberica.samples import cached_hzz4l
 
     sample = cached_hzz4l(cache_dir / f"{analysis}-{events}-seed{seed}", events=events, seed=seed)
-    result = _run_processing(analysis, sample.fileset_path, out_dir or pathlib.Path("runs") / analysis,
-                             executor, workers, chunksize, no_systematics, lumi_fb)
+    result = _run_processing(
+        analysis,
+        sample.fileset_path,
+        out_dir or pathlib.Path("runs") / analysis,
+        executor,
+        workers,
+        chunksize,
+        no_systematics,
+        lumi_fb,
+    )
     _print_summary(result)
 
 

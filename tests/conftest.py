@@ -24,4 +24,17 @@ def small_sample(tmp_path_factory) -> pathlib.Path:
     from liberica.samples import generate_hzz4l
 
     out = tmp_path_factory.mktemp("hzz4l_small")
-    return generate_hzz4l(out, events=60_000, seed=7).fileset_path
+    return generate_hzz4l(out, events=60_000, lumi_fb=20.0, seed=7).fileset_path
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory):
+    """The default embedded sample (2M MC events, seed 42) processed with futures x2."""
+    from liberica.analysis.pipeline import run_processor
+    from liberica.samples import generate_hzz4l
+
+    sample = generate_hzz4l(tmp_path_factory.mktemp("hzz4l_default"))
+    out = tmp_path_factory.mktemp("run_default")
+    return run_processor(
+        "hzz4l", sample.fileset_path, executor="futures", workers=2, output_dir=out, status=False
+    )

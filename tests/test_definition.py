@@ -31,19 +31,36 @@ def test_shipped_definition_loads():
 @pytest.mark.parametrize(
     ("change", "key"),
     [
-        (lambda c: c["regions"]["sr_4l"].__setitem__("observable", "mjj"), "regions.sr_4l.observable"),
-        (lambda c: c["systematics"]["pileup"].__setitem__("kind", "pilup"), "systematics.pileup.kind"),
-        (lambda c: c["systematics"]["pileup"].pop("deviation_scale"),
-         "systematics.pileup.deviation_scale"),
-        (lambda c: c["lepton_selection"]["electron"].__setitem__("min_pt", "seven"),
-         "lepton_selection.electron.min_pt"),
+        (
+            lambda c: c["regions"]["sr_4l"].__setitem__("observable", "mjj"),
+            "regions.sr_4l.observable",
+        ),
+        (
+            lambda c: c["systematics"]["pileup"].__setitem__("kind", "pilup"),
+            "systematics.pileup.kind",
+        ),
+        (
+            lambda c: c["systematics"]["pileup"].pop("deviation_scale"),
+            "systematics.pileup.deviation_scale",
+        ),
+        (
+            lambda c: c["lepton_selection"]["electron"].__setitem__("min_pt", "seven"),
+            "lepton_selection.electron.min_pt",
+        ),
         (lambda c: c["processes"]["ggH"].__setitem__("colour", "red"), "processes.ggH.colour"),
         (lambda c: c.pop("tree"), "tree"),
-        (lambda c: c["systematics"]["muon_sf"]["relative_uncertainty"].pop(),
-         "systematics.muon_sf.relative_uncertainty"),
-        (lambda c: c["observables"]["m4l"].__setitem__("range", [250, 80]), "observables.m4l.range"),
-        (lambda c: c["systematics"]["zz_generator"].__setitem__("process", "WZ"),
-         "systematics.zz_generator.process"),
+        (
+            lambda c: c["systematics"]["muon_sf"]["relative_uncertainty"].pop(),
+            "systematics.muon_sf.relative_uncertainty",
+        ),
+        (
+            lambda c: c["observables"]["m4l"].__setitem__("range", [250, 80]),
+            "observables.m4l.range",
+        ),
+        (
+            lambda c: c["systematics"]["zz_generator"].__setitem__("process", "WZ"),
+            "systematics.zz_generator.process",
+        ),
     ],
 )
 def test_bad_definition_names_the_key(config, change, key):
@@ -59,7 +76,9 @@ def test_bad_definition_file_names_file_and_key(tmp_path, config):
     config["event_selection"]["z1_mass_window"] = [50]
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(config))
-    with pytest.raises(definition.AnalysisDefinitionError, match="mine.yaml.*event_selection.z1_mass_window"):
+    with pytest.raises(
+        definition.AnalysisDefinitionError, match="mine.yaml.*event_selection.z1_mass_window"
+    ):
         definition.load(path)
 
 

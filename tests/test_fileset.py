@@ -20,9 +20,18 @@ def _write(tmp_path, entries):
 
 
 def test_missing_file_is_named(tmp_path, definition):
-    raw = _write(tmp_path, {"ggH": {"files": {"nowhere/ggH_0.root": "mini"},
-                                    "metadata": {"process": "ggH", "xsec": 1.0, "sumw": 1.0}}})
-    with pytest.raises(fileset.FilesetError, match=r"sample 'ggH': file .*nowhere/ggH_0.root does not exist"):
+    raw = _write(
+        tmp_path,
+        {
+            "ggH": {
+                "files": {"nowhere/ggH_0.root": "mini"},
+                "metadata": {"process": "ggH", "xsec": 1.0, "sumw": 1.0},
+            }
+        },
+    )
+    with pytest.raises(
+        fileset.FilesetError, match=r"sample 'ggH': file .*nowhere/ggH_0.root does not exist"
+    ):
         fileset.prepare(raw, definition, REQUIRED_BRANCHES)
 
 
@@ -32,9 +41,14 @@ def test_missing_branch_is_named(tmp_path, data_a, definition):
     arrays = source.arrays(branches)
     broken = tmp_path / "no_isolation.root"
     with uproot.recreate(broken) as out:
-        out.mktree("mini", {b: arrays[b].type.content if b.startswith("lep") else "float32" for b in branches})
+        out.mktree(
+            "mini",
+            {b: arrays[b].type.content if b.startswith("lep") else "float32" for b in branches},
+        )
         out["mini"].extend({b: arrays[b] for b in branches})
-    raw = _write(tmp_path, {"data": {"files": {str(broken): "mini"}, "metadata": {"is_data": True}}})
+    raw = _write(
+        tmp_path, {"data": {"files": {str(broken): "mini"}, "metadata": {"is_data": True}}}
+    )
     with pytest.raises(fileset.FilesetError) as info:
         fileset.prepare(raw, definition, REQUIRED_BRANCHES)
     assert str(broken) in str(info.value)
@@ -42,12 +56,16 @@ def test_missing_branch_is_named(tmp_path, data_a, definition):
 
 
 def test_missing_tree_and_unreadable_file(tmp_path, data_a, definition):
-    raw = _write(tmp_path, {"data": {"files": {str(data_a): "nominal"}, "metadata": {"is_data": True}}})
+    raw = _write(
+        tmp_path, {"data": {"files": {str(data_a): "nominal"}, "metadata": {"is_data": True}}}
+    )
     with pytest.raises(fileset.FilesetError, match="has no tree 'nominal'.*keys: mini"):
         fileset.prepare(raw, definition, REQUIRED_BRANCHES)
     garbage = tmp_path / "truncated.root"
     garbage.write_bytes(data_a.read_bytes()[:3000])
-    raw = _write(tmp_path, {"data": {"files": {str(garbage): "mini"}, "metadata": {"is_data": True}}})
+    raw = _write(
+        tmp_path, {"data": {"files": {str(garbage): "mini"}, "metadata": {"is_data": True}}}
+    )
     with pytest.raises(fileset.FilesetError, match="truncated.root"):
         fileset.prepare(raw, definition, REQUIRED_BRANCHES)
 
@@ -56,9 +74,18 @@ def test_unknown_process_and_variation(tmp_path, data_a, definition):
     raw = _write(tmp_path, {"WZ": {"files": {str(data_a): "mini"}, "metadata": {"process": "WZ"}}})
     with pytest.raises(fileset.FilesetError, match="metadata.process 'WZ' is not a process"):
         fileset.prepare(raw, definition, REQUIRED_BRANCHES)
-    raw = _write(tmp_path, {"ZZ": {"files": {str(data_a): "mini"},
-                                   "metadata": {"process": "ZZ", "variation": "pileup"}}})
-    with pytest.raises(fileset.FilesetError, match="variation 'pileup' is not an alternative_sample"):
+    raw = _write(
+        tmp_path,
+        {
+            "ZZ": {
+                "files": {str(data_a): "mini"},
+                "metadata": {"process": "ZZ", "variation": "pileup"},
+            }
+        },
+    )
+    with pytest.raises(
+        fileset.FilesetError, match="variation 'pileup' is not an alternative_sample"
+    ):
         fileset.prepare(raw, definition, REQUIRED_BRANCHES)
 
 

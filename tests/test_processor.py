@@ -17,8 +17,9 @@ def definition():
 @pytest.fixture(scope="module")
 def data_a_result(data_a, tmp_path_factory, definition):
     fileset = tmp_path_factory.mktemp("data_a") / "fileset.json"
-    fileset.write_text(json.dumps({"data_A": {"files": {str(data_a): "mini"},
-                                              "metadata": {"is_data": True}}}))
+    fileset.write_text(
+        json.dumps({"data_A": {"files": {str(data_a): "mini"}, "metadata": {"is_data": True}}})
+    )
     return run_processor(definition, fileset, executor="iterative", status=False)
 
 

@@ -26,8 +26,16 @@ def _z_decay(mass, pz, flavour):
         pt = abs(px)
         eta = np.arcsinh(pz_lab / pt)
         phi = 0.0 if px > 0 else np.pi
-        leptons.append({"pt": pt, "eta": eta, "phi": phi, "energy": e_lab,
-                        "charge": charge, "abs_pdg_id": flavour})
+        leptons.append(
+            {
+                "pt": pt,
+                "eta": eta,
+                "phi": phi,
+                "energy": e_lab,
+                "charge": charge,
+                "abs_pdg_id": flavour,
+            }
+        )
     return leptons
 
 
@@ -37,10 +45,12 @@ def _events(per_event):
 
 def test_pairs_closest_to_z_and_recovers_masses():
     # 2e2mu: Z1 -> mumu at 91, Z2 -> ee at 30; and a 4mu event with 89 and 25
-    events = _events([
-        _z_decay(91.0, 20.0, 13) + _z_decay(30.0, -10.0, 11),
-        _z_decay(89.0, 0.0, 13) + _z_decay(25.0, 5.0, 13),
-    ])
+    events = _events(
+        [
+            _z_decay(91.0, 20.0, 13) + _z_decay(30.0, -10.0, 11),
+            _z_decay(89.0, 0.0, 13) + _z_decay(25.0, 5.0, 13),
+        ]
+    )
     quad = four_leptons(events)
     pairing = pair_into_z_bosons(quad, Z_MASS)
     assert pairing.has_two_sfos_pairs.all()

@@ -15,7 +15,10 @@ from liberica.samples.hzz4l import SAMPLES, expected_data_events
 
 MC_SAMPLES = [s.name for s in SAMPLES]
 WEIGHT_SCALE_FACTORS = (
-    "scaleFactor_ELE", "scaleFactor_MUON", "scaleFactor_LepTRIGGER", "scaleFactor_PILEUP",
+    "scaleFactor_ELE",
+    "scaleFactor_MUON",
+    "scaleFactor_LepTRIGGER",
+    "scaleFactor_PILEUP",
 )
 
 
@@ -79,7 +82,8 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
     pt_c = _arrays(runs["c"], "ggH125_ZZ4lep", ["lep_pt"]).lep_pt
     assert ak.sum(pt_a) != ak.sum(pt_c)
     assert (tmp_path / "a" / "generation.json").read_text() == (
-        tmp_path / "b" / "generation.json").read_text()
+        tmp_path / "b" / "generation.json"
+    ).read_text()
 
 
 # -- format --------------------------------------------------------------------------------
@@ -92,8 +96,10 @@ def test_fileset_lists_every_sample_with_metadata(sample, fileset):
         assert metadata["is_data"] is False
         assert metadata["xsec"] > 0 and metadata["sumw"] > 0
         assert len(fileset[name]["files"]) >= 1
-        assert all(pathlib.Path(f).is_absolute() and tree == "mini"
-                   for f, tree in fileset[name]["files"].items())
+        assert all(
+            pathlib.Path(f).is_absolute() and tree == "mini"
+            for f, tree in fileset[name]["files"].items()
+        )
     assert fileset["ZZllll_alt"]["metadata"]["variation"] == "zz_generator"
     assert fileset["ZZllll_alt"]["metadata"]["process"] == "ZZ"
     assert fileset["ggH125_ZZ4lep"]["metadata"]["process"] == "ggH"
@@ -108,8 +114,7 @@ def test_fileset_lists_every_sample_with_metadata(sample, fileset):
 def test_branches_and_types_match_real_open_data(fileset, data_a):
     real = uproot.open(data_a)["mini"]
     mine = uproot.open(next(iter(fileset["ZZllll"]["files"])))["mini"]
-    skipped = {"lep_pt_syst", "jet_pt_syst", "photon_pt_syst", "tau_pt_syst",
-               "largeRjet_pt_syst"}
+    skipped = {"lep_pt_syst", "jet_pt_syst", "photon_pt_syst", "tau_pt_syst", "largeRjet_pt_syst"}
     for branch in real.branches:
         assert branch.name in mine, f"{branch.name} missing"
         if branch.name in skipped:
@@ -140,8 +145,9 @@ def test_counters_units_and_ordering(fileset):
 
 
 def test_higgs_four_lepton_mass_peaks_at_125(fileset):
-    m4l = _m4l(_arrays(fileset, "ggH125_ZZ4lep", ["lep_n", "lep_pt", "lep_eta", "lep_phi",
-                                                  "lep_E"]))
+    m4l = _m4l(
+        _arrays(fileset, "ggH125_ZZ4lep", ["lep_n", "lep_pt", "lep_eta", "lep_phi", "lep_E"])
+    )
     assert len(m4l) > 200
     q25, median, q75 = np.percentile(m4l, [25, 50, 75])
     assert 122.0 < median < 128.0
@@ -151,8 +157,7 @@ def test_higgs_four_lepton_mass_peaks_at_125(fileset):
 def test_higgs_decays_to_z_and_off_shell_z():
     rng = np.random.default_rng(1)
     shape = kinematics.BreitWigner(kinematics.Z_MASS, kinematics.Z_WIDTH)
-    m1, m2 = kinematics.sample_pair_masses(rng, np.full(20_000, 125.0), shape, shape,
-                                           ordered=True)
+    m1, m2 = kinematics.sample_pair_masses(rng, np.full(20_000, 125.0), shape, shape, ordered=True)
     assert np.all(m1 >= m2) and np.all(m1 + m2 < 125.0) and np.all(m2 > 4.0)
     assert 85.0 < np.median(m1) < 92.0  # Z1 on shell
     assert 15.0 < np.median(m2) < 35.0  # Z2 off shell
@@ -160,8 +165,9 @@ def test_higgs_decays_to_z_and_off_shell_z():
 
 def test_two_body_decay_conserves_four_momentum():
     rng = np.random.default_rng(2)
-    parent = kinematics.p4_from_pt_y_phi_m(rng.gamma(2.0, 20.0, 1000), rng.normal(0, 2, 1000),
-                                           rng.uniform(-np.pi, np.pi, 1000), 125.0)
+    parent = kinematics.p4_from_pt_y_phi_m(
+        rng.gamma(2.0, 20.0, 1000), rng.normal(0, 2, 1000), rng.uniform(-np.pi, np.pi, 1000), 125.0
+    )
     d1, d2 = kinematics.two_body_decay(rng, parent, 91.0, 30.0)
     np.testing.assert_allclose(d1 + d2, parent, atol=1e-8)
     np.testing.assert_allclose(kinematics.invariant_mass(d1), 91.0, rtol=1e-9)
@@ -177,18 +183,26 @@ def test_generator_weights_and_sum_of_weights(fileset):
         total = weights.sum()
         assert np.allclose(ak.to_numpy(arrays.SumWeights), total, rtol=1e-6)
         assert fileset[name]["metadata"]["sumw"] == pytest.approx(total, rel=1e-9)
-        assert np.allclose(ak.to_numpy(arrays.XSection), fileset[name]["metadata"]["xsec"],
-                           rtol=1e-6)
+        assert np.allclose(
+            ak.to_numpy(arrays.XSection), fileset[name]["metadata"]["xsec"], rtol=1e-6
+        )
 
 
 def test_non_prompt_leptons_are_not_isolated(fileset):
     def isolated(arrays, mask):
         iso = (arrays.lep_ptcone30 / arrays.lep_pt < 0.3) & (
-            arrays.lep_etcone20 / arrays.lep_pt < 0.3)
+            arrays.lep_etcone20 / arrays.lep_pt < 0.3
+        )
         return float(ak.mean(iso[mask]))
 
-    branches = ["lep_type", "lep_pt", "lep_ptcone30", "lep_etcone20", "lep_trackd0pvunbiased",
-                "lep_tracksigd0pvunbiased"]
+    branches = [
+        "lep_type",
+        "lep_pt",
+        "lep_ptcone30",
+        "lep_etcone20",
+        "lep_trackd0pvunbiased",
+        "lep_tracksigd0pvunbiased",
+    ]
     higgs = _arrays(fileset, "ggH125_ZZ4lep", branches)
     zee = _arrays(fileset, "Zee", branches)
     non_prompt = zee.lep_type == 13  # Z -> ee: every muon is a non-prompt candidate
@@ -201,10 +215,27 @@ def test_non_prompt_leptons_are_not_isolated(fileset):
 
 def test_pseudo_data_follow_the_mc_prediction(sample, fileset):
     metadata = fileset["data"]["metadata"]
-    assert metadata == {"process": "data", "is_data": True, "mu_injected": 1.0,
-                        "lumi_fb": 140.0, "seed": 7}
-    data = _arrays(fileset, "data", ["mcWeight", "scaleFactor_ELE", "lep_n", "trigE", "trigM",
-                                     "lep_charge", "runNumber", "channelNumber"])
+    assert metadata == {
+        "process": "data",
+        "is_data": True,
+        "mu_injected": 1.0,
+        "lumi_fb": 140.0,
+        "seed": 7,
+    }
+    data = _arrays(
+        fileset,
+        "data",
+        [
+            "mcWeight",
+            "scaleFactor_ELE",
+            "lep_n",
+            "trigE",
+            "trigM",
+            "lep_charge",
+            "runNumber",
+            "channelNumber",
+        ],
+    )
     assert ak.all(data.mcWeight == 0) and ak.all(data.scaleFactor_ELE == 0)  # as real data
     assert ak.all(data.runNumber == data.channelNumber)
 
@@ -214,20 +245,30 @@ def test_pseudo_data_follow_the_mc_prediction(sample, fileset):
     expected_4l = 0.0
     variance_4l = 0.0
     for name, produced in expected_data_events(140.0, 1.0).items():
-        arrays = _arrays(fileset, name, ["mcWeight", *WEIGHT_SCALE_FACTORS, "lep_n", "trigE",
-                                         "trigM", "lep_charge"])
-        sf = np.prod([ak.to_numpy(arrays[b]).astype(np.float64) for b in WEIGHT_SCALE_FACTORS],
-                     axis=0)
+        arrays = _arrays(
+            fileset,
+            name,
+            ["mcWeight", *WEIGHT_SCALE_FACTORS, "lep_n", "trigE", "trigM", "lep_charge"],
+        )
+        sf = np.prod(
+            [ak.to_numpy(arrays[b]).astype(np.float64) for b in WEIGHT_SCALE_FACTORS], axis=0
+        )
         weight = ak.to_numpy(arrays.mcWeight) * sf * produced / fileset[name]["metadata"]["sumw"]
         expected_all += produced * sf.mean()
-        selected = ak.to_numpy((arrays.lep_n == 4) & (arrays.trigE | arrays.trigM)
-                               & (ak.sum(arrays.lep_charge, axis=1) == 0))
+        selected = ak.to_numpy(
+            (arrays.lep_n == 4)
+            & (arrays.trigE | arrays.trigM)
+            & (ak.sum(arrays.lep_charge, axis=1) == 0)
+        )
         expected_4l += weight[selected].sum()
         variance_4l += np.sum(weight[selected] ** 2)
     observed_all = len(data)
     assert abs(observed_all - expected_all) < 5.0 * np.sqrt(expected_all) + 0.01 * expected_all
-    observed_4l = int(ak.sum((data.lep_n == 4) & (data.trigE | data.trigM)
-                             & (ak.sum(data.lep_charge, axis=1) == 0)))
+    observed_4l = int(
+        ak.sum(
+            (data.lep_n == 4) & (data.trigE | data.trigM) & (ak.sum(data.lep_charge, axis=1) == 0)
+        )
+    )
     assert observed_4l > 1000
     assert abs(observed_4l - expected_4l) < 5.0 * np.sqrt(expected_4l + variance_4l)
 
@@ -242,4 +283,5 @@ def test_signal_injection_scales_the_signal_only(tmp_path):
     fileset = json.loads(generated.fileset_path.read_text())
     assert fileset["data"]["metadata"]["mu_injected"] == 0.0
     assert generated.samples["data"] == sum(
-        uproot.open(f)["mini"].num_entries for f in fileset["data"]["files"])
+        uproot.open(f)["mini"].num_entries for f in fileset["data"]["files"]
+    )

@@ -19,9 +19,13 @@ def test_real_file_collections_in_gev(data_a):
     assert len(events) == 39
     assert ak.all(ak.num(leptons) == 4)
     np.testing.assert_allclose(ak.flatten(leptons.pt), ak.flatten(raw.lep_pt) / 1000.0, rtol=1e-6)
-    np.testing.assert_allclose(ak.flatten(leptons.energy), ak.flatten(raw.lep_E) / 1000.0, rtol=1e-6)
+    np.testing.assert_allclose(
+        ak.flatten(leptons.energy), ak.flatten(raw.lep_E) / 1000.0, rtol=1e-6
+    )
     np.testing.assert_allclose(events.met.pt, raw.met_et / 1000.0, rtol=1e-6)
-    np.testing.assert_allclose(ak.flatten(events.jets.pt), ak.flatten(raw.jet_pt) / 1000.0, rtol=1e-6)
+    np.testing.assert_allclose(
+        ak.flatten(events.jets.pt), ak.flatten(raw.jet_pt) / 1000.0, rtol=1e-6
+    )
     # four-vector behaviour: lepton masses are tiny, 4l masses are in the GeV range
     assert ak.all(abs(ak.flatten(leptons.mass)) < 1.0)
     m4l = (leptons[:, 0] + leptons[:, 1] + leptons[:, 2] + leptons[:, 3]).mass
@@ -31,19 +35,48 @@ def test_real_file_collections_in_gev(data_a):
 
 def test_counted_arrays_read_like_std_vectors(data_a, tmp_path):
     """uproot writes jagged branches as counted arrays; the schema reads both the same."""
-    branches = ["lep_pt", "lep_eta", "lep_phi", "lep_E", "lep_charge", "lep_type",
-                "lep_isTightID", "lep_ptcone30", "lep_etcone20", "lep_z0",
-                "lep_trackd0pvunbiased", "lep_tracksigd0pvunbiased"]
+    branches = [
+        "lep_pt",
+        "lep_eta",
+        "lep_phi",
+        "lep_E",
+        "lep_charge",
+        "lep_type",
+        "lep_isTightID",
+        "lep_ptcone30",
+        "lep_etcone20",
+        "lep_z0",
+        "lep_trackd0pvunbiased",
+        "lep_tracksigd0pvunbiased",
+    ]
     raw = uproot.open(data_a)["mini"].arrays(branches + ["met_et", "met_phi", "lep_n"])
-    leptons = ak.zip({b[len("lep_"):]: raw[b] for b in branches})
+    leptons = ak.zip({b[len("lep_") :]: raw[b] for b in branches})
     written = tmp_path / "counted.root"
     with uproot.recreate(written) as out:
-        out.mktree("mini", {"lep": leptons.type.content, "lep_n": "uint32",
-                            "met_et": "float32", "met_phi": "float32"})
-        out["mini"].extend({"lep": leptons, "lep_n": raw.lep_n,
-                            "met_et": raw.met_et, "met_phi": raw.met_phi})
+        out.mktree(
+            "mini",
+            {
+                "lep": leptons.type.content,
+                "lep_n": "uint32",
+                "met_et": "float32",
+                "met_phi": "float32",
+            },
+        )
+        out["mini"].extend(
+            {"lep": leptons, "lep_n": raw.lep_n, "met_et": raw.met_et, "met_phi": raw.met_phi}
+        )
     tree = uproot.open(written)["mini"]
     assert "nlep" in tree and tree["lep_pt"].interpretation.__class__.__name__ == "AsJagged"
     original, counted = _events(data_a).leptons, _events(written).leptons
-    for field in ("pt", "eta", "phi", "energy", "charge", "abs_pdg_id", "is_tight", "d0", "d0_significance"):
+    for field in (
+        "pt",
+        "eta",
+        "phi",
+        "energy",
+        "charge",
+        "abs_pdg_id",
+        "is_tight",
+        "d0",
+        "d0_significance",
+    ):
         assert ak.all(original[field] == counted[field]), field

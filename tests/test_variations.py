@@ -5,11 +5,16 @@ from liberica.processors.variations import event_seeded_normal, scale_momentum, 
 
 
 def _leptons():
-    return ak.Array([
-        [{"pt": 50.0, "energy": 60.0, "abs_pdg_id": 11}, {"pt": 30.0, "energy": 35.0, "abs_pdg_id": 13}],
-        [],
-        [{"pt": 20.0, "energy": 20.0, "abs_pdg_id": 13}],
-    ])
+    return ak.Array(
+        [
+            [
+                {"pt": 50.0, "energy": 60.0, "abs_pdg_id": 11},
+                {"pt": 30.0, "energy": 35.0, "abs_pdg_id": 13},
+            ],
+            [],
+            [{"pt": 20.0, "energy": 20.0, "abs_pdg_id": 13}],
+        ]
+    )
 
 
 def test_seeded_normal_is_standard_and_keyed_on_content():

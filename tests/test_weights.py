@@ -7,13 +7,15 @@ from liberica.processors.weights import nominal_weight, weight_variation_ratios
 
 
 def _events():
-    return ak.Array({
-        "mcWeight": np.array([1.0, -1.0, 2.0]),
-        "scaleFactor_ELE": np.array([0.9, 1.0, 1.0]),
-        "scaleFactor_MUON": np.array([1.0, 0.95, 1.0]),
-        "scaleFactor_LepTRIGGER": np.array([1.0, 1.0, 0.98]),
-        "scaleFactor_PILEUP": np.array([1.2, 0.8, 1.0]),
-    })
+    return ak.Array(
+        {
+            "mcWeight": np.array([1.0, -1.0, 2.0]),
+            "scaleFactor_ELE": np.array([0.9, 1.0, 1.0]),
+            "scaleFactor_MUON": np.array([1.0, 0.95, 1.0]),
+            "scaleFactor_LepTRIGGER": np.array([1.0, 1.0, 0.98]),
+            "scaleFactor_PILEUP": np.array([1.2, 0.8, 1.0]),
+        }
+    )
 
 
 def test_nominal_weight_normalizes_to_lumi():
@@ -23,8 +25,11 @@ def test_nominal_weight_normalizes_to_lumi():
 
 
 def test_lepton_sf_and_pileup_ratios():
-    electron_sf = Systematic("electron_sf", "lepton_scale_factor",
-                             {"flavour": "electron", "pt_edges": [7, 20], "relative_uncertainty": [0.04, 0.01]})
+    electron_sf = Systematic(
+        "electron_sf",
+        "lepton_scale_factor",
+        {"flavour": "electron", "pt_edges": [7, 20], "relative_uncertainty": [0.04, 0.01]},
+    )
     pileup = Systematic("pileup", "pileup_weight", {"deviation_scale": 0.5})
     pt = np.array([[50, 30, 10, 8], [50, 30, 10, 8], [0, 0, 0, 0]], dtype=float)
     pdg = np.array([[11, 11, 13, 13], [11, 11, 11, 11], [0, 0, 0, 0]])
@@ -36,6 +41,8 @@ def test_lepton_sf_and_pileup_ratios():
 
 
 def test_object_systematic_is_not_a_weight():
-    scale = Systematic("muon_momentum_scale", "lepton_momentum_scale", {"flavour": "muon", "relative_shift": 0.01})
+    scale = Systematic(
+        "muon_momentum_scale", "lepton_momentum_scale", {"flavour": "muon", "relative_shift": 0.01}
+    )
     with pytest.raises(ValueError, match="not a weight systematic"):
         weight_variation_ratios([scale], _events(), np.zeros((3, 4)), np.zeros((3, 4), int))

@@ -66,7 +66,9 @@ def read(path: str | pathlib.Path) -> dict[str, Any]:
 
 def _first_value(tree: uproot.TTree, branch: str, filename: str) -> float:
     if branch not in tree:
-        raise FilesetError(f"{filename}: branch '{branch}' is missing (needed for the sample's {branch})")
+        raise FilesetError(
+            f"{filename}: branch '{branch}' is missing (needed for the sample's {branch})"
+        )
     values = tree[branch].array(library="np", entry_stop=1)
     if len(values) == 0:
         raise FilesetError(f"{filename}: tree is empty, cannot read {branch}")
@@ -140,7 +142,9 @@ def prepare(
                     for key, branch in (("xsec", "XSection"), ("sumw", "SumWeights")):
                         if key not in metadata:
                             metadata[f"_{key}_per_file"] = metadata.get(f"_{key}_per_file", [])
-                            metadata[f"_{key}_per_file"].append(_first_value(tree, branch, filename))
+                            metadata[f"_{key}_per_file"].append(
+                                _first_value(tree, branch, filename)
+                            )
             files[filename] = tree_name
         for key, branch in (("xsec", "XSection"), ("sumw", "SumWeights")):
             per_file = metadata.pop(f"_{key}_per_file", None)

@@ -37,7 +37,9 @@ def write_root(path: pathlib.Path, histograms: dict[str, hist.Hist]) -> int:
     return written
 
 
-def write_pickle(path: pathlib.Path, histograms: dict[str, hist.Hist], counts: dict[str, hist.Hist]) -> None:
+def write_pickle(
+    path: pathlib.Path, histograms: dict[str, hist.Hist], counts: dict[str, hist.Hist]
+) -> None:
     """The hist objects: ``{"histograms": {region: Hist}, "counts": {region: Hist}}``."""
     with open(path, "wb") as stream:
         pickle.dump({"histograms": histograms, "counts": counts}, stream)

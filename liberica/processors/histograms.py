@@ -29,8 +29,11 @@ def book(definition: AnalysisDefinition) -> tuple[dict[str, hist.Hist], dict[str
         observable = definition.observables[region.observable]
         axes = (
             hist.axis.Regular(
-                observable.bins, observable.low, observable.high,
-                name=observable.name, label=observable.label,
+                observable.bins,
+                observable.low,
+                observable.high,
+                name=observable.name,
+                label=observable.label,
             ),
             hist.axis.StrCategory(processes, name="process", label="Process"),
             hist.axis.StrCategory(definition.variations, name="variation", label="Variation"),
@@ -63,7 +66,8 @@ def complete_variations(
         as ``region/process/variation`` strings
     """
     one_sided = [
-        s.name for s in definition.systematics.values()
+        s.name
+        for s in definition.systematics.values()
         if s.kind in ("lepton_resolution", "alternative_sample")
     ]
     report: dict[str, list[str]] = {"mirrored": [], "copied_from_nominal": []}
@@ -78,7 +82,10 @@ def complete_variations(
             if raw_values[:, p, nominal].sum() == 0:
                 continue
             for name in one_sided:
-                up, down = _index(variation_axis, f"{name}Up"), _index(variation_axis, f"{name}Down")
+                up, down = (
+                    _index(variation_axis, f"{name}Up"),
+                    _index(variation_axis, f"{name}Down"),
+                )
                 if raw_values[:, p, up].sum() == 0 or raw_values[:, p, down].sum() != 0:
                     continue
                 mirrored = 2.0 * values["value"][:, p, nominal] - values["value"][:, p, up]

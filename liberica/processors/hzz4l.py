@@ -20,11 +20,27 @@ from liberica.processors.quadruplets import CHANNEL_CODES
 _SMEARING_SALT = 0x5EED_0001
 
 REQUIRED_BRANCHES = (
-    "eventNumber", "channelNumber", "mcWeight",
-    "scaleFactor_ELE", "scaleFactor_MUON", "scaleFactor_LepTRIGGER", "scaleFactor_PILEUP",
-    "trigE", "trigM",
-    "lep_pt", "lep_eta", "lep_phi", "lep_E", "lep_charge", "lep_type", "lep_isTightID",
-    "lep_ptcone30", "lep_etcone20", "lep_z0", "lep_trackd0pvunbiased", "lep_tracksigd0pvunbiased",
+    "eventNumber",
+    "channelNumber",
+    "mcWeight",
+    "scaleFactor_ELE",
+    "scaleFactor_MUON",
+    "scaleFactor_LepTRIGGER",
+    "scaleFactor_PILEUP",
+    "trigE",
+    "trigM",
+    "lep_pt",
+    "lep_eta",
+    "lep_phi",
+    "lep_E",
+    "lep_charge",
+    "lep_type",
+    "lep_isTightID",
+    "lep_ptcone30",
+    "lep_etcone20",
+    "lep_z0",
+    "lep_trackd0pvunbiased",
+    "lep_tracksigd0pvunbiased",
 )
 """Branches the processor reads; a file lacking one is refused before any chunk runs."""
 
@@ -89,7 +105,9 @@ class HZZ4lProcessor(processor.ProcessorABC):
             )
         return results
 
-    def _region_masks(self, results: dict[str, selections.SelectionResult]) -> dict[str, np.ndarray]:
+    def _region_masks(
+        self, results: dict[str, selections.SelectionResult]
+    ) -> dict[str, np.ndarray]:
         masks = {}
         for name, region in self.definition.regions.items():
             result = results[region.selection]
@@ -137,8 +155,13 @@ class HZZ4lProcessor(processor.ProcessorABC):
                     "weighted": float(weight[passed].sum()),
                 }
             if set(region.channels) != set(CHANNEL_CODES):
-                passed = passed & np.isin(result.channel, [CHANNEL_CODES[c] for c in region.channels])
-                steps["channel"] = {"raw": int(passed.sum()), "weighted": float(weight[passed].sum())}
+                passed = passed & np.isin(
+                    result.channel, [CHANNEL_CODES[c] for c in region.channels]
+                )
+                steps["channel"] = {
+                    "raw": int(passed.sum()),
+                    "weighted": float(weight[passed].sum()),
+                }
             cutflow[name] = steps
         return cutflow
 
@@ -179,19 +202,31 @@ class HZZ4lProcessor(processor.ProcessorABC):
                     weight_systematics, events, result.lepton_pt, result.lepton_abs_pdg_id
                 )
                 # each selection fills only its own regions
-                regions = [r for r, reg in self.definition.regions.items()
-                           if reg.selection == selection_name]
+                regions = [
+                    r
+                    for r, reg in self.definition.regions.items()
+                    if reg.selection == selection_name
+                ]
                 for variation, ratio in ratios.items():
-                    self._fill(output, results, masks, process, variation, weight * ratio,
-                               regions=regions)
+                    self._fill(
+                        output, results, masks, process, variation, weight * ratio, regions=regions
+                    )
             for variation, varied_leptons in self._object_variations(events, leptons).items():
                 varied_results = self._select(events, varied_leptons)
-                self._fill(output, varied_results, self._region_masks(varied_results),
-                           process, variation, weight)
+                self._fill(
+                    output,
+                    varied_results,
+                    self._region_masks(varied_results),
+                    process,
+                    variation,
+                    weight,
+                )
 
         output["cutflow"] = {sample: self._cutflow(results, weight)}
         output["events"] = {sample: n}
-        output["sum_mc_weights"] = {sample: float(np.sum(np.asarray(events["mcWeight"], dtype=np.float64)))}
+        output["sum_mc_weights"] = {
+            sample: float(np.sum(np.asarray(events["mcWeight"], dtype=np.float64)))
+        }
         return output
 
     def postprocess(self, accumulator: dict[str, Any]) -> dict[str, Any]:
@@ -201,4 +236,3 @@ class HZZ4lProcessor(processor.ProcessorABC):
                 accumulator["histograms"], accumulator["counts"], self.definition
             )
         return accumulator
-

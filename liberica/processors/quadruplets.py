@@ -124,8 +124,12 @@ def pair_into_z_bosons(quad: FourLeptons, z_mass: float) -> ZPairing:
     masses = np.empty((n, 6))
     sfos = np.empty((n, 6), dtype=bool)
     for k, (i, j) in enumerate(_PAIRS):
-        masses[:, k] = _mass(px[:, i] + px[:, j], py[:, i] + py[:, j],
-                             pz[:, i] + pz[:, j], energy[:, i] + energy[:, j])
+        masses[:, k] = _mass(
+            px[:, i] + px[:, j],
+            py[:, i] + py[:, j],
+            pz[:, i] + pz[:, j],
+            energy[:, i] + energy[:, j],
+        )
         sfos[:, k] = (quad.abs_pdg_id[:, i] == quad.abs_pdg_id[:, j]) & (
             quad.charge[:, i] + quad.charge[:, j] == 0
         )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import awkward as ak
 import numpy as np
-from coffea.nanoevents.methods import base, candidate, vector
+from coffea.nanoevents.methods import base, candidate
 from coffea.nanoevents.schemas.base import BaseSchema
 
 MEV_TO_GEV = 1.0e-3
@@ -74,9 +74,7 @@ class OpenDataEvents(base.NanoEvents):
     @property
     def leptons(self) -> ak.Array:
         """Electrons and muons (``abs_pdg_id`` 11 or 13), in GeV, with charge."""
-        fields = {
-            field: _gev(self[branch]) for branch, field in _LEPTON_FIELDS_MEV.items()
-        }
+        fields = {field: _gev(self[branch]) for branch, field in _LEPTON_FIELDS_MEV.items()}
         fields.update({field: self[branch] for branch, field in _LEPTON_FIELDS.items()})
         fields["abs_pdg_id"] = ak.values_astype(fields["abs_pdg_id"], np.int32)
         return ak.zip(fields, with_name="PtEtaPhiECandidate", behavior=behavior)

@@ -5,15 +5,7 @@ with a known injected signal strength; ``cached_hzz4l`` reuses an earlier
 generation with the same arguments.
 """
 
+from liberica.samples.cache import cached_hzz4l
 from liberica.samples.hzz4l import GeneratedSample, generate_hzz4l
 
 __all__ = ["GeneratedSample", "cached_hzz4l", "generate_hzz4l"]
-
-
-def __getattr__(name: str):
-    # the cache module is optional here so that a partial checkout still imports
-    if name == "cached_hzz4l":
-        from liberica.samples.cache import cached_hzz4l
-
-        return cached_hzz4l
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
