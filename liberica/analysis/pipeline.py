@@ -141,6 +141,7 @@ def run_processor(
         "bytes_read": int(coffea_metrics.get("bytesread", 0)),
         "columns": sorted({c.split("-")[0] for c in coffea_metrics.get("columns", [])}),
         "process_time_s": float(coffea_metrics.get("processtime", np.nan)),
+        "sum_mc_weights_processed": dict(sorted(output["sum_mc_weights"].items())),
         "systematics": systematics,
         "lumi_fb": lumi_fb,
         "injected_mu": data_metadata.get("mu_injected"),
