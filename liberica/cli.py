@@ -250,5 +250,51 @@ def run(
     _print_summary(result)
 
 
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path))
+@click.option(
+    "--analysis",
+    default="hzz4l",
+    show_default=True,
+    help="Analysis definition the run was made with (name or YAML).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, path_type=pathlib.Path),
+    default=None,
+    help="A cabinetry config to use instead of the generated one.",
+)
+@click.option("--asimov", is_flag=True, help="Fit the Asimov data set (mu = 1) instead of data.")
+def fit(
+    run_dir: pathlib.Path, analysis: str, config_path: pathlib.Path | None, asimov: bool
+) -> None:
+    """Fit the signal strength mu to the histograms of RUN_DIR."""
+    from liberica.analysis.definition import load
+    from liberica.fits.config import build_config, read_config, write_config
+    from liberica.fits.measurement import fit_run
+
+    if config_path is None:
+        config = build_config(load(analysis), run_dir)
+        write_config(config, run_dir / "fit" / "cabinetry.yaml")
+    else:
+        config = read_config(config_path)
+    results = fit_run(run_dir, config, asimov=asimov)
+    table = Table(title=f"Signal strength, {run_dir}")
+    for column in ("", "mu", "total", "stat"):
+        table.add_column(column, justify="right")
+    for label, key in (("observed" if not asimov else "Asimov", "mu"), ("expected", "expected")):
+        m = results[key]
+        table.add_row(
+            label,
+            f"{m['bestfit']:.3f}",
+            f"+{m['up']:.3f} -{m['down']:.3f}",
+            f"+{m['stat_up']:.3f} -{m['stat_down']:.3f}",
+        )
+    console.print(table)
+    if "injected_mu" in results:
+        console.print(f"injected mu = {results['injected_mu']}")
+
+
 if __name__ == "__main__":
     main()

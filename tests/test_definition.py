@@ -61,6 +61,7 @@ def test_shipped_definition_loads():
             lambda c: c["systematics"]["zz_generator"].__setitem__("process", "WZ"),
             "systematics.zz_generator.process",
         ),
+        (lambda c: c["fit_regions"].append("sr_5l"), "fit_regions[3]"),
     ],
 )
 def test_bad_definition_names_the_key(config, change, key):

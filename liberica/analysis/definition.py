@@ -145,6 +145,7 @@ class AnalysisDefinition(NamedTuple):
         observables: observables by name
         regions: regions by name
         systematics: systematics by name
+        fit_regions: regions the fit uses (default: every region)
     """
 
     name: str
@@ -158,6 +159,7 @@ class AnalysisDefinition(NamedTuple):
     observables: dict[str, Observable]
     regions: dict[str, Region]
     systematics: dict[str, Systematic]
+    fit_regions: tuple[str, ...] = ()
 
     def systematics_of(self, category: str) -> list[Systematic]:
         """The systematics of one category (``weight``, ``object``, ``sample``)."""
@@ -225,6 +227,11 @@ def validate(config: dict, source: str = "<analysis definition>") -> None:
         if region["selection"] == "hzz4l" and "channels" not in region:
             raise AnalysisDefinitionError(
                 source, f"regions.{name}.channels", "required for selection 'hzz4l'"
+            )
+    for index, name in enumerate(config.get("fit_regions", [])):
+        if name not in config["regions"]:
+            raise AnalysisDefinitionError(
+                source, f"fit_regions[{index}]", f"unknown region '{name}'"
             )
     for name, observable in config["observables"].items():
         low, high = observable["range"]
@@ -316,6 +323,7 @@ def _build(config: dict) -> AnalysisDefinition:
             )
             for name, s in config["systematics"].items()
         },
+        fit_regions=tuple(config.get("fit_regions", config["regions"])),
     )
 
 
