@@ -292,6 +292,9 @@ def fit(
             f"+{m['stat_up']:.3f} -{m['stat_down']:.3f}",
         )
     console.print(table)
+    z = results["significance"]
+    console.print(f"discovery significance: observed {z['observed']:.2f} sigma, "
+                  f"expected {z['expected']:.2f} sigma")
     if "injected_mu" in results:
         console.print(f"injected mu = {results['injected_mu']}")
 

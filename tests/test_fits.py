@@ -37,4 +37,8 @@ def test_fit_command_writes_results(default_run):
     results = json.loads((default_run.output_dir / "fit" / "results.json").read_text())
     assert results["mu"]["bestfit"] == pytest.approx(1.0, abs=1e-3)
     assert results["injected_mu"] == 1.0
+    # about 230 signal events over a small background: strong, and finite
+    z = results["significance"]
+    assert 5 < z["expected"] < 40 and 5 < z["observed"] < 40
+    assert "discovery significance" in result.output
     assert (default_run.output_dir / "fit" / "cabinetry.yaml").exists()

@@ -81,6 +81,7 @@ def fit_run(run_dir: pathlib.Path, config: dict[str, Any], asimov: bool = False)
         "mu": observed._asdict(),
         "expected": expected._asdict(),
         "asimov": asimov,
+        "significance": discovery_significance(workspace)._asdict(),
     }
     metrics_path = run_dir / "metrics.json"
     if metrics_path.exists():
@@ -89,3 +90,37 @@ def fit_run(run_dir: pathlib.Path, config: dict[str, Any], asimov: bool = False)
             results["injected_mu"] = injected
     (run_dir / "fit" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     return results
+
+
+class Significance(NamedTuple):
+    """Discovery significance from q0 (finite even where the p-value underflows).
+
+    Attributes:
+        observed: Z = sqrt(q0) on data
+        expected: Z = sqrt(q0) on the Asimov data set at mu = 1
+    """
+
+    observed: float
+    expected: float
+
+
+def _z_from_q0(model, data) -> float:
+    """Z = sqrt(q0), q0 = -2 ln L(mu=0) / L(mu_hat) for mu_hat >= 0, else 0."""
+    index = model.config.poi_index
+    free = cabinetry.fit.fit(model, data)
+    if free.bestfit[index] <= 0:
+        return 0.0
+    init = list(model.config.suggested_init())
+    init[index] = 0.0
+    fix = list(model.config.suggested_fixed())
+    fix[index] = True
+    background_only = cabinetry.fit.fit(model, data, init_pars=init, fix_pars=fix)
+    q0 = max(background_only.best_twice_nll - free.best_twice_nll, 0.0)
+    return float(np.sqrt(q0))
+
+
+def discovery_significance(workspace: dict[str, Any]) -> Significance:
+    """Observed and expected (Asimov, mu = 1) discovery significance."""
+    model, data = cabinetry.model_utils.model_and_data(workspace)
+    _, asimov = cabinetry.model_utils.model_and_data(workspace, asimov=True)
+    return Significance(_z_from_q0(model, data), _z_from_q0(model, asimov))
