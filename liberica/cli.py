@@ -28,6 +28,9 @@ def _configure_logging(verbose: bool) -> None:
     )
     for noisy in ("numba", "matplotlib", "distributed", "asyncio", "fsspec"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not verbose:  # cabinetry logs every parameter and every empty template bin
+        for chatty in ("cabinetry", "pyhf"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 @click.group()
