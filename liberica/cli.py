@@ -28,9 +28,11 @@ def _configure_logging(verbose: bool) -> None:
     )
     for noisy in ("numba", "matplotlib", "distributed", "asyncio", "fsspec"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    if not verbose:  # cabinetry logs every parameter and every empty template bin
-        for chatty in ("cabinetry", "pyhf"):
-            logging.getLogger(chatty).setLevel(logging.WARNING)
+    if not verbose:
+        # cabinetry logs every parameter, and warns once per template with an empty
+        # bin (hundreds of lines for the sparse ttbar templates); -v shows them
+        logging.getLogger("cabinetry").setLevel(logging.ERROR)
+        logging.getLogger("pyhf").setLevel(logging.WARNING)
 
 
 @click.group()
@@ -223,6 +225,7 @@ def _print_summary(result) -> None:
     help="Total MC events of the embedded sample.",
 )
 @click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--no-fit", is_flag=True, help="Process only; skip the mu fit.")
 @_process_options
 def run(
     analysis: str,
@@ -230,13 +233,14 @@ def run(
     cache_dir: pathlib.Path,
     events: int,
     seed: int,
+    no_fit: bool,
     executor: str,
     workers: int,
     chunksize: int | None,
     no_systematics: bool,
     lumi_fb: float | None,
 ) -> None:
-    """Generate (once) the embedded sample, process it and summarize the run."""
+    """Generate (once) the embedded sample, process it, fit mu and summarize."""
     from liberica.samples import cached_hzz4l
 
     sample = cached_hzz4l(cache_dir / f"{analysis}-{events}-seed{seed}", events=events, seed=seed)
@@ -251,6 +255,12 @@ def run(
         lumi_fb,
     )
     _print_summary(result)
+    if no_fit:
+        return
+    if no_systematics:
+        log.info("no fit: the fit model needs the systematic variations")
+        return
+    _fit_and_print(result.output_dir, analysis, None, asimov=False)
 
 
 @main.command()
@@ -273,6 +283,12 @@ def fit(
     run_dir: pathlib.Path, analysis: str, config_path: pathlib.Path | None, asimov: bool
 ) -> None:
     """Fit the signal strength mu to the histograms of RUN_DIR."""
+    _fit_and_print(run_dir, analysis, config_path, asimov)
+
+
+def _fit_and_print(
+    run_dir: pathlib.Path, analysis: str, config_path: pathlib.Path | None, asimov: bool
+) -> None:
     from liberica.analysis.definition import load
     from liberica.fits.config import build_config, read_config, write_config
     from liberica.fits.measurement import fit_run
