@@ -23,10 +23,11 @@ import uproot
 import yaml
 
 from liberica.analysis.definition import AnalysisDefinition
+from liberica.processors.histograms import DATA_PROCESS
 
 log = logging.getLogger(__name__)
 
-DATA_PROCESS = "data"
+_BRANCH_METADATA = (("xsec", "XSection"), ("sumw", "SumWeights"))
 
 
 class FilesetError(ValueError):
@@ -117,6 +118,11 @@ def prepare(
         metadata = dict(entry["metadata"])
         _check_sample_metadata(sample, metadata, definition)
         files = {}
+        from_branches: dict[str, list[float]] = {
+            key: []
+            for key, _ in _BRANCH_METADATA
+            if not metadata["is_data"] and key not in metadata
+        }
         for filename, tree_name in entry["files"].items():
             tree_name = tree_name or definition.tree
             if not pathlib.Path(filename).exists() and "://" not in filename:
@@ -138,17 +144,13 @@ def prepare(
                         f"sample '{sample}': {filename} tree '{tree_name}' lacks branch(es) "
                         f"{', '.join(missing)}"
                     )
-                if not metadata["is_data"]:
-                    for key, branch in (("xsec", "XSection"), ("sumw", "SumWeights")):
-                        if key not in metadata:
-                            metadata[f"_{key}_per_file"] = metadata.get(f"_{key}_per_file", [])
-                            metadata[f"_{key}_per_file"].append(
-                                _first_value(tree, branch, filename)
-                            )
+                for key, branch in _BRANCH_METADATA:
+                    if key in from_branches:
+                        from_branches[key].append(_first_value(tree, branch, filename))
             files[filename] = tree_name
-        for key, branch in (("xsec", "XSection"), ("sumw", "SumWeights")):
-            per_file = metadata.pop(f"_{key}_per_file", None)
-            if per_file is not None:
+        for key, branch in _BRANCH_METADATA:
+            per_file = from_branches.get(key)
+            if per_file:
                 if not np.allclose(per_file, per_file[0], rtol=1e-6):
                     raise FilesetError(
                         f"sample '{sample}': the files disagree on {branch} ({per_file}); "

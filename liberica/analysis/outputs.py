@@ -10,8 +10,7 @@ from typing import Any
 import hist
 import uproot
 
-DATA_PROCESS = "data"
-NOMINAL = "nominal"
+from liberica.processors.histograms import DATA_PROCESS, NOMINAL
 
 
 def histogram_name(region: str, process: str, variation: str) -> str:

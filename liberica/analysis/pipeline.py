@@ -16,6 +16,7 @@ from liberica.analysis import definition as definition_module
 from liberica.analysis import fileset as fileset_module
 from liberica.analysis import outputs
 from liberica.analysis.executors import build_executor
+from liberica.processors.histograms import NOMINAL
 from liberica.processors.hzz4l import REQUIRED_BRANCHES, HZZ4lProcessor
 from liberica.processors.schema import OpenDataSchema
 
@@ -48,8 +49,8 @@ def _flow_report(histograms: dict[str, hist.Hist], counts: dict[str, hist.Hist])
     for region, h in counts.items():
         per_process = {}
         for process in h.axes["process"]:
-            raw = h[:, process, outputs.NOMINAL].values(flow=True)
-            weighted = histograms[region][:, process, outputs.NOMINAL].values(flow=True)
+            raw = h[:, process, NOMINAL].values(flow=True)
+            weighted = histograms[region][:, process, NOMINAL].values(flow=True)
             if raw.sum() == 0:
                 continue
             per_process[process] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from liberica.analysis.outputs import DATA_PROCESS, NOMINAL
+from liberica.processors.histograms import DATA_PROCESS, NOMINAL
 
 
 def yield_table(result) -> Table:

@@ -87,5 +87,4 @@ def write_config(config: dict[str, Any], path: pathlib.Path) -> None:
 
 def read_config(path: pathlib.Path) -> dict[str, Any]:
     """Read and validate a (possibly edited) cabinetry config."""
-    config = cabinetry.configuration.load(path)
-    return config
+    return cabinetry.configuration.load(path)

@@ -43,7 +43,7 @@ def build_workspace(config: dict[str, Any], workspace_path: pathlib.Path) -> dic
     return workspace
 
 
-def _minos(fit_results, index: int) -> tuple[float, float]:
+def _minos(fit_results) -> tuple[float, float]:
     down, up = fit_results.minos_uncertainty[POI]
     return float(up), float(-down)
 
@@ -56,8 +56,8 @@ def measure_mu(workspace: dict[str, Any], asimov: bool = False) -> SignalStrengt
     fix = [True] * len(total.bestfit)
     fix[index] = False
     stat = cabinetry.fit.fit(model, data, minos=POI, init_pars=list(total.bestfit), fix_pars=fix)
-    up, down = _minos(total, index)
-    stat_up, stat_down = _minos(stat, index)
+    up, down = _minos(total)
+    stat_up, stat_down = _minos(stat)
     if not np.isclose(stat.bestfit[index], total.bestfit[index], rtol=1e-3, atol=1e-3):
         log.warning(
             "stat-only fit moved mu from %.4f to %.4f", total.bestfit[index], stat.bestfit[index]

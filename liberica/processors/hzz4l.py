@@ -141,27 +141,24 @@ class HZZ4lProcessor(processor.ProcessorABC):
     def _cutflow(
         self,
         results: dict[str, selections.SelectionResult],
+        masks: dict[str, np.ndarray],
         weight: np.ndarray,
     ) -> dict[str, dict[str, dict[str, float]]]:
-        cutflow = {}
-        total = {"raw": len(weight), "weighted": float(weight.sum())}
-        for name, region in self.definition.regions.items():
-            result = results[region.selection]
-            steps = {"all_events": dict(total)}
+        def entry(passed: np.ndarray) -> dict[str, float]:
+            return {"raw": int(passed.sum()), "weighted": float(weight[passed].sum())}
+
+        # the cumulative steps of each selection, computed once for all its regions
+        shared = {}
+        for selection_name, result in results.items():
+            steps = {"all_events": {"raw": len(weight), "weighted": float(weight.sum())}}
             for k in range(1, len(result.steps) + 1):
-                passed = result.selection.all(*result.steps[:k])
-                steps[result.steps[k - 1]] = {
-                    "raw": int(passed.sum()),
-                    "weighted": float(weight[passed].sum()),
-                }
+                steps[result.steps[k - 1]] = entry(result.selection.all(*result.steps[:k]))
+            shared[selection_name] = steps
+        cutflow = {}
+        for name, region in self.definition.regions.items():
+            steps = {step: dict(value) for step, value in shared[region.selection].items()}
             if set(region.channels) != set(CHANNEL_CODES):
-                passed = passed & np.isin(
-                    result.channel, [CHANNEL_CODES[c] for c in region.channels]
-                )
-                steps["channel"] = {
-                    "raw": int(passed.sum()),
-                    "weighted": float(weight[passed].sum()),
-                }
+                steps["channel"] = entry(masks[name])
             cutflow[name] = steps
         return cutflow
 
@@ -222,7 +219,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
                     weight,
                 )
 
-        output["cutflow"] = {sample: self._cutflow(results, weight)}
+        output["cutflow"] = {sample: self._cutflow(results, masks, weight)}
         output["events"] = {sample: n}
         output["sum_mc_weights"] = {
             sample: float(np.sum(np.asarray(events["mcWeight"], dtype=np.float64)))
