@@ -26,7 +26,7 @@ def _configure_logging(verbose: bool) -> None:
         handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
         force=True,
     )
-    for noisy in ("numba", "matplotlib", "distributed", "asyncio", "fsspec"):
+    for noisy in ("numba", "matplotlib", "distributed", "asyncio", "fsspec", "jax"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if not verbose:
         # cabinetry logs every parameter, and warns once per template with an empty
@@ -279,43 +279,101 @@ def run(
     help="A cabinetry config to use instead of the generated one.",
 )
 @click.option("--asimov", is_flag=True, help="Fit the Asimov data set (mu = 1) instead of data.")
+@click.option("--no-ranking", is_flag=True, help="Skip the nuisance-parameter ranking.")
+@click.option("--no-figures", is_flag=True, help="Skip the plots.")
 def fit(
-    run_dir: pathlib.Path, analysis: str, config_path: pathlib.Path | None, asimov: bool
+    run_dir: pathlib.Path,
+    analysis: str,
+    config_path: pathlib.Path | None,
+    asimov: bool,
+    no_ranking: bool,
+    no_figures: bool,
 ) -> None:
-    """Fit the signal strength mu to the histograms of RUN_DIR."""
-    _fit_and_print(run_dir, analysis, config_path, asimov)
+    """Fit the signal strength mu to the histograms of RUN_DIR.
+
+    Writes fit/cabinetry.yaml (when no --config is given), fit/workspace.json,
+    fit/results.json, fit/correlation.json and the plots in fit/figures/.
+    """
+    _fit_and_print(run_dir, analysis, config_path, asimov, not no_ranking, not no_figures)
 
 
 def _fit_and_print(
-    run_dir: pathlib.Path, analysis: str, config_path: pathlib.Path | None, asimov: bool
+    run_dir: pathlib.Path,
+    analysis: str,
+    config_path: pathlib.Path | None,
+    asimov: bool,
+    ranking: bool = True,
+    figures: bool = True,
 ) -> None:
     from liberica.analysis.definition import load
     from liberica.fits.config import build_config, read_config, write_config
-    from liberica.fits.measurement import fit_run
+    from liberica.fits.measurement import FitInputError
+    from liberica.fits.run import fit_run
 
+    definition = load(analysis)
     if config_path is None:
-        config = build_config(load(analysis), run_dir)
+        config = build_config(definition, run_dir)
         write_config(config, run_dir / "fit" / "cabinetry.yaml")
     else:
         config = read_config(config_path)
-    results = fit_run(run_dir, config, asimov=asimov)
+    try:
+        with console.status(
+            "fitting: mu, significance, CLs limit" + (", ranking" if ranking else "")
+        ):
+            results = fit_run(
+                run_dir, config, definition, asimov=asimov, ranking=ranking, figures=figures
+            )
+    except (FitInputError, FileNotFoundError) as err:
+        console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
+        sys.exit(2)
+    _print_fit(run_dir, results)
+
+
+def _print_fit(run_dir: pathlib.Path, results: dict) -> None:
     table = Table(title=f"Signal strength, {run_dir}")
-    for column in ("", "mu", "total", "stat"):
+    for column in ("", "mu", "total", "stat", "Z (sigma)", "95% CL limit"):
         table.add_column(column, justify="right")
-    for label, key in (("observed" if not asimov else "Asimov", "mu"), ("expected", "expected")):
-        m = results[key]
+    z = results["significance"]
+    limit = results["upper_limit"]
+    observed_label = "Asimov" if results["asimov"] else "observed"
+    rows = (
+        (observed_label, results["mu"], z["observed"], limit["observed"]),
+        ("expected", results["expected"], z["expected"], limit["expected"][2]),
+    )
+    for label, m, significance, upper in rows:
         table.add_row(
             label,
             f"{m['bestfit']:.3f}",
             f"+{m['up']:.3f} -{m['down']:.3f}",
             f"+{m['stat_up']:.3f} -{m['stat_down']:.3f}",
+            f"{significance:.2f}",
+            f"{upper:.3f}",
         )
     console.print(table)
-    z = results["significance"]
-    console.print(f"discovery significance: observed {z['observed']:.2f} sigma, "
-                  f"expected {z['expected']:.2f} sigma")
+    m = results["mu"]
+    console.print(
+        f"mu = {m['bestfit']:.3f} +{m['up']:.3f} -{m['down']:.3f} "
+        f"(stat +{m['stat_up']:.3f} -{m['stat_down']:.3f}); discovery significance: "
+        f"observed {z['observed']:.2f} sigma, expected {z['expected']:.2f} sigma"
+    )
     if "injected_mu" in results:
         console.print(f"injected mu = {results['injected_mu']}")
+    if results["ranking"]:
+        ranking = Table(title="Leading impacts on mu (post-fit)")
+        for column in ("parameter", "up", "down", "pre-fit up", "pre-fit down"):
+            ranking.add_column(column, justify="right")
+        for impact in results["ranking"][:5]:
+            ranking.add_row(
+                impact["name"],
+                *(
+                    f"{impact[k]:+.4f}"
+                    for k in ("impact_up", "impact_down", "prefit_impact_up", "prefit_impact_down")
+                ),
+            )
+        console.print(ranking)
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in results["timing_s"].items())
+    console.print(f"fit steps: {timing}")
+    console.print(f"fit outputs in {run_dir / 'fit'}")
 
 
 if __name__ == "__main__":

@@ -38,3 +38,40 @@ def default_run(tmp_path_factory):
     return run_processor(
         "hzz4l", sample.fileset_path, executor="futures", workers=2, output_dir=out, status=False
     )
+
+
+@pytest.fixture
+def tiny_workspace() -> dict:
+    """A three-bin pyhf workspace with every modifier type the fits meet."""
+    signal = {
+        "name": "signal",
+        "data": [5.0, 12.0, 3.0],
+        "modifiers": [
+            {"name": "mu", "type": "normfactor", "data": None},
+            {"name": "luminosity", "type": "normsys", "data": {"hi": 1.02, "lo": 0.98}},
+        ],
+    }
+    background = {
+        "name": "background",
+        "data": [50.0, 52.0, 48.0],
+        "modifiers": [
+            {"name": "staterror_sr", "type": "staterror", "data": [5.0, 4.0, 4.0]},
+            {"name": "xsec_background", "type": "normsys", "data": {"hi": 1.1, "lo": 0.9}},
+            {
+                "name": "shape",
+                "type": "histosys",
+                "data": {"hi_data": [53.0, 52.0, 46.0], "lo_data": [47.0, 52.0, 50.0]},
+            },
+        ],
+    }
+    return {
+        "channels": [{"name": "sr", "samples": [signal, background]}],
+        "observations": [{"name": "sr", "data": [57.0, 66.0, 50.0]}],
+        "measurements": [
+            {
+                "name": "tiny",
+                "config": {"poi": "mu", "parameters": [{"name": "mu", "bounds": [[-5, 10]]}]},
+            }
+        ],
+        "version": "1.0.0",
+    }

@@ -1,14 +1,23 @@
-"""The mu measurement on the default sample's histograms (cabinetry + pyhf)."""
+"""The mu measurement (cabinetry + pyhf): default sample, closure, and the fit command."""
 
 import json
 
+import cabinetry
 import pytest
 from click.testing import CliRunner
 
 from liberica.analysis.definition import load
+from liberica.analysis.pipeline import run_processor
 from liberica.cli import main
 from liberica.fits.config import build_config
-from liberica.fits.measurement import build_workspace, measure_mu
+from liberica.fits.measurement import (
+    FitInputError,
+    build_workspace,
+    check_model_covers_data,
+    fit_signal_strength,
+    measure_mu,
+)
+from liberica.samples import generate_hzz4l
 
 
 @pytest.fixture(scope="module")
@@ -31,14 +40,70 @@ def test_fit_recovers_injected_mu_and_stat_error_is_smaller(workspace):
     assert 0 < mu.stat_up < mu.up and 0 < mu.stat_down < mu.down
 
 
-def test_fit_command_writes_results(default_run):
-    result = CliRunner().invoke(main, ["fit", str(default_run.output_dir), "--asimov"])
+@pytest.mark.parametrize("injected", [0.0, 2.0])
+def test_closure_recovers_injected_mu(tmp_path, injected):
+    """Small seeded pseudo-data with mu = 0 and mu = 2: each fit finds its mu within 2 sigma."""
+    sample = generate_hzz4l(
+        tmp_path / "sample", events=500_000, lumi_fb=30.0, mu_inject=injected, seed=11
+    )
+    run = run_processor(
+        "hzz4l",
+        sample.fileset_path,
+        executor="iterative",
+        output_dir=tmp_path / "run",
+        status=False,
+    )
+    workspace = build_workspace(
+        build_config(load("hzz4l"), run.output_dir), run.output_dir / "fit" / "workspace.json"
+    )
+    model, data = cabinetry.model_utils.model_and_data(workspace)
+    mu, _ = fit_signal_strength(model, data)
+    error = mu.up if mu.bestfit < injected else mu.down
+    assert abs(mu.bestfit - injected) < 2 * error, mu
+    assert 0.05 < error < 1.0  # a measurement, not a free-floating parameter
+
+
+def test_data_without_prediction_is_refused(tiny_workspace):
+    tiny_workspace["channels"][0]["samples"][1]["data"][2] = 0.0
+    tiny_workspace["channels"][0]["samples"][0]["data"][2] = 0.0
+    with pytest.raises(FitInputError, match="sr bin 2: 50 events, no MC"):
+        check_model_covers_data(tiny_workspace)
+
+
+def test_fit_command_writes_results_ranking_and_plots(default_run):
+    run_dir = default_run.output_dir
+    result = CliRunner().invoke(main, ["fit", str(run_dir)])
     assert result.exit_code == 0, result.output
-    results = json.loads((default_run.output_dir / "fit" / "results.json").read_text())
-    assert results["mu"]["bestfit"] == pytest.approx(1.0, abs=1e-3)
+    results = json.loads((run_dir / "fit" / "results.json").read_text())
+    mu, expected = results["mu"], results["expected"]
+    for block in (mu, expected):
+        assert set(block) == {"bestfit", "up", "down", "stat_up", "stat_down"}
+    assert expected["bestfit"] == pytest.approx(1.0, abs=1e-3)
     assert results["injected_mu"] == 1.0
     # about 230 signal events over a small background: strong, and finite
     z = results["significance"]
     assert 5 < z["expected"] < 40 and 5 < z["observed"] < 40
-    assert "discovery significance" in result.output
-    assert (default_run.output_dir / "fit" / "cabinetry.yaml").exists()
+    limit = results["upper_limit"]
+    assert mu["bestfit"] < limit["observed"] < mu["bestfit"] + 3 * mu["up"]
+    assert limit["expected"] == sorted(limit["expected"]) and limit["expected"][2] < 0.5
+    ranking = results["ranking"]
+    keys = {"name", "impact_up", "impact_down", "prefit_impact_up", "prefit_impact_down", "fitted"}
+    assert all(set(r) == keys for r in ranking)
+    assert len(ranking) == len(results["pulls"])  # every nuisance parameter, pruned or not
+    # the lepton scale factors and the ZZ* normalization lead; they pull mu opposite ways
+    assert {r["name"] for r in ranking[:3]} == {"muon_sf", "electron_sf", "xsec_ZZ"}
+    assert all(r["fitted"] for r in ranking[:20])
+    assert ranking[0]["impact_up"] * ranking[0]["impact_down"] < 0
+    assert results["timing_s"]["ranking"] < 60
+    figures = {p.rsplit("/", 1)[-1] for p in results["figures"]}
+    for name in (
+        "sr_4e_prefit",
+        "sr_4mu_postfit",
+        "ranking",
+        "pulls",
+        "correlation_matrix",
+        "cls_scan",
+    ):
+        assert {f"{name}.png", f"{name}.pdf"} <= figures
+    assert (run_dir / "fit" / "cabinetry.yaml").exists()
+    assert "mu = " in result.output and "sigma" in result.output

@@ -1,4 +1,4 @@
-"""The signal-strength measurement: mu with MINOS errors, total and stat-only."""
+"""The signal-strength measurement: mu with MINOS errors (total and stat-only), and Z."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from typing import Any, NamedTuple
 
 import cabinetry
 import numpy as np
+from cabinetry.fit.results_containers import FitResults
 
 from liberica.fits.config import POI
+from liberica.fits.likelihood import Likelihood
 
 log = logging.getLogger(__name__)
 
@@ -33,24 +35,69 @@ class SignalStrength(NamedTuple):
     stat_down: float
 
 
+class Significance(NamedTuple):
+    """Discovery significance from q0 (finite even where the p-value underflows).
+
+    Attributes:
+        observed: Z = sqrt(q0) on data
+        expected: Z = sqrt(q0) on the pre-fit Asimov data set at mu = 1
+    """
+
+    observed: float
+    expected: float
+
+
+class FitInputError(ValueError):
+    """The histograms cannot make a fit model (e.g. data where the model predicts nothing)."""
+
+
+def check_model_covers_data(workspace: dict[str, Any]) -> None:
+    """Refuse bins with observed events but no nominal MC at all: their likelihood is zero.
+
+    Raises:
+        FitInputError: naming each such region and bin
+    """
+    observed = {o["name"]: np.asarray(o["data"]) for o in workspace["observations"]}
+    problems = []
+    for channel in workspace["channels"]:
+        total = np.sum([s["data"] for s in channel["samples"]], axis=0)
+        data = observed[channel["name"]]
+        for index in np.flatnonzero((total <= 0) & (data > 0)):
+            problems.append(f"{channel['name']} bin {index}: {data[index]:g} events, no MC")
+    if problems:
+        raise FitInputError(
+            "the model predicts nothing where data were observed ("
+            + "; ".join(problems)
+            + "): generate more MC or merge bins in the analysis definition"
+        )
+
+
 def build_workspace(config: dict[str, Any], workspace_path: pathlib.Path) -> dict[str, Any]:
-    """Collect the templates from histograms.root and write the pyhf workspace."""
+    """Collect the templates from histograms.root, check them, and write the pyhf workspace.
+
+    Raises:
+        FitInputError: if a bin has data but no MC prediction
+    """
     pathlib.Path(config["General"]["HistogramFolder"]).mkdir(parents=True, exist_ok=True)
     cabinetry.templates.collect(config, method="uproot")
     workspace = cabinetry.workspace.build(config)
+    check_model_covers_data(workspace)
     workspace_path.parent.mkdir(parents=True, exist_ok=True)
     workspace_path.write_text(json.dumps(workspace, indent=2, sort_keys=True))
     return workspace
 
 
-def _minos(fit_results) -> tuple[float, float]:
+def _minos(fit_results: FitResults) -> tuple[float, float]:
     down, up = fit_results.minos_uncertainty[POI]
     return float(up), float(-down)
 
 
-def measure_mu(workspace: dict[str, Any], asimov: bool = False) -> SignalStrength:
-    """Fit mu to data (or to the Asimov data set at mu = 1), total and stat-only."""
-    model, data = cabinetry.model_utils.model_and_data(workspace, asimov=asimov)
+def fit_signal_strength(model, data) -> tuple[SignalStrength, FitResults]:
+    """Total fit with MINOS on mu, then the stat-only fit (every NP fixed at its best fit).
+
+    Returns:
+        the measured mu, and cabinetry's results of the total fit
+    """
     index = model.config.poi_index
     total = cabinetry.fit.fit(model, data, minos=POI)
     fix = [True] * len(total.bestfit)
@@ -62,65 +109,35 @@ def measure_mu(workspace: dict[str, Any], asimov: bool = False) -> SignalStrengt
         log.warning(
             "stat-only fit moved mu from %.4f to %.4f", total.bestfit[index], stat.bestfit[index]
         )
-    return SignalStrength(float(total.bestfit[index]), up, down, stat_up, stat_down)
+    return SignalStrength(float(total.bestfit[index]), up, down, stat_up, stat_down), total
 
 
-def fit_run(run_dir: pathlib.Path, config: dict[str, Any], asimov: bool = False) -> dict[str, Any]:
-    """Build the workspace of a run, measure mu (observed and expected) and write results.
+def measure_mu(workspace: dict[str, Any], asimov: bool = False) -> SignalStrength:
+    """Fit mu to data (or to the pre-fit Asimov data set at mu = 1), total and stat-only."""
+    model, data = cabinetry.model_utils.model_and_data(workspace, asimov=asimov)
+    return fit_signal_strength(model, data)[0]
 
-    Writes ``fit/workspace.json`` and ``fit/results.json`` in ``run_dir``.
 
-    Returns:
-        dict: the content of results.json
+def _z_from_q0(likelihood: Likelihood, data: np.ndarray) -> float:
+    """Z = sqrt(q0), q0 = -2 ln [L(mu=0) / L(mu_hat)] for mu_hat >= 0, else 0.
+
+    Taken from the likelihood ratio rather than through a p-value, so it stays
+    finite for a strong signal.
     """
-    run_dir = pathlib.Path(run_dir)
-    workspace = build_workspace(config, run_dir / "fit" / "workspace.json")
-    expected = measure_mu(workspace, asimov=True)
-    observed = expected if asimov else measure_mu(workspace)
-    results: dict[str, Any] = {
-        "mu": observed._asdict(),
-        "expected": expected._asdict(),
-        "asimov": asimov,
-        "significance": discovery_significance(workspace)._asdict(),
-    }
-    metrics_path = run_dir / "metrics.json"
-    if metrics_path.exists():
-        injected = json.loads(metrics_path.read_text()).get("injected_mu")
-        if injected is not None:
-            results["injected_mu"] = injected
-    (run_dir / "fit" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    return results
-
-
-class Significance(NamedTuple):
-    """Discovery significance from q0 (finite even where the p-value underflows).
-
-    Attributes:
-        observed: Z = sqrt(q0) on data
-        expected: Z = sqrt(q0) on the Asimov data set at mu = 1
-    """
-
-    observed: float
-    expected: float
-
-
-def _z_from_q0(model, data) -> float:
-    """Z = sqrt(q0), q0 = -2 ln L(mu=0) / L(mu_hat) for mu_hat >= 0, else 0."""
-    index = model.config.poi_index
-    free = cabinetry.fit.fit(model, data)
+    index = likelihood.poi_index
+    free = likelihood.fit(data)
     if free.bestfit[index] <= 0:
         return 0.0
-    init = list(model.config.suggested_init())
-    init[index] = 0.0
-    fix = list(model.config.suggested_fixed())
-    fix[index] = True
-    background_only = cabinetry.fit.fit(model, data, init_pars=init, fix_pars=fix)
-    q0 = max(background_only.best_twice_nll - free.best_twice_nll, 0.0)
-    return float(np.sqrt(q0))
+    background_only = likelihood.fit(data, fixed={index: 0.0}, init=free.bestfit)
+    return float(np.sqrt(max(background_only.twice_nll - free.twice_nll, 0.0)))
 
 
-def discovery_significance(workspace: dict[str, Any]) -> Significance:
-    """Observed and expected (Asimov, mu = 1) discovery significance."""
-    model, data = cabinetry.model_utils.model_and_data(workspace)
+def discovery_significance(
+    workspace: dict[str, Any], likelihood: Likelihood | None = None
+) -> Significance:
+    """Observed and expected (pre-fit Asimov, mu = 1) discovery significance."""
+    likelihood = likelihood or Likelihood(workspace)
     _, asimov = cabinetry.model_utils.model_and_data(workspace, asimov=True)
-    return Significance(_z_from_q0(model, data), _z_from_q0(model, asimov))
+    return Significance(
+        _z_from_q0(likelihood, likelihood.data), _z_from_q0(likelihood, np.asarray(asimov))
+    )
