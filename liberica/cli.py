@@ -26,7 +26,17 @@ def _configure_logging(verbose: bool) -> None:
         handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
         force=True,
     )
-    for noisy in ("numba", "matplotlib", "distributed", "asyncio", "fsspec", "jax"):
+    for noisy in (
+        "numba",
+        "matplotlib",
+        "distributed",
+        "asyncio",
+        "fsspec",
+        "jax",
+        "onnx_ir",
+        "onnxscript",
+        "torch",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if not verbose:
         # cabinetry logs every parameter, and warns once per template with an empty
@@ -121,6 +131,19 @@ def _process_options(func):
             default=None,
             help="Luminosity (fb^-1) for MC; default from the fileset's data metadata.",
         ),
+        click.option(
+            "--model",
+            "models",
+            multiple=True,
+            type=click.Path(exists=True, dir_okay=False),
+            help="Classifier ONNX file, once per fold, replacing the analysis's models.",
+        ),
+        click.option(
+            "--dump-features",
+            is_flag=True,
+            help="Also write features.parquet: classifier features of selected MC events "
+            "with weight, process and eventNumber, for `liberica train`.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -153,20 +176,41 @@ def process(
     chunksize: int | None,
     no_systematics: bool,
     lumi_fb: float | None,
+    models: tuple[str, ...],
+    dump_features: bool,
 ) -> None:
     """Process a fileset with ANALYSIS (a shipped name or a YAML file) into histograms."""
     result = _run_processing(
-        analysis, fileset_path, out_dir, executor, workers, chunksize, no_systematics, lumi_fb
+        analysis,
+        fileset_path,
+        out_dir,
+        executor,
+        workers,
+        chunksize,
+        no_systematics,
+        lumi_fb,
+        models,
+        dump_features,
     )
     _print_summary(result)
 
 
 def _run_processing(
-    analysis, fileset_path, out_dir, executor, workers, chunksize, no_systematics, lumi_fb
+    analysis,
+    fileset_path,
+    out_dir,
+    executor,
+    workers,
+    chunksize,
+    no_systematics,
+    lumi_fb,
+    models=(),
+    dump_features=False,
 ):
     from liberica.analysis.definition import AnalysisDefinitionError
     from liberica.analysis.fileset import FilesetError
     from liberica.analysis.pipeline import DEFAULT_CHUNKSIZE, run_processor
+    from liberica.models.spec import ModelSpecError
 
     try:
         return run_processor(
@@ -178,8 +222,10 @@ def _run_processing(
             systematics=not no_systematics,
             lumi_fb=lumi_fb,
             output_dir=out_dir,
+            models=list(models) or None,
+            dump_features=dump_features,
         )
-    except (AnalysisDefinitionError, FilesetError, FileNotFoundError) as err:
+    except (AnalysisDefinitionError, FilesetError, ModelSpecError, FileNotFoundError) as err:
         console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
         sys.exit(2)
 
@@ -196,6 +242,13 @@ def _print_summary(result) -> None:
         f"({metrics['events_per_second_per_core']:,.0f} per core), "
         f"{metrics['bytes_read'] / 1e6:.1f} MB read"
     )
+    classifier = metrics.get("classifier")
+    if classifier:
+        providers = ", ".join(f"{k} ({v} chunks)" for k, v in classifier["providers"].items())
+        console.print(
+            f"classifier: {classifier['rows_scored']:,} rows scored on {providers}; "
+            f"features + inference {100 * classifier['fraction_of_chunk_time']:.1f}% of chunk time"
+        )
     if result.output_dir is not None:
         console.print(f"outputs in {result.output_dir}")
 
@@ -239,6 +292,8 @@ def run(
     chunksize: int | None,
     no_systematics: bool,
     lumi_fb: float | None,
+    models: tuple[str, ...],
+    dump_features: bool,
 ) -> None:
     """Generate (once) the embedded sample, process it, fit mu and summarize."""
     from liberica.samples import cached_hzz4l
@@ -253,6 +308,8 @@ def run(
         chunksize,
         no_systematics,
         lumi_fb,
+        models,
+        dump_features,
     )
     _print_summary(result)
     if no_fit:
@@ -279,6 +336,12 @@ def run(
     help="A cabinetry config to use instead of the generated one.",
 )
 @click.option("--asimov", is_flag=True, help="Fit the Asimov data set (mu = 1) instead of data.")
+@click.option(
+    "--regions",
+    default=None,
+    help="Fit regions: a set named in the definition's fit_region_sets, or a comma-separated "
+    "list of regions [default: the definition's fit_regions].",
+)
 @click.option("--no-ranking", is_flag=True, help="Skip the nuisance-parameter ranking.")
 @click.option("--no-figures", is_flag=True, help="Skip the plots.")
 def fit(
@@ -286,6 +349,7 @@ def fit(
     analysis: str,
     config_path: pathlib.Path | None,
     asimov: bool,
+    regions: str | None,
     no_ranking: bool,
     no_figures: bool,
 ) -> None:
@@ -294,7 +358,7 @@ def fit(
     Writes fit/cabinetry.yaml (when no --config is given), fit/workspace.json,
     fit/results.json, fit/correlation.json and the plots in fit/figures/.
     """
-    _fit_and_print(run_dir, analysis, config_path, asimov, not no_ranking, not no_figures)
+    _fit_and_print(run_dir, analysis, config_path, asimov, not no_ranking, not no_figures, regions)
 
 
 def _fit_and_print(
@@ -304,6 +368,7 @@ def _fit_and_print(
     asimov: bool,
     ranking: bool = True,
     figures: bool = True,
+    regions: str | None = None,
 ) -> None:
     from liberica.analysis.definition import load
     from liberica.fits.config import build_config, read_config, write_config
@@ -311,6 +376,15 @@ def _fit_and_print(
     from liberica.fits.run import fit_run
 
     definition = load(analysis)
+    if regions is not None:
+        chosen = definition.fit_region_sets.get(regions) or tuple(regions.split(","))
+        unknown = [r for r in chosen if r not in definition.regions]
+        if unknown:
+            sets = ", ".join(definition.fit_region_sets) or "none"
+            raise click.BadParameter(
+                f"unknown region(s) {unknown}; region sets: {sets}", param_hint="--regions"
+            )
+        definition = definition._replace(fit_regions=tuple(chosen))
     if config_path is None:
         config = build_config(definition, run_dir)
         write_config(config, run_dir / "fit" / "cabinetry.yaml")
@@ -374,6 +448,113 @@ def _print_fit(run_dir: pathlib.Path, results: dict) -> None:
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in results["timing_s"].items())
     console.print(f"fit steps: {timing}")
     console.print(f"fit outputs in {run_dir / 'fit'}")
+
+
+@main.command()
+@click.argument("analysis", default="hzz4l", type=click.Choice(["hzz4l"]))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=pathlib.Path),
+    default=pathlib.Path("models"),
+    show_default=True,
+    help="Folder for hzz4l_fold0.onnx, hzz4l_fold1.onnx and the ROC and score plots.",
+)
+@click.option(
+    "--features",
+    "features_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
+    default=None,
+    help="features.parquet from `liberica process --dump-features` [default: dump them "
+    "from the embedded sample].",
+)
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(path_type=pathlib.Path),
+    default=DEFAULT_CACHE,
+    show_default=True,
+    help="Where the embedded sample is generated once and reused.",
+)
+@click.option(
+    "--all-backgrounds", is_flag=True, help="Train against every background, not only ZZ*."
+)
+@click.option("--unweighted", is_flag=True, help="Count events instead of using event weights.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Training seed.")
+def train(
+    analysis: str,
+    out_dir: pathlib.Path,
+    features_path: pathlib.Path | None,
+    cache_dir: pathlib.Path,
+    all_backgrounds: bool,
+    unweighted: bool,
+    seed: int,
+) -> None:
+    """Train the ANALYSIS classifier (two folds by eventNumber parity) and export it to ONNX.
+
+    With the defaults this reproduces the models shipped with liberica.
+    """
+    import numpy as np
+
+    from liberica.analysis.definition import load, without_classifier
+    from liberica.models.train import TrainingConfig
+    from liberica.models.train import train as train_models
+
+    definition = load(analysis)
+    if features_path is None:
+        from liberica.analysis.pipeline import run_processor
+        from liberica.samples import cached_hzz4l
+
+        sample = cached_hzz4l(cache_dir / f"{analysis}-2000000-seed42")
+        result = run_processor(
+            without_classifier(definition),
+            sample.fileset_path,
+            executor="futures",
+            workers=2,
+            systematics=False,
+            dump_features=True,
+        )
+        table = result.features
+        description = f"liberica embedded {analysis} sample, 2M MC events, seed 42"
+    else:
+        import pyarrow.parquet as pq
+
+        columns = pq.read_table(features_path).to_pydict()
+        names = list(columns)
+        table = np.rec.fromarrays([np.asarray(columns[n]) for n in names], names=names)
+        description = str(features_path)
+    signal = [p.name for p in definition.processes.values() if p.kind == "signal"]
+    backgrounds = (
+        [p.name for p in definition.processes.values() if p.kind == "background"]
+        if all_backgrounds
+        else ["ZZ"]
+    )
+    config = TrainingConfig(weighted=not unweighted, all_backgrounds=all_backgrounds, seed=seed)
+    with console.status("training two folds"):
+        reports = train_models(table, signal, backgrounds, out_dir, config, description)
+    report_table = Table(title=f"{analysis} classifier, {signal} vs {backgrounds}")
+    for column in (
+        "trained on",
+        "scores",
+        "epochs",
+        "AUC (weighted)",
+        "AUC (events)",
+        "max |ONNX-torch|",
+    ):
+        report_table.add_column(column, justify="right")
+    for r in reports:
+        report_table.add_row(
+            f"eventNumber % 2 == {r.train_parity}",
+            f"== {1 - r.train_parity}",
+            str(r.epochs),
+            f"{r.auc_weighted:.4f}",
+            f"{r.auc_unweighted:.4f}",
+            f"{r.onnx_max_abs_diff:.1e}",
+        )
+    console.print(report_table)
+    console.print(
+        f"models: {', '.join(str(r.path) for r in reports)}; ROC and score plots in {out_dir}"
+    )
 
 
 if __name__ == "__main__":

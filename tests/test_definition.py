@@ -61,7 +61,16 @@ def test_shipped_definition_loads():
             lambda c: c["systematics"]["zz_generator"].__setitem__("process", "WZ"),
             "systematics.zz_generator.process",
         ),
-        (lambda c: c["fit_regions"].append("sr_5l"), "fit_regions[3]"),
+        (lambda c: c["fit_regions"].append("sr_5l"), "fit_regions[2]"),
+        (
+            lambda c: c["fit_region_sets"]["single_m4l"].append("sr_5l"),
+            "fit_region_sets.single_m4l[1]",
+        ),
+        (
+            lambda c: c["observables"]["m4l_window"].__setitem__("variable", "mjj"),
+            "observables.m4l_window.variable",
+        ),
+        (lambda c: c.pop("classifier"), "regions.sr_4l_score"),
     ],
 )
 def test_bad_definition_names_the_key(config, change, key):

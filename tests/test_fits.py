@@ -23,7 +23,7 @@ from liberica.samples import generate_hzz4l
 @pytest.fixture(scope="module")
 def workspace(default_run):
     config = build_config(load("hzz4l"), default_run.output_dir)
-    assert [r["Name"] for r in config["Regions"]] == ["sr_4e", "sr_4mu", "sr_2e2mu"]
+    assert [r["Name"] for r in config["Regions"]] == ["sr_4l_low", "sr_4l_high"]
     assert {s["Name"] for s in config["Samples"] if s.get("Data")} == {"data"}
     return build_workspace(config, default_run.output_dir / "fit" / "workspace.json")
 
@@ -97,8 +97,8 @@ def test_fit_command_writes_results_ranking_and_plots(default_run):
     assert results["timing_s"]["ranking"] < 60
     figures = {p.rsplit("/", 1)[-1] for p in results["figures"]}
     for name in (
-        "sr_4e_prefit",
-        "sr_4mu_postfit",
+        "sr_4l_low_prefit",
+        "sr_4l_high_postfit",
         "ranking",
         "pulls",
         "correlation_matrix",

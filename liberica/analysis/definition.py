@@ -81,14 +81,24 @@ class EventSelection(NamedTuple):
     z2_mass_window: tuple[float, float]
 
 
+OBSERVABLE_VARIABLES = ("m4l", "m12", "m34", "pt4l", "score")
+"""Per-event quantities an observable can bin."""
+
+
 class Observable(NamedTuple):
-    """A histogrammed observable with regular binning (GeV)."""
+    """A histogrammed observable with regular binning (GeV).
+
+    ``variable`` is the per-event quantity it bins (``m4l``, ``m12``, ``m34``,
+    ``pt4l`` or ``score``); it defaults to the name, so one quantity can have
+    several binnings (e.g. a narrower m4l range for a sparse region).
+    """
 
     name: str
     label: str
     bins: int
     low: float
     high: float
+    variable: str = ""
 
 
 class Region(NamedTuple):
@@ -98,6 +108,22 @@ class Region(NamedTuple):
     selection: str
     channels: tuple[str, ...]
     observable: str
+    score: tuple[float, float] | None = None
+
+
+class ClassifierConfig(NamedTuple):
+    """The event classifier of an analysis.
+
+    Attributes:
+        models: ONNX files, one per eventNumber parity; a bare name is looked up
+            among liberica's shipped models, a relative path next to the definition
+        selection: the selection whose events are scored
+        source_dir: folder of the definition file, for relative model paths
+    """
+
+    models: tuple[str, ...]
+    selection: str
+    source_dir: str | None = None
 
 
 class Systematic(NamedTuple):
@@ -160,6 +186,8 @@ class AnalysisDefinition(NamedTuple):
     regions: dict[str, Region]
     systematics: dict[str, Systematic]
     fit_regions: tuple[str, ...] = ()
+    classifier: ClassifierConfig | None = None
+    fit_region_sets: dict[str, tuple[str, ...]] = {}
 
     def systematics_of(self, category: str) -> list[Systematic]:
         """The systematics of one category (``weight``, ``object``, ``sample``)."""
@@ -216,6 +244,15 @@ def validate(config: dict, source: str = "<analysis definition>") -> None:
         deepest = max(errors, key=lambda e: len(e.absolute_path))
         _raise_schema_error(source, jsonschema.exceptions.best_match([deepest]))
 
+    for name, observable in config["observables"].items():
+        variable = observable.get("variable", name)
+        if variable not in OBSERVABLE_VARIABLES:
+            raise AnalysisDefinitionError(
+                source,
+                f"observables.{name}" + (".variable" if "variable" in observable else ""),
+                f"unknown variable '{variable}' (known: {', '.join(OBSERVABLE_VARIABLES)}); "
+                "name the observable after one or set 'variable'",
+            )
     for name, region in config["regions"].items():
         if region["observable"] not in config["observables"]:
             raise AnalysisDefinitionError(
@@ -232,6 +269,34 @@ def validate(config: dict, source: str = "<analysis definition>") -> None:
         if name not in config["regions"]:
             raise AnalysisDefinitionError(
                 source, f"fit_regions[{index}]", f"unknown region '{name}'"
+            )
+    for set_name, names in config.get("fit_region_sets", {}).items():
+        for index, name in enumerate(names):
+            if name not in config["regions"]:
+                raise AnalysisDefinitionError(
+                    source, f"fit_region_sets.{set_name}[{index}]", f"unknown region '{name}'"
+                )
+    classifier = config.get("classifier")
+    for name, region in config["regions"].items():
+        observable = config["observables"][region["observable"]]
+        uses_score = (
+            "score" in region or observable.get("variable", region["observable"]) == "score"
+        )
+        if uses_score and classifier is None:
+            raise AnalysisDefinitionError(
+                source,
+                f"regions.{name}",
+                "uses the classifier score but no 'classifier' is defined",
+            )
+        if uses_score and region["selection"] != classifier["selection"]:
+            raise AnalysisDefinitionError(
+                source,
+                f"regions.{name}.selection",
+                f"the classifier scores '{classifier['selection']}' events only",
+            )
+        if "score" in region and not region["score"][0] < region["score"][1]:
+            raise AnalysisDefinitionError(
+                source, f"regions.{name}.score", "lower edge is not below the upper edge"
             )
     for name, observable in config["observables"].items():
         low, high = observable["range"]
@@ -267,7 +332,7 @@ def validate(config: dict, source: str = "<analysis definition>") -> None:
                 )
 
 
-def _build(config: dict) -> AnalysisDefinition:
+def _build(config: dict, source_dir: str | None = None) -> AnalysisDefinition:
     lepton = dict(config["lepton_selection"])
     lepton["electron"] = FlavourCuts(**lepton["electron"])
     lepton["muon"] = FlavourCuts(**lepton["muon"])
@@ -303,6 +368,7 @@ def _build(config: dict) -> AnalysisDefinition:
                 bins=o["bins"],
                 low=float(o["range"][0]),
                 high=float(o["range"][1]),
+                variable=o.get("variable", name),
             )
             for name, o in config["observables"].items()
         },
@@ -312,6 +378,7 @@ def _build(config: dict) -> AnalysisDefinition:
                 selection=r["selection"],
                 channels=tuple(r.get("channels", CHANNELS)),
                 observable=r["observable"],
+                score=tuple(float(x) for x in r["score"]) if "score" in r else None,
             )
             for name, r in config["regions"].items()
         },
@@ -324,6 +391,36 @@ def _build(config: dict) -> AnalysisDefinition:
             for name, s in config["systematics"].items()
         },
         fit_regions=tuple(config.get("fit_regions", config["regions"])),
+        classifier=(
+            ClassifierConfig(
+                models=tuple(config["classifier"]["models"]),
+                selection=config["classifier"]["selection"],
+                source_dir=source_dir,
+            )
+            if "classifier" in config
+            else None
+        ),
+        fit_region_sets={k: tuple(v) for k, v in config.get("fit_region_sets", {}).items()},
+    )
+
+
+def without_classifier(definition: AnalysisDefinition) -> AnalysisDefinition:
+    """The definition minus its classifier and every region that uses the score.
+
+    This is what training runs on: the features come before any model exists.
+    """
+    regions = {
+        name: region
+        for name, region in definition.regions.items()
+        if region.score is None and region.observable != "score"
+    }
+    return definition._replace(
+        classifier=None,
+        regions=regions,
+        fit_regions=tuple(r for r in definition.fit_regions if r in regions),
+        fit_region_sets={
+            k: v for k, v in definition.fit_region_sets.items() if all(r in regions for r in v)
+        },
     )
 
 
@@ -347,11 +444,13 @@ def load(name_or_path: str | pathlib.Path) -> AnalysisDefinition:
         FileNotFoundError: for an unknown name or a missing file
     """
     text: str
+    source_dir: str | None = None
     path = pathlib.Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.exists():
             raise FileNotFoundError(f"analysis definition {path} does not exist")
         source, text = str(path), path.read_text()
+        source_dir = str(path.resolve().parent)
     else:
         if str(name_or_path) not in builtin_analyses():
             raise FileNotFoundError(
@@ -366,4 +465,4 @@ def load(name_or_path: str | pathlib.Path) -> AnalysisDefinition:
         raise AnalysisDefinitionError(source, "<top level>", f"not valid YAML: {err}") from err
     validate(config, source)
     log.debug("loaded analysis definition %s", source)
-    return _build(config)
+    return _build(config, source_dir)

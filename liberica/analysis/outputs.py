@@ -8,6 +8,7 @@ import pickle
 from typing import Any
 
 import hist
+import numpy as np
 import uproot
 
 from liberica.processors.histograms import DATA_PROCESS, NOMINAL
@@ -53,3 +54,12 @@ def read_pickle(path: pathlib.Path) -> dict[str, dict[str, hist.Hist]]:
 def write_json(path: pathlib.Path, content: Any) -> None:
     """Write JSON with sorted-by-insertion keys and two-space indentation."""
     path.write_text(json.dumps(content, indent=2) + "\n")
+
+
+def write_features(path: pathlib.Path, table: np.ndarray) -> None:
+    """Write a structured feature table as parquet (one column per field)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = {name: table[name] for name in table.dtype.names}
+    pq.write_table(pa.table(columns), path)

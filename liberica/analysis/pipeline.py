@@ -16,6 +16,7 @@ from liberica.analysis import definition as definition_module
 from liberica.analysis import fileset as fileset_module
 from liberica.analysis import outputs
 from liberica.analysis.executors import build_executor
+from liberica.models.loading import load_classifiers
 from liberica.processors.histograms import NOMINAL
 from liberica.processors.hzz4l import REQUIRED_BRANCHES, HZZ4lProcessor
 from liberica.processors.schema import OpenDataSchema
@@ -35,6 +36,8 @@ class ProcessingResult(NamedTuple):
         cutflow: ``{sample: {region: {step: {"raw", "weighted"}}}}``
         metrics: run metrics (see ``metrics.json``)
         output_dir: where the outputs were written, or None
+        features: with ``dump_features``, the nominal features of selected MC events
+            (structured array, sorted by channelNumber and eventNumber)
     """
 
     histograms: dict[str, hist.Hist]
@@ -42,6 +45,7 @@ class ProcessingResult(NamedTuple):
     cutflow: dict[str, Any]
     metrics: dict[str, Any]
     output_dir: pathlib.Path | None
+    features: np.ndarray | None = None
 
 
 def _flow_report(histograms: dict[str, hist.Hist], counts: dict[str, hist.Hist]) -> dict:
@@ -63,6 +67,25 @@ def _flow_report(histograms: dict[str, hist.Hist], counts: dict[str, hist.Hist])
     return report
 
 
+def _classifier_metrics(inference: dict, classifiers, metrics: dict) -> dict[str, Any]:
+    chunk_time = metrics["chunk_time_s"]
+    spent = inference["features_s"] + inference["inference_s"]
+    return {
+        "models": [c.name for c in classifiers],
+        "providers": {str(k): v for k, v in inference["providers"].items()},
+        "sessions_per_process": {
+            pid: v["sessions_created"] for pid, v in sorted(inference["per_process"].items())
+        },
+        "chunks_per_process": {
+            pid: v["chunks"] for pid, v in sorted(inference["per_process"].items())
+        },
+        "rows_scored": int(inference["rows_scored"]),
+        "features_s": inference["features_s"],
+        "inference_s": inference["inference_s"],
+        "fraction_of_chunk_time": spent / chunk_time if chunk_time > 0 else float("nan"),
+    }
+
+
 def cores_used(executor: str, workers: int) -> int:
     """Cores a run can use: one for iterative, else min(workers, cpu count)."""
     if executor == "iterative":
@@ -81,6 +104,8 @@ def run_processor(
     lumi_fb: float | None = None,
     output_dir: str | pathlib.Path | None = None,
     status: bool = True,
+    models: list[str] | None = None,
+    dump_features: bool = False,
 ) -> ProcessingResult:
     """Process a fileset with an analysis and (optionally) write the outputs.
 
@@ -96,6 +121,9 @@ def run_processor(
         output_dir: write histograms.root, histograms.pkl, cutflow.json and
             metrics.json there
         status: show a progress bar
+        models: classifier model files replacing the definition's
+        dump_features: return (and, with ``output_dir``, write ``features.parquet``)
+            the nominal classifier features of selected MC events
 
     Returns:
         ProcessingResult: histograms, cutflows and metrics
@@ -112,6 +140,11 @@ def run_processor(
         lumi_fb = float(data_metadata.get("lumi_fb", definition.luminosity_fb))
     log.info("normalizing MC to %.3g fb^-1", lumi_fb)
 
+    classifiers = None
+    if definition.classifier is not None:
+        classifiers = load_classifiers(definition.classifier, models)
+        log.info("classifier: %s", ", ".join(c.name for c in classifiers))
+
     runner = processor.Runner(
         executor=build_executor(executor, workers, status=status),
         schema=OpenDataSchema,
@@ -120,7 +153,9 @@ def run_processor(
     )
     start = time.perf_counter()
     output, coffea_metrics = runner(
-        fileset, HZZ4lProcessor(definition, lumi_fb, systematics), treename=definition.tree
+        fileset,
+        HZZ4lProcessor(definition, lumi_fb, systematics, classifiers, dump_features),
+        treename=definition.tree,
     )
     wall_time = time.perf_counter() - start
 
@@ -150,13 +185,22 @@ def run_processor(
         "variation_completion": {
             k: len(v) for k, v in output.get("variation_completion", {}).items()
         },
+        "chunk_time_s": float(output.get("chunk_time_s", 0.0)),
     }
+    if classifiers:
+        metrics["classifier"] = _classifier_metrics(output["inference"], classifiers, metrics)
+    features = None
+    if dump_features:
+        features = np.concatenate(output.get("features", [])) if output.get("features") else None
+        if features is not None:
+            features = features[np.lexsort((features["eventNumber"], features["channelNumber"]))]
     result = ProcessingResult(
         histograms=output["histograms"],
         counts=output["counts"],
         cutflow=output["cutflow"],
         metrics=metrics,
         output_dir=None,
+        features=features,
     )
     if output_dir is not None:
         result = write_outputs(result, pathlib.Path(output_dir))
@@ -170,5 +214,7 @@ def write_outputs(result: ProcessingResult, output_dir: pathlib.Path) -> Process
     outputs.write_pickle(output_dir / "histograms.pkl", result.histograms, result.counts)
     outputs.write_json(output_dir / "cutflow.json", result.cutflow)
     outputs.write_json(output_dir / "metrics.json", result.metrics)
+    if result.features is not None:
+        outputs.write_features(output_dir / "features.parquet", result.features)
     log.info("wrote %d histograms and the run summary to %s", n_written, output_dir)
     return result._replace(output_dir=output_dir)

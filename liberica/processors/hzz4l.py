@@ -7,6 +7,7 @@ executors merge by addition.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import awkward as ak
@@ -14,7 +15,10 @@ import numpy as np
 from coffea import processor
 
 from liberica.analysis.definition import AnalysisDefinition
+from liberica.models import inference
+from liberica.models.spec import Classifier
 from liberica.processors import histograms, selections, variations, weights
+from liberica.processors.features import FEATURE_NAMES, hzz4l_features
 from liberica.processors.quadruplets import CHANNEL_CODES
 
 _SMEARING_SALT = 0x5EED_0001
@@ -52,18 +56,36 @@ class HZZ4lProcessor(processor.ProcessorABC):
     and for MC ``xsec`` (pb) and ``sumw``; an alternative sample carries the
     name of its systematic in ``variation``.
 
+    With a classifier, the events of its selection are scored in every chunk
+    and for every object variation (features recomputed on the varied leptons),
+    in one batched call per fold model; regions may cut on the score and
+    histogram it.
+
     Args:
         definition: the validated analysis definition
         lumi_fb: integrated luminosity MC is normalized to, in fb^-1
         systematics: whether to run weight, object and sample variations
+        classifiers: the fold models (checked against the features), required
+            when the definition has a classifier
+        dump_features: also return the nominal features of selected MC events
+            (with weight, process and eventNumber) under ``features``
     """
 
     def __init__(
-        self, definition: AnalysisDefinition, lumi_fb: float, systematics: bool = True
+        self,
+        definition: AnalysisDefinition,
+        lumi_fb: float,
+        systematics: bool = True,
+        classifiers: list[Classifier] | None = None,
+        dump_features: bool = False,
     ) -> None:
+        if definition.classifier is not None and not classifiers:
+            raise ValueError(f"analysis {definition.name} needs its classifier models")
         self.definition = definition
         self.lumi_fb = lumi_fb
         self.systematics = systematics
+        self.classifiers = list(classifiers or [])
+        self.dump_features = dump_features
 
     # -- object variations ---------------------------------------------------
 
@@ -115,8 +137,73 @@ class HZZ4lProcessor(processor.ProcessorABC):
             if set(region.channels) != set(CHANNEL_CODES):
                 codes = [CHANNEL_CODES[c] for c in region.channels]
                 mask = mask & np.isin(result.channel, codes)
+            if region.score is not None:
+                low, high = region.score
+                score = result.observables["score"]
+                with np.errstate(invalid="ignore"):
+                    # [low, high), with a top edge at 1 inclusive
+                    mask = (
+                        mask & (score >= low) & ((score < high) | (high >= 1.0) & (score <= high))
+                    )
             masks[name] = mask
         return masks
+
+    # -- classifier --------------------------------------------------------------
+
+    @staticmethod
+    def _selected_rows(result: selections.SelectionResult) -> np.ndarray:
+        """Rows of ``result.quad`` whose events pass every step of the selection."""
+        passed = result.selection.all(*result.steps)
+        return np.flatnonzero(passed[result.quad.event_index])
+
+    def _add_scores(
+        self, events: ak.Array, results: dict[str, selections.SelectionResult], timing: dict
+    ) -> None:
+        """Score the selected events; add ``score`` (NaN elsewhere) to the observables."""
+        if not self.classifiers:
+            return
+        result = results[self.definition.classifier.selection]
+        rows = self._selected_rows(result)
+        start = time.perf_counter()
+        features = hzz4l_features(result.quad, result.pairing, rows)
+        middle = time.perf_counter()
+        event_index = result.quad.event_index[rows]
+        event_number = np.asarray(events["eventNumber"], dtype=np.int64)[event_index]
+        scores = inference.evaluate(self.classifiers, features, event_number)
+        timing["features_s"] += middle - start
+        timing["inference_s"] += time.perf_counter() - middle
+        timing["rows_scored"] += len(rows)
+        score = np.full(len(events), np.nan)
+        score[event_index] = scores
+        result.observables["score"] = score
+
+    def _feature_rows(
+        self,
+        events: ak.Array,
+        result: selections.SelectionResult,
+        process: str,
+        weight: np.ndarray,
+    ) -> np.ndarray:
+        """Nominal features of the selected events as a structured array, for training."""
+        rows = self._selected_rows(result)
+        features = hzz4l_features(result.quad, result.pairing, rows)
+        event_index = result.quad.event_index[rows]
+        dtype = [(name, np.float32) for name in FEATURE_NAMES] + [
+            ("weight", np.float64),
+            ("eventNumber", np.int64),
+            ("channelNumber", np.int64),
+            ("process", "U16"),
+            ("channel", np.int8),
+        ]
+        table = np.empty(len(rows), dtype=dtype)
+        for k, name in enumerate(FEATURE_NAMES):
+            table[name] = features[:, k]
+        table["weight"] = weight[event_index]
+        table["eventNumber"] = np.asarray(events["eventNumber"], dtype=np.int64)[event_index]
+        table["channelNumber"] = np.asarray(events["channelNumber"], dtype=np.int64)[event_index]
+        table["process"] = process
+        table["channel"] = result.channel[event_index]
+        return table
 
     # -- filling ---------------------------------------------------------------
 
@@ -133,7 +220,8 @@ class HZZ4lProcessor(processor.ProcessorABC):
         for name in regions if regions is not None else self.definition.regions:
             region = self.definition.regions[name]
             mask = masks[name]
-            values = results[region.selection].observables[region.observable][mask]
+            variable = self.definition.observables[region.observable].variable
+            values = results[region.selection].observables[variable][mask]
             fields = {region.observable: values, "process": process, "variation": variation}
             output["histograms"][name].fill(**fields, weight=weight[mask])
             output["counts"][name].fill(**fields)
@@ -172,6 +260,9 @@ class HZZ4lProcessor(processor.ProcessorABC):
         process = histograms.DATA_PROCESS if is_data else metadata["process"]
         sample_variation = metadata.get("variation")
 
+        chunk_start = time.perf_counter()
+        sessions_before = inference.stats()["sessions_created"]
+        timing = {"features_s": 0.0, "inference_s": 0.0, "rows_scored": 0}
         weighted, counts = histograms.book(self.definition)
         output: dict[str, Any] = {"histograms": weighted, "counts": counts}
 
@@ -184,6 +275,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
             )
         leptons = events.leptons
         results = self._select(events, leptons)
+        self._add_scores(events, results, timing)
         masks = self._region_masks(results)
 
         nominal_label = f"{sample_variation}Up" if sample_variation else histograms.NOMINAL
@@ -210,6 +302,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
                     )
             for variation, varied_leptons in self._object_variations(events, leptons).items():
                 varied_results = self._select(events, varied_leptons)
+                self._add_scores(events, varied_results, timing)
                 self._fill(
                     output,
                     varied_results,
@@ -219,11 +312,29 @@ class HZZ4lProcessor(processor.ProcessorABC):
                     weight,
                 )
 
+        if self.dump_features and not is_data and not sample_variation:
+            selection = (
+                self.definition.classifier.selection if self.definition.classifier else "hzz4l"
+            )
+            output["features"] = [self._feature_rows(events, results[selection], process, weight)]
         output["cutflow"] = {sample: self._cutflow(results, masks, weight)}
         output["events"] = {sample: n}
         output["sum_mc_weights"] = {
             sample: float(np.sum(np.asarray(events["mcWeight"], dtype=np.float64)))
         }
+        if self.classifiers:
+            stats = inference.stats()
+            output["inference"] = {
+                "per_process": {
+                    str(stats["pid"]): {
+                        "chunks": 1,
+                        "sessions_created": stats["sessions_created"] - sessions_before,
+                    }
+                },
+                "providers": {stats["provider"]: 1},
+                **timing,
+            }
+        output["chunk_time_s"] = time.perf_counter() - chunk_start
         return output
 
     def postprocess(self, accumulator: dict[str, Any]) -> dict[str, Any]:

@@ -44,12 +44,16 @@ class ZPairing(NamedTuple):
         z1_mass: mass of the SFOS pair closest to the Z mass (GeV), NaN without pairing
         z2_mass: mass of the other pair of that split (GeV), NaN without pairing
         channel: 0 for 4e, 1 for 4mu, 2 for 2e2mu, -1 without pairing
+        z1_leptons: ``(n, 2)`` indices (into the pT-ordered four) of the Z1 leptons
+        z2_leptons: ``(n, 2)`` indices of the Z2 leptons
     """
 
     has_two_sfos_pairs: np.ndarray
     z1_mass: np.ndarray
     z2_mass: np.ndarray
     channel: np.ndarray
+    z1_leptons: np.ndarray
+    z2_leptons: np.ndarray
 
 
 CHANNEL_CODES = {"4e": 0, "4mu": 1, "2e2mu": 2}
@@ -148,4 +152,5 @@ def pair_into_z_bosons(quad: FourLeptons, z_mass: float) -> ZPairing:
         default=-1,
     )
     channel = np.where(has_pairs, channel, -1)
-    return ZPairing(has_pairs, z1, z2, channel)
+    pairs = np.asarray(_PAIRS)
+    return ZPairing(has_pairs, z1, z2, channel, pairs[best], pairs[_PARTNER[best]])

@@ -16,6 +16,7 @@ from liberica.analysis.definition import EventSelection, LeptonSelection
 from liberica.processors.leptons import select_leptons
 from liberica.processors.quadruplets import (
     FourLeptons,
+    ZPairing,
     four_lepton_mass,
     four_lepton_pt,
     four_leptons,
@@ -36,6 +37,8 @@ class SelectionResult(NamedTuple):
         channel: per event, a CHANNEL_CODES value, -1 where undefined
         lepton_pt: per event and lepton (n, 4), 0 where undefined (GeV)
         lepton_abs_pdg_id: per event and lepton (n, 4), 0 where undefined
+        quad: the dense four-lepton events the selection was made from
+        pairing: their Z1/Z2 pairing
     """
 
     selection: PackedSelection
@@ -44,6 +47,8 @@ class SelectionResult(NamedTuple):
     channel: np.ndarray
     lepton_pt: np.ndarray
     lepton_abs_pdg_id: np.ndarray
+    quad: FourLeptons
+    pairing: ZPairing
 
 
 def _scatter(n: int, index: np.ndarray, values: np.ndarray, fill: float) -> np.ndarray:
@@ -87,6 +92,8 @@ def agc_baseline(leptons: ak.Array, z_mass: float) -> SelectionResult:
         channel=_scatter(n, index, pairing.channel, -1),
         lepton_pt=_scatter(n, index, quad.pt, 0.0),
         lepton_abs_pdg_id=_scatter(n, index, quad.abs_pdg_id, 0),
+        quad=quad,
+        pairing=pairing,
     )
 
 
@@ -133,4 +140,6 @@ def hzz4l(
         channel=_scatter(n, index, pairing.channel, -1),
         lepton_pt=_scatter(n, index, quad.pt, 0.0),
         lepton_abs_pdg_id=_scatter(n, index, quad.abs_pdg_id, 0),
+        quad=quad,
+        pairing=pairing,
     )

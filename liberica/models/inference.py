@@ -1,0 +1,105 @@
+"""ONNX inference per chunk: one InferenceSession per model and worker process.
+
+Sessions live in a module-level cache keyed by the model's sha256, so a worker
+process creates each session once and reuses it for every chunk it runs; the
+processor carries the model bytes, so workers need no file. The CUDA execution
+provider is used when onnxruntime offers it and a session on it can be made
+(onnxruntime-gpu on a worker with a GPU); otherwise the CPU provider, with a log
+line naming the provider either way. Threads per session are capped so that
+worker processes do not oversubscribe the cores.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from liberica.models.spec import Classifier
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THREADS = 1
+"""intra-op threads per session: a worker process is one core's worth of work."""
+
+_SESSIONS: dict[str, ort.InferenceSession] = {}
+_LOCK = threading.Lock()
+_STATS: dict[str, Any] = {"sessions_created": 0, "provider": None}
+
+
+def _providers() -> list[str]:
+    available = ort.get_available_providers()
+    wanted = os.environ.get("LIBERICA_ONNX_PROVIDER", "").strip()
+    if wanted:
+        return [wanted, "CPUExecutionProvider"] if wanted != "CPUExecutionProvider" else [wanted]
+    if "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+def session(classifier: Classifier, threads: int = DEFAULT_THREADS) -> ort.InferenceSession:
+    """The process's InferenceSession for ``classifier``, created on first use."""
+    key = classifier.digest
+    cached = _SESSIONS.get(key)
+    if cached is not None:
+        return cached
+    with _LOCK:
+        if key in _SESSIONS:
+            return _SESSIONS[key]
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        wanted = _providers()
+        created = ort.InferenceSession(classifier.model_bytes, options, providers=wanted)
+        provider = created.get_providers()[0]
+        if provider != wanted[0]:
+            log.warning(
+                "onnxruntime: %s unavailable for %s, using %s", wanted[0], classifier.name, provider
+            )
+        elif provider == "CPUExecutionProvider" and "CUDAExecutionProvider" not in wanted:
+            log.info(
+                "onnxruntime: no CUDA execution provider here, %s runs on %s",
+                classifier.name,
+                provider,
+            )
+        else:
+            log.info("onnxruntime: %s runs on %s", classifier.name, provider)
+        _SESSIONS[key] = created
+        _STATS["sessions_created"] += 1
+        _STATS["provider"] = provider
+        return created
+
+
+def stats() -> dict[str, Any]:
+    """Sessions created in this process, and the provider of the latest one."""
+    return {"pid": os.getpid(), **_STATS}
+
+
+def evaluate(
+    classifiers: list[Classifier], features: np.ndarray, event_number: np.ndarray
+) -> np.ndarray:
+    """Scores of ``features`` rows, each from the fold model that did not train on its event.
+
+    One batched ``run`` per model (at most two per call).
+
+    Args:
+        classifiers: one model per eventNumber parity
+        features: ``(n, F)`` float32
+        event_number: ``(n,)`` eventNumber of each row
+    """
+    scores = np.full(len(features), np.nan, dtype=np.float64)
+    parity = np.asarray(event_number) % 2
+    for classifier in classifiers:
+        rows = np.flatnonzero(parity != classifier.spec.train_parity)
+        if rows.size == 0:
+            continue
+        runner = session(classifier)
+        name = runner.get_inputs()[0].name
+        output = runner.run(None, {name: np.ascontiguousarray(features[rows])})[0]
+        scores[rows] = np.asarray(output, dtype=np.float64).reshape(-1)
+    return scores

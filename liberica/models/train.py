@@ -1,0 +1,344 @@
+"""Train the hzz4l classifier with torch, two folds by eventNumber parity, and export to ONNX.
+
+Fold k trains on the MC events with ``eventNumber % 2 == k`` (early stopping on
+a seeded validation split of those) and is evaluated only on the other parity,
+which is also the only parity it scores in the processor. Standardization is a
+layer of the exported graph, so the ONNX file takes raw features (GeV). torch
+is needed here only; running the models needs onnxruntime alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from liberica.models.spec import FeatureSpec
+from liberica.processors.features import FEATURE_NAMES, FEATURE_SET
+
+log = logging.getLogger(__name__)
+
+OUTPUT_MEANING = "probability that the event is H->ZZ*->4l signal (sigmoid output, 0..1)"
+EXPORT_TOLERANCE = 1e-5
+
+
+class TrainingConfig(NamedTuple):
+    """Hyper-parameters and choices of a training.
+
+    Attributes:
+        hidden: widths of the hidden layers
+        learning_rate: Adam learning rate
+        batch_size: rows per step
+        max_epochs: upper limit on epochs
+        patience: epochs without validation improvement before stopping
+        validation_fraction: part of the training fold held out for early stopping
+        weighted: use event weights (negative ones clipped to 0) instead of counts
+        all_backgrounds: train against every background, not only ZZ*
+        seed: seeds torch and the splits: the same seed gives the same model
+    """
+
+    hidden: tuple[int, ...] = (32, 32)
+    learning_rate: float = 2e-3
+    batch_size: int = 512
+    max_epochs: int = 60
+    patience: int = 6
+    validation_fraction: float = 0.2
+    weighted: bool = True
+    all_backgrounds: bool = False
+    seed: int = 42
+
+
+class FoldReport(NamedTuple):
+    """What one fold's training gave.
+
+    Attributes:
+        train_parity: eventNumber parity it trained on
+        path: the exported ONNX file
+        epochs: epochs run (early stopping included)
+        auc_weighted: ROC AUC on the other parity, with event weights
+        auc_unweighted: the same, counting events
+        onnx_max_abs_diff: largest |ONNX - torch| over the evaluation rows
+        n_train: rows trained on (validation excluded)
+        n_evaluated: rows of the other parity it was evaluated on
+    """
+
+    train_parity: int
+    path: pathlib.Path
+    epochs: int
+    auc_weighted: float
+    auc_unweighted: float
+    onnx_max_abs_diff: float
+    n_train: int
+    n_evaluated: int
+
+
+def labels_and_weights(
+    table: np.ndarray, signal: list[str], backgrounds: list[str], weighted: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows used for training, their labels (1 = signal) and class-balanced weights."""
+    process = table["process"]
+    keep = np.isin(process, signal + backgrounds)
+    rows = np.flatnonzero(keep)
+    label = np.isin(process[rows], signal).astype(np.float32)
+    weight = np.clip(table["weight"][rows], 0.0, None) if weighted else np.ones(len(rows))
+    balanced = weight.astype(np.float64).copy()
+    for value in (0.0, 1.0):
+        part = label == value
+        total = balanced[part].sum()
+        if total > 0:
+            balanced[part] *= 0.5 * len(rows) / total  # each class sums to half the rows
+    return rows, label, balanced.astype(np.float32)
+
+
+def roc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None):
+    """False- and true-positive rates over all thresholds, and the area under the curve."""
+    weights = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=np.float64)
+    order = np.argsort(-scores, kind="stable")
+    w, y = weights[order], labels[order]
+    tp = np.concatenate([[0.0], np.cumsum(w * (y == 1))])
+    fp = np.concatenate([[0.0], np.cumsum(w * (y == 0))])
+    tpr, fpr = tp / tp[-1], fp / fp[-1]
+    return fpr, tpr, float(np.trapezoid(tpr, fpr))
+
+
+def _network(config: TrainingConfig, mean: np.ndarray, scale: np.ndarray):
+    import torch
+
+    class Classifier(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+            self.register_buffer("scale", torch.as_tensor(scale, dtype=torch.float32))
+            layers: list[torch.nn.Module] = []
+            width = len(mean)
+            for hidden in config.hidden:
+                layers += [torch.nn.Linear(width, hidden), torch.nn.ReLU()]
+                width = hidden
+            layers.append(torch.nn.Linear(width, 1))
+            self.body = torch.nn.Sequential(*layers)
+
+        def logits(self, x):
+            return self.body((x - self.mean) / self.scale)
+
+        def forward(self, x):
+            return torch.sigmoid(self.logits(x))
+
+    return Classifier()
+
+
+def train_fold(
+    features: np.ndarray, labels: np.ndarray, weights: np.ndarray, config: TrainingConfig
+) -> tuple[Any, int]:
+    """Train one network with early stopping; returns the best model and epochs run."""
+    import torch
+
+    torch.manual_seed(config.seed)
+    torch.use_deterministic_algorithms(True)
+    generator = np.random.default_rng(config.seed)
+    order = generator.permutation(len(features))
+    n_valid = int(config.validation_fraction * len(features))
+    valid, train = order[:n_valid], order[n_valid:]
+    mean = features[train].mean(axis=0)
+    scale = features[train].std(axis=0)
+    scale[scale == 0] = 1.0
+    model = _network(config, mean, scale)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    x = torch.as_tensor(features)
+    y = torch.as_tensor(labels).unsqueeze(1)
+    w = torch.as_tensor(weights).unsqueeze(1)
+    loss_fn = torch.nn.BCEWithLogitsLoss(reduction="none")
+
+    def loss_of(rows: np.ndarray) -> torch.Tensor:
+        index = torch.as_tensor(rows)
+        losses = loss_fn(model.logits(x[index]), y[index]) * w[index]
+        return losses.sum() / w[index].sum()
+
+    best, best_state, stale, epochs_run = np.inf, None, 0, 0
+    for epoch in range(1, config.max_epochs + 1):
+        epochs_run = epoch
+        model.train()
+        shuffled = train[generator.permutation(len(train))]
+        for start in range(0, len(shuffled), config.batch_size):
+            optimizer.zero_grad()
+            loss = loss_of(shuffled[start : start + config.batch_size])
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            validation = float(loss_of(valid))
+        if validation < best - 1e-5:
+            best, stale = validation, 0
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        else:
+            stale += 1
+            if stale >= config.patience:
+                break
+    model.load_state_dict(best_state)
+    model.eval()
+    log.info("fold trained: %d epochs, best validation loss %.4f", epochs_run, best)
+    return model, epochs_run
+
+
+def export_onnx(model, spec: FeatureSpec, path: pathlib.Path, check_rows: np.ndarray) -> float:
+    """Export ``model`` to one self-contained ONNX file with ``spec`` in its metadata.
+
+    Returns:
+        the largest |ONNX - torch| output difference over ``check_rows``
+
+    Raises:
+        RuntimeError: if it exceeds EXPORT_TOLERANCE
+    """
+    import warnings
+
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    example = torch.as_tensor(check_rows[:8])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            model,
+            (example,),
+            input_names=["features"],
+            output_names=["score"],
+            dynamic_shapes=({0: torch.export.Dim("rows")},),
+            dynamo=True,
+            verbose=False,
+        )
+    proto = program.model_proto
+    del proto.metadata_props[:]
+    for key, value in spec.to_metadata().items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.doc_string = "liberica hzz4l classifier"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save_model(proto, path, save_as_external_data=False)
+    onnx.checker.check_model(str(path))
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    onnx_out = session.run(None, {"features": check_rows})[0]
+    with torch.no_grad():
+        torch_out = model(torch.as_tensor(check_rows)).numpy()
+    difference = float(np.max(np.abs(onnx_out - torch_out))) if len(check_rows) else 0.0
+    if difference > EXPORT_TOLERANCE:
+        raise RuntimeError(f"{path}: ONNX differs from torch by {difference:.3g}")
+    return difference
+
+
+def train(
+    table: np.ndarray,
+    signal: list[str],
+    backgrounds: list[str],
+    out_dir: pathlib.Path,
+    config: TrainingConfig | None = None,
+    training_sample: str = "",
+) -> list[FoldReport]:
+    """Train and export both folds; write ROC and score plots next to the models.
+
+    Args:
+        table: feature rows as dumped by the processor (structured array)
+        signal: processes labelled signal
+        backgrounds: processes labelled background
+        out_dir: where ``hzz4l_fold{k}.onnx`` and the plots go
+        config: the training choices
+        training_sample: description stored in the model metadata
+    """
+    config = config or TrainingConfig()
+    rows, labels, weights = labels_and_weights(table, signal, backgrounds, config.weighted)
+    features = np.stack([table[name][rows] for name in FEATURE_NAMES], axis=1).astype(np.float32)
+    parity = table["eventNumber"][rows] % 2
+    event_weight = table["weight"][rows]
+    reports, curves = [], []
+    for train_parity in (0, 1):
+        fit_rows = np.flatnonzero(parity == train_parity)
+        eval_rows = np.flatnonzero(parity != train_parity)
+        model, epochs = train_fold(features[fit_rows], labels[fit_rows], weights[fit_rows], config)
+        spec = FeatureSpec(
+            feature_set=FEATURE_SET,
+            features=FEATURE_NAMES,
+            train_parity=train_parity,
+            output=OUTPUT_MEANING,
+            preprocessing="standardization (x - mean) / std of the training rows, inside the graph",
+            training_sample=f"{training_sample}; signal {signal} vs {backgrounds}; "
+            f"weighted={config.weighted}; seed={config.seed}",
+        )
+        path = out_dir / f"hzz4l_fold{train_parity}.onnx"
+        difference = export_onnx(model, spec, path, features[eval_rows])
+        import torch
+
+        with torch.no_grad():
+            scores = model(torch.as_tensor(features[eval_rows])).numpy().reshape(-1)
+        y = labels[eval_rows]
+        _, _, auc_w = roc(scores, y, np.clip(event_weight[eval_rows], 0, None))
+        fpr, tpr, auc_u = roc(scores, y)
+        curves.append((train_parity, fpr, tpr, scores, y, event_weight[eval_rows]))
+        n_valid = int(config.validation_fraction * len(fit_rows))
+        reports.append(
+            FoldReport(
+                train_parity,
+                path,
+                epochs,
+                auc_w,
+                auc_u,
+                difference,
+                len(fit_rows) - n_valid,
+                len(eval_rows),
+            )
+        )
+        log.info(
+            "fold %d: AUC %.4f weighted, %.4f unweighted; ONNX-torch %.2g",
+            train_parity,
+            auc_w,
+            auc_u,
+            difference,
+        )
+    _plot(curves, reports, out_dir)
+    return reports
+
+
+def _plot(curves, reports, out_dir: pathlib.Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    with plt.style.context(mplhep.style.ATLAS):
+        figure, ax = plt.subplots(figsize=(7, 7))
+        for (parity, fpr, tpr, *_), report in zip(curves, reports, strict=True):
+            ax.plot(
+                fpr,
+                tpr,
+                label=f"fold {parity} (scores parity {1 - parity}), "
+                f"AUC {report.auc_unweighted:.3f}",
+            )
+        ax.plot([0, 1], [0, 1], "k:", linewidth=1)
+        ax.set_xlabel("Background efficiency")
+        ax.set_ylabel("Signal efficiency")
+        ax.legend(loc="lower right", fontsize="small")
+        for fmt in ("png", "pdf"):
+            figure.savefig(out_dir / f"roc.{fmt}", bbox_inches="tight")
+        plt.close(figure)
+        figure, ax = plt.subplots(figsize=(8, 6))
+        bins = np.linspace(0, 1, 26)
+        for parity, _, _, scores, y, w in curves:
+            for value, name, style in ((1, "signal", "-"), (0, "background", "--")):
+                part = y == value
+                ax.hist(
+                    scores[part],
+                    bins=bins,
+                    weights=w[part],
+                    density=True,
+                    histtype="step",
+                    linestyle=style,
+                    label=f"{name}, fold {parity}",
+                )
+        ax.set_xlabel("Classifier score")
+        ax.set_ylabel("Normalized events")
+        ax.set_yscale("log")
+        ax.legend(fontsize="small")
+        for fmt in ("png", "pdf"):
+            figure.savefig(out_dir / f"scores.{fmt}", bbox_inches="tight")
+        plt.close(figure)
