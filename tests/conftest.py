@@ -75,3 +75,42 @@ def tiny_workspace() -> dict:
         ],
         "version": "1.0.0",
     }
+
+
+def constant_model(score: float, train_parity: int, features=None) -> bytes:
+    """A real ONNX model (Gemm with zero weights) that outputs ``score`` for every row."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from liberica.models.spec import FeatureSpec
+    from liberica.processors.features import FEATURE_NAMES, FEATURE_SET
+
+    features = tuple(features or FEATURE_NAMES)
+    weight = numpy_helper.from_array(np.zeros((len(features), 1), np.float32), "W")
+    bias = numpy_helper.from_array(np.array([score], np.float32), "B")
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["features", "W", "B"], ["score"])],
+        "constant",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["rows", len(features)])],
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["rows", 1])],
+        [weight, bias],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
+    spec = FeatureSpec(FEATURE_SET, features, train_parity, "constant", "none", "test")
+    for key, value in spec.to_metadata().items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+@pytest.fixture
+def constant_models(tmp_path):
+    """Two fold models on disk: 0.25 from the parity-0 model, 0.75 from the parity-1 one."""
+    paths = []
+    for parity, score in ((0, 0.25), (1, 0.75)):
+        path = tmp_path / f"constant_fold{parity}.onnx"
+        path.write_bytes(constant_model(score, parity))
+        paths.append(str(path))
+    return paths

@@ -36,6 +36,8 @@ def test_executors_and_chunk_sizes_agree(small_sample, iterative_run):
         "hzz4l", small_sample, executor="futures", workers=2, chunksize=70_000, status=False
     )
     assert futures.metrics["chunks"] != iterative_run.metrics["chunks"]
+    # the classifier score histogram is among them, and filled
+    assert iterative_run.counts["sr_4l_score"].sum() > 0
     for region, h in iterative_run.histograms.items():
         np.testing.assert_array_equal(
             futures.counts[region].values(flow=True), iterative_run.counts[region].values(flow=True)

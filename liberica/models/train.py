@@ -96,9 +96,11 @@ def roc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = Non
     """False- and true-positive rates over all thresholds, and the area under the curve."""
     weights = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=np.float64)
     order = np.argsort(-scores, kind="stable")
-    w, y = weights[order], labels[order]
-    tp = np.concatenate([[0.0], np.cumsum(w * (y == 1))])
-    fp = np.concatenate([[0.0], np.cumsum(w * (y == 0))])
+    w, y, s = weights[order], labels[order], scores[order]
+    # one point per distinct threshold: tied scores move together
+    last_of_tie = np.append(np.flatnonzero(np.diff(s)), len(s) - 1)
+    tp = np.concatenate([[0.0], np.cumsum(w * (y == 1))[last_of_tie]])
+    fp = np.concatenate([[0.0], np.cumsum(w * (y == 0))[last_of_tie]])
     tpr, fpr = tp / tp[-1], fp / fp[-1]
     return fpr, tpr, float(np.trapezoid(tpr, fpr))
 
@@ -209,6 +211,7 @@ def export_onnx(model, spec: FeatureSpec, path: pathlib.Path, check_rows: np.nda
             verbose=False,
         )
     proto = program.model_proto
+    _strip_provenance(proto)
     del proto.metadata_props[:]
     for key, value in spec.to_metadata().items():
         entry = proto.metadata_props.add()
@@ -225,6 +228,23 @@ def export_onnx(model, spec: FeatureSpec, path: pathlib.Path, check_rows: np.nda
     if difference > EXPORT_TOLERANCE:
         raise RuntimeError(f"{path}: ONNX differs from torch by {difference:.3g}")
     return difference
+
+
+def _strip_provenance(proto) -> None:
+    """Drop the exporter's per-node stack traces (source paths, line numbers).
+
+    They would make the model's bytes depend on where liberica is installed.
+    """
+    nodes = list(proto.graph.node)
+    for function in proto.functions:
+        nodes += list(function.node)
+    for node in nodes:
+        del node.metadata_props[:]
+        node.doc_string = ""
+    for value in [*proto.graph.input, *proto.graph.output, *proto.graph.value_info]:
+        del value.metadata_props[:]
+        value.doc_string = ""
+    del proto.graph.metadata_props[:]
 
 
 def train(

@@ -1,0 +1,110 @@
+"""Training: folds by eventNumber parity, ONNX equal to torch, reproducible with a seed."""
+
+import hashlib
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from liberica.analysis.definition import load, without_classifier
+from liberica.analysis.pipeline import run_processor
+from liberica.models.spec import read_classifier
+from liberica.models.train import TrainingConfig, export_onnx, roc, train, train_fold
+from liberica.processors.features import FEATURE_NAMES
+
+QUICK = TrainingConfig(max_epochs=4, patience=2, seed=3)
+
+
+@pytest.fixture(scope="module")
+def feature_table(small_sample):
+    run = run_processor(
+        without_classifier(load("hzz4l")),
+        small_sample,
+        executor="iterative",
+        systematics=False,
+        status=False,
+        dump_features=True,
+    )
+    return run.features
+
+
+def test_dumped_features_are_finite_and_sorted(feature_table):
+    assert set(FEATURE_NAMES) <= set(feature_table.dtype.names)
+    for name in FEATURE_NAMES:
+        assert np.isfinite(feature_table[name]).all(), name
+    keys = list(zip(feature_table["channelNumber"], feature_table["eventNumber"], strict=True))
+    assert keys == sorted(keys)
+    # physics: the Higgs's Z2 is off shell, ZZ*'s mostly on shell
+    higgs = feature_table["m34"][feature_table["process"] == "ggH"]
+    zz = feature_table["m34"][feature_table["process"] == "ZZ"]
+    assert np.median(higgs) < 40 < np.median(zz)
+
+
+def test_folds_train_on_one_parity_and_separate_signal(feature_table, tmp_path):
+    reports = train(feature_table, ["ggH", "VBFH"], ["ZZ"], tmp_path, QUICK, "test")
+    used = np.isin(feature_table["process"], ["ggH", "VBFH", "ZZ"])
+    parity = feature_table["eventNumber"][used] % 2
+    for report in reports:
+        # trained (plus validation) on its parity, evaluated on exactly the other one
+        n_fold = int(np.sum(parity == report.train_parity))
+        assert report.n_evaluated == int(np.sum(parity != report.train_parity))
+        assert report.n_train == n_fold - int(QUICK.validation_fraction * n_fold)
+        classifier = read_classifier(report.path.read_bytes(), report.path.name)
+        assert classifier.spec.train_parity == report.train_parity
+        assert classifier.spec.features == FEATURE_NAMES
+        # four epochs on ~1.5k rows already separate H from ZZ* well
+        assert report.auc_unweighted > 0.8 and report.auc_weighted > 0.8
+        assert report.onnx_max_abs_diff <= 1e-5
+    assert (tmp_path / "roc.png").exists() and (tmp_path / "scores.pdf").exists()
+
+
+def test_same_seed_same_model_bytes(feature_table, tmp_path):
+    digests = []
+    for attempt in ("a", "b"):
+        reports = train(feature_table, ["ggH", "VBFH"], ["ZZ"], tmp_path / attempt, QUICK, "t")
+        digests.append([hashlib.sha256(r.path.read_bytes()).hexdigest() for r in reports])
+    assert digests[0] == digests[1]
+
+
+def test_onnx_output_equals_torch(tmp_path):
+    rng = np.random.default_rng(1)
+    features = rng.normal(50, 20, size=(2000, len(FEATURE_NAMES))).astype(np.float32)
+    labels = (features[:, 0] > 50).astype(np.float32)
+    model, _ = train_fold(features, labels, np.ones(2000, np.float32), QUICK)
+    from liberica.models.spec import FeatureSpec
+    from liberica.processors.features import FEATURE_SET
+
+    spec = FeatureSpec(FEATURE_SET, FEATURE_NAMES, 0, "p", "standardized in graph", "random")
+    path = tmp_path / "m.onnx"
+    export_onnx(model, spec, path, features[:100])
+    held_out = rng.normal(50, 20, size=(500, len(FEATURE_NAMES))).astype(np.float32)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        expected = model(torch.as_tensor(held_out)).numpy()
+    np.testing.assert_allclose(session.run(None, {"features": held_out})[0], expected, atol=1e-5)
+    # scaling lives in the graph: raw GeV features in, probabilities out
+    assert 0 <= expected.min() and expected.max() <= 1
+
+
+def test_roc_auc_of_perfect_random_and_inverted_scores():
+    labels = np.array([0, 0, 1, 1])
+    assert roc(np.array([0.1, 0.2, 0.8, 0.9]), labels)[2] == pytest.approx(1.0)
+    assert roc(np.array([0.9, 0.8, 0.2, 0.1]), labels)[2] == pytest.approx(0.0)
+    assert roc(np.array([0.5, 0.5, 0.5, 0.5]), labels)[2] == pytest.approx(0.5)
+
+
+@pytest.mark.slow
+def test_train_command_reproduces_the_shipped_models(tmp_path):
+    from click.testing import CliRunner
+
+    from liberica.cli import main
+    from liberica.models.loading import shipped_model
+
+    result = CliRunner().invoke(
+        main, ["train", "hzz4l", "--out", str(tmp_path), "--cache", str(tmp_path / "cache")]
+    )
+    assert result.exit_code == 0, result.output
+    for fold in (0, 1):
+        name = f"hzz4l_fold{fold}.onnx"
+        assert (tmp_path / name).read_bytes() == shipped_model(name), name
