@@ -43,7 +43,9 @@ def make_session(provider: str, threads: int) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    providers = [provider] if provider == "CPUExecutionProvider" else [provider, "CPUExecutionProvider"]
+    providers = (
+        [provider] if provider == "CPUExecutionProvider" else [provider, "CPUExecutionProvider"]
+    )
     session = ort.InferenceSession(shipped_model("hzz4l_fold0.onnx"), options, providers=providers)
     if session.get_providers()[0] != provider:
         raise RuntimeError(f"{provider} requested, {session.get_providers()[0]} given")
@@ -57,8 +59,13 @@ def chunk_fractions(cache: pathlib.Path) -> list[tuple[str, dict]]:
     sample = cached_hzz4l(cache / "hzz4l-2000000-seed42")
     rows = []
     for systematics in (False, True):
-        run = run_processor("hzz4l", sample.fileset_path, executor="iterative",
-                            systematics=systematics, status=False)
+        run = run_processor(
+            "hzz4l",
+            sample.fileset_path,
+            executor="iterative",
+            systematics=systematics,
+            status=False,
+        )
         rows.append(("all systematics" if systematics else "nominal only", run.metrics))
     return rows
 
@@ -69,13 +76,18 @@ def main() -> None:
     parser.add_argument("--skip-chunks", action="store_true", help="only the batch scan")
     args = parser.parse_args()
     available = ort.get_available_providers()
-    print(f"# {platform.node()} {platform.machine()}, onnxruntime {ort.__version__}, "
-          f"providers {available}")
+    print(
+        f"# {platform.node()} {platform.machine()}, onnxruntime {ort.__version__}, "
+        f"providers {available}"
+    )
     configs = [("CPUExecutionProvider", 1), ("CPUExecutionProvider", 2)]
     if "CUDAExecutionProvider" in available:
         configs.append(("CUDAExecutionProvider", 1))
-    print("| batch | " + " | ".join(f"{p.replace('ExecutionProvider', '')} x{t} rows/s"
-                                     for p, t in configs) + " |")
+    print(
+        "| batch | "
+        + " | ".join(f"{p.replace('ExecutionProvider', '')} x{t} rows/s" for p, t in configs)
+        + " |"
+    )
     print("| ---: |" + " ---: |" * len(configs))
     sessions = [make_session(p, t) for p, t in configs]
     for batch in BATCHES:
@@ -91,14 +103,18 @@ def main() -> None:
         print("no CUDA execution provider on this machine: CPU only")
     if args.skip_chunks:
         return
-    print("\n| processor, iterative x1 | chunk s | features s | inference s | rows scored "
-          "| (features + inference) / chunk time |")
+    print(
+        "\n| processor, iterative x1 | chunk s | features s | inference s | rows scored "
+        "| (features + inference) / chunk time |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for label, metrics in chunk_fractions(args.cache):
         c = metrics["classifier"]
-        print(f"| {label} | {metrics['chunk_time_s']:.2f} | {c['features_s']:.2f} | "
-              f"{c['inference_s']:.2f} | {c['rows_scored']:,} | "
-              f"{100 * c['fraction_of_chunk_time']:.1f}% |")
+        print(
+            f"| {label} | {metrics['chunk_time_s']:.2f} | {c['features_s']:.2f} | "
+            f"{c['inference_s']:.2f} | {c['rows_scored']:,} | "
+            f"{100 * c['fraction_of_chunk_time']:.1f}% |"
+        )
 
 
 if __name__ == "__main__":

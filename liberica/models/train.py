@@ -344,7 +344,8 @@ def _plot(curves, reports, out_dir: pathlib.Path) -> None:
         figure, ax = plt.subplots(figsize=(8, 6))
         bins = np.linspace(0, 1, 26)
         for parity, _, _, scores, y, w in curves:
-            for value, name, style in ((1, "signal", "-"), (0, "background", "--")):
+            style = "-" if parity == 0 else "--"
+            for value, name, color in ((1, "signal", "tab:red"), (0, "background", "tab:blue")):
                 part = y == value
                 ax.hist(
                     scores[part],
@@ -353,7 +354,8 @@ def _plot(curves, reports, out_dir: pathlib.Path) -> None:
                     density=True,
                     histtype="step",
                     linestyle=style,
-                    label=f"{name}, fold {parity}",
+                    color=color,
+                    label=f"{name}, parity-{1 - parity} events (fold {parity} model)",
                 )
         ax.set_xlabel("Classifier score")
         ax.set_ylabel("Normalized events")

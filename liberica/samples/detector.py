@@ -49,7 +49,10 @@ PILEUP_WEIGHT_RANGE = (0.75, 1.3)
 """Pileup weights are lognormal (sigma 0.1, mean ~1), clipped to this range."""
 
 SCALE_FACTORS_FOR_WEIGHT = (
-    "scaleFactor_ELE", "scaleFactor_MUON", "scaleFactor_LepTRIGGER", "scaleFactor_PILEUP",
+    "scaleFactor_ELE",
+    "scaleFactor_MUON",
+    "scaleFactor_LepTRIGGER",
+    "scaleFactor_PILEUP",
 )
 """The scale factors an analysis multiplies into the event weight (not BTAG: only
 analyses that b-tag apply it)."""
@@ -234,17 +237,23 @@ def impact_parameters(
     measured = sigma * rng.standard_normal(shape)
     displacement = np.select(
         [origin == FROM_TAU, origin == HEAVY_FLAVOUR, origin == LIGHT_FAKE],
-        [rng.laplace(0.0, 0.015, shape), rng.laplace(0.0, 0.08, shape),
-         0.3 * sigma * rng.standard_normal(shape)],
+        [
+            rng.laplace(0.0, 0.015, shape),
+            rng.laplace(0.0, 0.08, shape),
+            0.3 * sigma * rng.standard_normal(shape),
+        ],
         0.0,
     )
     z0_prompt = rng.normal(0.0, 0.1, shape)
     z0 = np.select(
         [origin == FROM_TAU, origin == HEAVY_FLAVOUR, origin == LIGHT_FAKE],
-        [rng.normal(0.0, 0.12, shape),
-         z0_prompt + rng.laplace(0.0, 0.35, shape),
-         np.where(rng.random(shape) < 0.15, rng.normal(0.0, 40.0, shape),
-                  rng.normal(0.0, 0.3, shape))],
+        [
+            rng.normal(0.0, 0.12, shape),
+            z0_prompt + rng.laplace(0.0, 0.35, shape),
+            np.where(
+                rng.random(shape) < 0.15, rng.normal(0.0, 40.0, shape), rng.normal(0.0, 0.3, shape)
+            ),
+        ],
         z0_prompt,
     )
     return measured + displacement, sigma, z0
@@ -267,8 +276,9 @@ def _pt_order(event: np.ndarray, pt: np.ndarray) -> np.ndarray:
     return np.argsort(event * 1.0e6 - np.minimum(pt, 9.9e5), kind="stable")
 
 
-def _objects(event: np.ndarray, n: int, fields: dict[str, np.ndarray], order: np.ndarray
-             ) -> Objects:
+def _objects(
+    event: np.ndarray, n: int, fields: dict[str, np.ndarray], order: np.ndarray
+) -> Objects:
     return Objects(np.bincount(event, minlength=n), {k: v[order] for k, v in fields.items()})
 
 
@@ -283,9 +293,7 @@ class _Leptons(NamedTuple):
     missing_py: np.ndarray
 
 
-def _reconstruct_leptons(
-    rng: np.random.Generator, truth: TruthLeptons, is_data: bool
-) -> _Leptons:
+def _reconstruct_leptons(rng: np.random.Generator, truth: TruthLeptons, is_data: bool) -> _Leptons:
     n = truth.pt.shape[0]
     event = np.nonzero(truth.valid)[0]
     true_pt = truth.pt[truth.valid]
@@ -298,8 +306,9 @@ def _reconstruct_leptons(
     size = len(event)
     is_electron = flavour == ELECTRON
     energy_true = true_pt * np.cosh(eta)
-    resolution = np.where(is_electron, electron_energy_resolution(energy_true),
-                          muon_momentum_resolution(true_pt))
+    resolution = np.where(
+        is_electron, electron_energy_resolution(energy_true), muon_momentum_resolution(true_pt)
+    )
     pt = true_pt * _smear_factor(rng, resolution)
     in_acceptance = np.where(
         is_electron,
@@ -309,8 +318,12 @@ def _reconstruct_leptons(
     found = rng.random(size) < reconstruction_efficiency(true_pt, flavour)
     keep = np.flatnonzero(in_acceptance & found)
     event, true_pt, pt, eta, phi = event[keep], true_pt[keep], pt[keep], eta[keep], phi[keep]
-    flavour, origin, charge, is_electron = flavour[keep], origin[keep], charge[keep], \
-        is_electron[keep]
+    flavour, origin, charge, is_electron = (
+        flavour[keep],
+        origin[keep],
+        charge[keep],
+        is_electron[keep],
+    )
     size = len(event)
 
     mass = np.where(is_electron, ELECTRON_MASS, MUON_MASS)
@@ -360,8 +373,9 @@ def _reconstruct_leptons(
     objects = _objects(event, n, fields, _pt_order(event, pt))
     leading_pt = np.zeros(n)
     np.maximum.at(leading_pt, event, pt)
-    return _Leptons(objects, electron_sf, muon_sf, trig_e, trig_m, leading_pt,
-                    missing_px, missing_py)
+    return _Leptons(
+        objects, electron_sf, muon_sf, trig_e, trig_m, leading_pt, missing_px, missing_py
+    )
 
 
 def btag_score(rng: np.random.Generator, flavour: np.ndarray) -> np.ndarray:
@@ -373,9 +387,11 @@ def btag_score(rng: np.random.Generator, flavour: np.ndarray) -> np.ndarray:
     score[b] = 1.0 - 2.0 * rng.beta(0.3, 4.0, int(b.sum()))
     score[c] = 2.0 * rng.beta(1.6, 1.4, int(c.sum())) - 1.0
     n_light = int(light.sum())
-    score[light] = np.where(rng.random(n_light) < 0.01,
-                            2.0 * rng.beta(2.0, 1.0, n_light) - 1.0,
-                            2.0 * rng.beta(1.0, 6.0, n_light) - 1.0)
+    score[light] = np.where(
+        rng.random(n_light) < 0.01,
+        2.0 * rng.beta(2.0, 1.0, n_light) - 1.0,
+        2.0 * rng.beta(1.0, 6.0, n_light) - 1.0,
+    )
     return score
 
 
@@ -436,23 +452,27 @@ def _reconstruct_jets(rng: np.random.Generator, truth: TruthJets, is_data: bool)
 
     # large-R jets: the hardest central jets, reclustered (already pT-ordered)
     event = event[order]
-    large = np.flatnonzero((objects.fields["pt"] > LARGE_R_JET_MIN_PT)
-                           & (np.abs(objects.fields["eta"]) < 2.0))
+    large = np.flatnonzero(
+        (objects.fields["pt"] > LARGE_R_JET_MIN_PT) & (np.abs(objects.fields["eta"]) < 2.0)
+    )
     size = len(large)
     large_pt = 1.08 * objects.fields["pt"][large]
     large_eta = objects.fields["eta"][large]
     large_m = 10.0 + rng.gamma(3.0, 12.0, size)
-    large_r = Objects(np.bincount(event[large], minlength=n), {
-        "pt": large_pt,
-        "eta": large_eta,
-        "phi": objects.fields["phi"][large],
-        "E": np.sqrt((large_pt * np.cosh(large_eta)) ** 2 + large_m**2),
-        "m": large_m,
-        "truthMatched": np.full(size, 0.0 if is_data else 1.0),
-        "D2": rng.gamma(3.0, 0.6, size),
-        "tau32": rng.beta(6.0, 3.0, size),
-        "pt_syst": 0.03 * large_pt,
-    })
+    large_r = Objects(
+        np.bincount(event[large], minlength=n),
+        {
+            "pt": large_pt,
+            "eta": large_eta,
+            "phi": objects.fields["phi"][large],
+            "E": np.sqrt((large_pt * np.cosh(large_eta)) ** 2 + large_m**2),
+            "m": large_m,
+            "truthMatched": np.full(size, 0.0 if is_data else 1.0),
+            "D2": rng.gamma(3.0, 0.6, size),
+            "tau32": rng.beta(6.0, 3.0, size),
+            "pt_syst": 0.03 * large_pt,
+        },
+    )
     return _Jets(objects, large_r, btag_sf, missing_px, missing_py)
 
 
@@ -462,23 +482,27 @@ def _photons(rng: np.random.Generator, n: int, is_data: bool) -> Objects:
     size = int(counts.sum())
     pt = 10.0 + rng.exponential(15.0, size)
     eta = rng.uniform(-2.37, 2.37, size)
-    return Objects(counts, {
-        "truthMatched": np.full(size, not is_data),
-        "trigMatched": np.zeros(size, dtype=bool),
-        "pt": pt,
-        "eta": eta,
-        "phi": rng.uniform(-np.pi, np.pi, size),
-        "E": pt * np.cosh(eta),
-        "isTightID": rng.random(size) < 0.9,
-        "ptcone30": pt * rng.exponential(0.02, size),
-        "etcone20": pt * rng.exponential(0.03, size),
-        "convType": (rng.random(size) < 0.3).astype(np.int32),
-        "pt_syst": 0.01 * pt,
-    })
+    return Objects(
+        counts,
+        {
+            "truthMatched": np.full(size, not is_data),
+            "trigMatched": np.zeros(size, dtype=bool),
+            "pt": pt,
+            "eta": eta,
+            "phi": rng.uniform(-np.pi, np.pi, size),
+            "E": pt * np.cosh(eta),
+            "isTightID": rng.random(size) < 0.9,
+            "ptcone30": pt * rng.exponential(0.02, size),
+            "etcone20": pt * rng.exponential(0.03, size),
+            "convType": (rng.random(size) < 0.3).astype(np.int32),
+            "pt_syst": 0.01 * pt,
+        },
+    )
 
 
-def simulate(rng: np.random.Generator, truth: TruthEvents, *, is_data: bool = False
-             ) -> SimulatedEvents:
+def simulate(
+    rng: np.random.Generator, truth: TruthEvents, *, is_data: bool = False
+) -> SimulatedEvents:
     """Pass generator-level events through the detector model.
 
     Args:

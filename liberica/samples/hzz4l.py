@@ -76,9 +76,30 @@ MC_RUN_NUMBER = 284500
 """The run number of all MC events (mc16a-like)."""
 
 DATA_RUN_NUMBERS = (
-    276262, 278880, 280862, 283780, 284484, 297730, 298687, 298773, 299055, 300279,
-    302393, 303338, 305380, 307732, 310809, 325713, 331085, 336852, 340453, 348885,
-    352448, 355261, 359872, 364292,
+    276262,
+    278880,
+    280862,
+    283780,
+    284484,
+    297730,
+    298687,
+    298773,
+    299055,
+    300279,
+    302393,
+    303338,
+    305380,
+    307732,
+    310809,
+    325713,
+    331085,
+    336852,
+    340453,
+    348885,
+    352448,
+    355261,
+    359872,
+    364292,
 )
 """Run numbers of the pseudo-data (2015-2018-like); channelNumber equals runNumber in data."""
 
@@ -118,8 +139,9 @@ class GeneratedSample(NamedTuple):
 
 
 def _lepton_mass(flavour: np.ndarray) -> np.ndarray:
-    return np.select([flavour == 11, flavour == 13], [LEPTON_MASSES[11], LEPTON_MASSES[13]],
-                     LEPTON_MASSES[15])
+    return np.select(
+        [flavour == 11, flavour == 13], [LEPTON_MASSES[11], LEPTON_MASSES[13]], LEPTON_MASSES[15]
+    )
 
 
 def _random_flavours(rng: np.random.Generator, n: int, choices: tuple[int, ...]) -> np.ndarray:
@@ -162,20 +184,31 @@ def _decay_bosons_to_leptons(
         for p4, charge in ((minus, -1), (plus, 1)):
             is_tau = flavour == 15
             u = rng.random(n)
-            tau_flavour = np.where(u < _TAU_BRANCHING[0], 11,
-                                   np.where(u < sum(_TAU_BRANCHING), 13, 0))
+            tau_flavour = np.where(
+                u < _TAU_BRANCHING[0], 11, np.where(u < sum(_TAU_BRANCHING), 13, 0)
+            )
             leptonic = ~is_tau | (tau_flavour > 0)
             fraction = np.where(is_tau, _tau_lepton_fraction(rng, n), 1.0)
             visible_hadronic = rng.uniform(0.3, 1.0, n)
             pt, eta, phi, _ = pt_eta_phi_e(p4)
             lepton_pt = pt * fraction
-            invisible = np.where(is_tau, np.where(leptonic, 1.0 - fraction, 1.0 - visible_hadronic),
-                                 0.0)
+            invisible = np.where(
+                is_tau, np.where(leptonic, 1.0 - fraction, 1.0 - visible_hadronic), 0.0
+            )
             nu_px += invisible * p4[:, 1]
             nu_py += invisible * p4[:, 2]
             hadronic = is_tau & ~leptonic
-            jets.append((visible_hadronic * pt, eta, phi, np.full(n, 1.0), np.zeros(n, int),
-                         np.zeros(n, bool), hadronic))
+            jets.append(
+                (
+                    visible_hadronic * pt,
+                    eta,
+                    phi,
+                    np.full(n, 1.0),
+                    np.zeros(n, int),
+                    np.zeros(n, bool),
+                    hadronic,
+                )
+            )
             columns["pt"].append(lepton_pt)
             columns["eta"].append(eta)
             columns["phi"].append(phi)
@@ -192,44 +225,56 @@ def _stack_leptons(parts: list[TruthLeptons]) -> TruthLeptons:
 
 
 def _jet_columns(
-    pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, flavour: np.ndarray, pileup: bool,
+    pt: np.ndarray,
+    eta: np.ndarray,
+    phi: np.ndarray,
+    flavour: np.ndarray,
+    pileup: bool,
     valid: np.ndarray,
 ) -> tuple:
     mass = pt * 0.12
     return pt, eta, phi, mass, flavour, np.full(pt.shape, pileup), valid
 
 
-def _radiation_jets(
-    rng: np.random.Generator, n: int, mean: float, max_jets: int
-) -> tuple:
+def _radiation_jets(rng: np.random.Generator, n: int, mean: float, max_jets: int) -> tuple:
     """Extra jets from initial-state radiation: Poisson multiplicity, falling pT."""
     shape = (n, max_jets)
     count = np.minimum(rng.poisson(mean, n), max_jets)
     valid = np.arange(max_jets)[None, :] < count[:, None]
     u = rng.random(shape)
     flavour = np.where(u < 0.01, 5, np.where(u < 0.05, 4, 0))
-    return _jet_columns(15.0 + rng.exponential(15.0, shape),
-                        np.clip(rng.normal(0.0, 2.2, shape), -4.9, 4.9),
-                        rng.uniform(-np.pi, np.pi, shape), flavour, False, valid)
+    return _jet_columns(
+        15.0 + rng.exponential(15.0, shape),
+        np.clip(rng.normal(0.0, 2.2, shape), -4.9, 4.9),
+        rng.uniform(-np.pi, np.pi, shape),
+        flavour,
+        False,
+        valid,
+    )
 
 
 def _pileup_jets(rng: np.random.Generator, n: int, mean: float = 0.15) -> tuple:
     """At most one jet from a pileup interaction: soft, anywhere in eta."""
     shape = (n, 1)
-    return _jet_columns(15.0 + rng.exponential(6.0, shape), rng.uniform(-4.5, 4.5, shape),
-                        rng.uniform(-np.pi, np.pi, shape), np.zeros(shape, int), True,
-                        rng.random(shape) < mean)
+    return _jet_columns(
+        15.0 + rng.exponential(6.0, shape),
+        rng.uniform(-4.5, 4.5, shape),
+        rng.uniform(-np.pi, np.pi, shape),
+        np.zeros(shape, int),
+        True,
+        rng.random(shape) < mean,
+    )
 
 
-def _recoil_jet(rng: np.random.Generator, system_pt: np.ndarray, system_phi: np.ndarray
-                ) -> tuple:
+def _recoil_jet(rng: np.random.Generator, system_pt: np.ndarray, system_phi: np.ndarray) -> tuple:
     """The jet balancing a system's transverse momentum (when it is hard enough)."""
     n = len(system_pt)
     pt = system_pt * np.clip(rng.normal(1.0, 0.2, n), 0.2, None)
     phi = wrap_phi(system_phi + np.pi + rng.normal(0.0, 0.3, n))
     flavour = np.where(rng.random(n) < 0.05, 4, 0)
-    return _jet_columns(pt, np.clip(rng.normal(0.0, 2.2, n), -4.9, 4.9), phi, flavour, False,
-                        system_pt > 15.0)
+    return _jet_columns(
+        pt, np.clip(rng.normal(0.0, 2.2, n), -4.9, 4.9), phi, flavour, False, system_pt > 15.0
+    )
 
 
 def _truth_jets(columns: list[tuple]) -> TruthJets:
@@ -241,8 +286,9 @@ def _truth_jets(columns: list[tuple]) -> TruthJets:
     return TruthJets(*fields)
 
 
-def _system(rng: np.random.Generator, mass: np.ndarray, pt: np.ndarray, rapidity_sigma: float
-            ) -> tuple[np.ndarray, np.ndarray]:
+def _system(
+    rng: np.random.Generator, mass: np.ndarray, pt: np.ndarray, rapidity_sigma: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Lab four-momenta of systems of given masses and pT, random azimuth, Gaussian rapidity."""
     n = len(mass)
     phi = rng.uniform(-np.pi, np.pi, n)
@@ -255,8 +301,7 @@ def _system(rng: np.random.Generator, mass: np.ndarray, pt: np.ndarray, rapidity
 
 def _higgs_to_4l(rng: np.random.Generator, higgs: np.ndarray) -> _Final:
     mass = kinematics.invariant_mass(higgs)
-    m1, m2 = kinematics.sample_pair_masses(rng, mass, _Z_SHAPE, _Z_SHAPE, m_low=M_LOW,
-                                           ordered=True)
+    m1, m2 = kinematics.sample_pair_masses(rng, mass, _Z_SHAPE, _Z_SHAPE, m_low=M_LOW, ordered=True)
     z1, z2 = two_body_decay(rng, higgs, m1, m2)
     n = len(higgs)
     flavours = [_random_flavours(rng, n, (11, 13)), _random_flavours(rng, n, (11, 13))]
@@ -285,8 +330,9 @@ def generate_vbfh(rng: np.random.Generator, n: int) -> TruthEvents:
     rapidity = np.clip(rng.normal(0.0, 1.3, n), -4.0, 4.0)
     higgs = p4_from_pt_y_phi_m(np.hypot(px, py), rapidity, np.arctan2(py, px), mass)
     final = _higgs_to_4l(rng, higgs)
-    tag = _jet_columns(jet_pt, jet_eta, jet_phi, np.zeros((n, 2), int), False,
-                       np.ones((n, 2), bool))
+    tag = _jet_columns(
+        jet_pt, jet_eta, jet_phi, np.zeros((n, 2), int), False, np.ones((n, 2), bool)
+    )
     jets = [tag, _radiation_jets(rng, n, 0.4, 1), _pileup_jets(rng, n)]
     return TruthEvents(final.leptons, _truth_jets(jets), final.neutrino_px, final.neutrino_py)
 
@@ -313,14 +359,27 @@ class ZZModel(NamedTuple):
     pt_scale: float
 
 
-ZZ_NOMINAL = ZZModel(z4l_fraction=0.10, zgamma_fraction=0.145, zz_fraction=0.21,
-                     tail_scale=120.0, pt_shape=1.4, pt_scale=11.0)
-ZZ_ALTERNATIVE = ZZModel(z4l_fraction=0.06, zgamma_fraction=0.145, zz_fraction=0.21,
-                         tail_scale=150.0, pt_shape=1.6, pt_scale=20.0)
+ZZ_NOMINAL = ZZModel(
+    z4l_fraction=0.10,
+    zgamma_fraction=0.145,
+    zz_fraction=0.21,
+    tail_scale=120.0,
+    pt_shape=1.4,
+    pt_scale=11.0,
+)
+ZZ_ALTERNATIVE = ZZModel(
+    z4l_fraction=0.06,
+    zgamma_fraction=0.145,
+    zz_fraction=0.21,
+    tail_scale=150.0,
+    pt_shape=1.6,
+    pt_scale=20.0,
+)
 
 
-def _continuum_mass(rng: np.random.Generator, table: kinematics.PairTable, power: float,
-                    tail: float, n: int) -> np.ndarray:
+def _continuum_mass(
+    rng: np.random.Generator, table: kinematics.PairTable, power: float, tail: float, n: int
+) -> np.ndarray:
     luminosity = table.mass**-power * np.exp(-table.mass / tail)
     return kinematics.sample_parent_mass(rng, table, luminosity, n)
 
@@ -342,10 +401,12 @@ def generate_zz(rng: np.random.Generator, n: int, model: ZZModel = ZZ_NOMINAL) -
     m2 = np.empty(n)
     # single-resonant Z -> l l gamma* -> 4l: the l l pair takes most of the mass
     z4l = component == 0
-    mass[z4l] = kinematics.sample_breit_wigner(rng, kinematics.Z_MASS, kinematics.Z_WIDTH,
-                                               int(z4l.sum()), 60.0, 120.0)
-    m1[z4l], m2[z4l] = kinematics.sample_pair_masses(rng, mass[z4l], _RISING_SHAPE,
-                                                     _PHOTON_SHAPE, m_low=M_LOW)
+    mass[z4l] = kinematics.sample_breit_wigner(
+        rng, kinematics.Z_MASS, kinematics.Z_WIDTH, int(z4l.sum()), 60.0, 120.0
+    )
+    m1[z4l], m2[z4l] = kinematics.sample_pair_masses(
+        rng, mass[z4l], _RISING_SHAPE, _PHOTON_SHAPE, m_low=M_LOW
+    )
     for index, (shape1, shape2, ordered, power) in enumerate(_CONTINUUM_SHAPES, start=1):
         chosen = component == index
         table = kinematics.pair_table(shape1, shape2, M_LOW, ordered)
@@ -359,8 +420,12 @@ def generate_zz(rng: np.random.Generator, n: int, model: ZZModel = ZZ_NOMINAL) -
     v1, v2 = two_body_decay(rng, system, m1, m2)
     flavours = [_random_flavours(rng, n, (11, 13, 15)), _random_flavours(rng, n, (11, 13, 15))]
     final = _decay_bosons_to_leptons(rng, [v1, v2], flavours)
-    jets = [_recoil_jet(rng, pt, phi), _radiation_jets(rng, n, 0.25, 1), _pileup_jets(rng, n),
-            *final.jets]
+    jets = [
+        _recoil_jet(rng, pt, phi),
+        _radiation_jets(rng, n, 0.25, 1),
+        _pileup_jets(rng, n),
+        *final.jets,
+    ]
     return TruthEvents(final.leptons, _truth_jets(jets), final.neutrino_px, final.neutrino_py)
 
 
@@ -370,8 +435,12 @@ def generate_zz_alternative(rng: np.random.Generator, n: int) -> TruthEvents:
 
 
 def _non_prompt_in_jets(
-    rng: np.random.Generator, jet_pt: np.ndarray, jet_eta: np.ndarray, jet_phi: np.ndarray,
-    lepton_pt: np.ndarray, heavy: np.ndarray,
+    rng: np.random.Generator,
+    jet_pt: np.ndarray,
+    jet_eta: np.ndarray,
+    jet_phi: np.ndarray,
+    lepton_pt: np.ndarray,
+    heavy: np.ndarray,
 ) -> tuple[TruthLeptons, np.ndarray, np.ndarray]:
     """Non-prompt lepton candidates inside jets: random flavour and charge.
 
@@ -399,33 +468,42 @@ def generate_zjets(rng: np.random.Generator, n: int, flavour: int) -> TruthEvent
     jet_phi = rng.uniform(-np.pi, np.pi, (n, 2))
     u = rng.random((n, 2))
     jet_flavour = np.where(u < 0.3, 5, np.where(u < 0.6, 4, 0))
-    non_prompt, nu_px, nu_py = _non_prompt_in_jets(rng, jet_pt, jet_eta, jet_phi, lepton_pt,
-                                                   jet_flavour > 0)
+    non_prompt, nu_px, nu_py = _non_prompt_in_jets(
+        rng, jet_pt, jet_eta, jet_phi, lepton_pt, jet_flavour > 0
+    )
     px = -np.sum(jet_pt * np.cos(jet_phi), axis=1) + rng.normal(0.0, 6.0, n)
     py = -np.sum(jet_pt * np.sin(jet_phi), axis=1) + rng.normal(0.0, 6.0, n)
-    mass = kinematics.sample_breit_wigner(rng, kinematics.Z_MASS, kinematics.Z_WIDTH, n,
-                                          60.0, 200.0)
+    mass = kinematics.sample_breit_wigner(
+        rng, kinematics.Z_MASS, kinematics.Z_WIDTH, n, 60.0, 200.0
+    )
     rapidity = np.clip(rng.normal(0.0, 1.8, n), -4.0, 4.0)
     z = p4_from_pt_y_phi_m(np.hypot(px, py), rapidity, np.arctan2(py, px), mass)
     final = _decay_bosons_to_leptons(rng, [z], [np.full(n, flavour)])
-    jets = [_jet_columns(jet_pt, jet_eta, jet_phi, jet_flavour, False, np.ones((n, 2), bool)),
-            _radiation_jets(rng, n, 0.5, 2), _pileup_jets(rng, n)]
-    return TruthEvents(_stack_leptons([final.leptons, non_prompt]), _truth_jets(jets),
-                       nu_px, nu_py)
+    jets = [
+        _jet_columns(jet_pt, jet_eta, jet_phi, jet_flavour, False, np.ones((n, 2), bool)),
+        _radiation_jets(rng, n, 0.5, 2),
+        _pileup_jets(rng, n),
+    ]
+    return TruthEvents(_stack_leptons([final.leptons, non_prompt]), _truth_jets(jets), nu_px, nu_py)
 
 
 def generate_ttbar(rng: np.random.Generator, n: int) -> TruthEvents:
     """tt -> WbWb -> l nu b l nu b (l = e, mu), filtered: a non-prompt lepton in each b jet."""
-    top_masses = [kinematics.sample_breit_wigner(rng, kinematics.TOP_MASS, kinematics.TOP_WIDTH,
-                                                 n, 155.0, 190.0) for _ in range(2)]
+    top_masses = [
+        kinematics.sample_breit_wigner(
+            rng, kinematics.TOP_MASS, kinematics.TOP_WIDTH, n, 155.0, 190.0
+        )
+        for _ in range(2)
+    ]
     mass = top_masses[0] + top_masses[1] + 3.0 + rng.gamma(1.6, 90.0, n)
     system, _ = _system(rng, mass, rng.gamma(1.5, 20.0, n), 1.2)
     tops = two_body_decay(rng, system, top_masses[0], top_masses[1])
     bosons = []
     quarks = []
     for top in tops:
-        w_mass = kinematics.sample_breit_wigner(rng, kinematics.W_MASS, kinematics.W_WIDTH, n,
-                                                60.0, 100.0)
+        w_mass = kinematics.sample_breit_wigner(
+            rng, kinematics.W_MASS, kinematics.W_WIDTH, n, 60.0, 100.0
+        )
         w, b = two_body_decay(rng, top, w_mass, kinematics.B_MASS)
         bosons.append(w)
         quarks.append(b)
@@ -438,20 +516,32 @@ def generate_ttbar(rng: np.random.Generator, n: int) -> TruthEvents:
         pt, eta, phi, _ = pt_eta_phi_e(lepton)
         nu_px += neutrino[:, 1]
         nu_py += neutrino[:, 2]
-        for key, value in (("pt", pt), ("eta", eta), ("phi", phi), ("flavour", flavour),
-                           ("charge", np.full(n, charge)), ("origin", np.full(n, PROMPT)),
-                           ("valid", np.ones(n, bool))):
+        for key, value in (
+            ("pt", pt),
+            ("eta", eta),
+            ("phi", phi),
+            ("flavour", flavour),
+            ("charge", np.full(n, charge)),
+            ("origin", np.full(n, PROMPT)),
+            ("valid", np.ones(n, bool)),
+        ):
             columns[key].append(value)
     prompt = TruthLeptons(**{k: np.stack(v, axis=1) for k, v in columns.items()})
-    b_pt, b_eta, b_phi, _ = (np.stack(x, axis=1) for x in zip(*(pt_eta_phi_e(b) for b in quarks),
-                                                               strict=True))
+    b_pt, b_eta, b_phi, _ = (
+        np.stack(x, axis=1) for x in zip(*(pt_eta_phi_e(b) for b in quarks), strict=True)
+    )
     lepton_pt = np.minimum(5.0 + rng.exponential(8.0, (n, 2)), 0.7 * b_pt)
-    non_prompt, hf_px, hf_py = _non_prompt_in_jets(rng, b_pt, b_eta, b_phi, lepton_pt,
-                                                   np.ones((n, 2), bool))
-    jets = [_jet_columns(b_pt, b_eta, b_phi, np.full((n, 2), 5), False, np.ones((n, 2), bool)),
-            _radiation_jets(rng, n, 1.0, 3), _pileup_jets(rng, n)]
-    return TruthEvents(_stack_leptons([prompt, non_prompt]), _truth_jets(jets),
-                       nu_px + hf_px, nu_py + hf_py)
+    non_prompt, hf_px, hf_py = _non_prompt_in_jets(
+        rng, b_pt, b_eta, b_phi, lepton_pt, np.ones((n, 2), bool)
+    )
+    jets = [
+        _jet_columns(b_pt, b_eta, b_phi, np.full((n, 2), 5), False, np.ones((n, 2), bool)),
+        _radiation_jets(rng, n, 1.0, 3),
+        _pileup_jets(rng, n),
+    ]
+    return TruthEvents(
+        _stack_leptons([prompt, non_prompt]), _truth_jets(jets), nu_px + hf_px, nu_py + hf_py
+    )
 
 
 # -- samples ------------------------------------------------------------------------------
@@ -506,12 +596,40 @@ SAMPLES: tuple[Sample, ...] = (
     Sample("ggH125_ZZ4lep", "ggH", 345060, 0.0060, 0.10, 0.01, True, None, generate_ggh),
     Sample("VBFH125_ZZ4lep", "VBFH", 344235, 0.00046, 0.05, 0.005, True, None, generate_vbfh),
     Sample("ZZllll", "ZZ", 363490, 1.2578, 0.30, 0.03, False, None, generate_zz),
-    Sample("ZZllll_alt", "ZZ", 364250, 1.2578, 0.15, 0.05, False, "zz_generator",
-           generate_zz_alternative, in_data=False),
-    Sample("Zee", "Zjets", 361106, ZJETS_XSEC_PB, 0.125, 0.02, False, None,
-           functools.partial(generate_zjets, flavour=11)),
-    Sample("Zmumu", "Zjets", 361107, ZJETS_XSEC_PB, 0.125, 0.02, False, None,
-           functools.partial(generate_zjets, flavour=13)),
+    Sample(
+        "ZZllll_alt",
+        "ZZ",
+        364250,
+        1.2578,
+        0.15,
+        0.05,
+        False,
+        "zz_generator",
+        generate_zz_alternative,
+        in_data=False,
+    ),
+    Sample(
+        "Zee",
+        "Zjets",
+        361106,
+        ZJETS_XSEC_PB,
+        0.125,
+        0.02,
+        False,
+        None,
+        functools.partial(generate_zjets, flavour=11),
+    ),
+    Sample(
+        "Zmumu",
+        "Zjets",
+        361107,
+        ZJETS_XSEC_PB,
+        0.125,
+        0.02,
+        False,
+        None,
+        functools.partial(generate_zjets, flavour=13),
+    ),
     Sample("ttbar_lep", "ttbar", 410000, TTBAR_XSEC_PB, 0.15, 0.03, False, None, generate_ttbar),
 )
 """The MC samples, in fileset order (``data`` follows)."""
@@ -540,8 +658,7 @@ def _event_numbers(sample: str, start: int, n: int) -> np.ndarray:
     return ((_EVENT_NUMBER_MULTIPLIER * index + offset) % (1 << 31)).astype(np.int32)
 
 
-def _generator_weights(rng: np.random.Generator, n: int, negative_fraction: float
-                       ) -> np.ndarray:
+def _generator_weights(rng: np.random.Generator, n: int, negative_fraction: float) -> np.ndarray:
     """mcWeight: +-|w|, |w| lognormal (sigma 5%), the sign independent of the event.
 
     Because neither the sign nor |w| depends on the kinematics, the negative
@@ -557,8 +674,7 @@ def _file_sizes(n: int) -> list[int]:
     return [len(part) for part in np.array_split(np.arange(n), files)]
 
 
-def _simulate(sample: Sample, rng: np.random.Generator, n: int, is_data: bool
-              ) -> SimulatedEvents:
+def _simulate(sample: Sample, rng: np.random.Generator, n: int, is_data: bool) -> SimulatedEvents:
     truth = sample.generate(rng, n)
     return detector.simulate(rng, truth, is_data=is_data)
 
@@ -568,10 +684,12 @@ def _simulate(sample: Sample, rng: np.random.Generator, n: int, is_data: bool
 
 def _concatenate(parts: list[SimulatedEvents]) -> SimulatedEvents:
     branches = {k: np.concatenate([p.branches[k] for p in parts]) for k in parts[0].branches}
-    objects = {name: concatenate_objects([p.objects[name] for p in parts])
-               for name in parts[0].objects}
-    return SimulatedEvents(branches, objects,
-                           np.concatenate([p.weight_scale_factor for p in parts]))
+    objects = {
+        name: concatenate_objects([p.objects[name] for p in parts]) for name in parts[0].objects
+    }
+    return SimulatedEvents(
+        branches, objects, np.concatenate([p.weight_scale_factor for p in parts])
+    )
 
 
 def _select(events: SimulatedEvents, index: np.ndarray) -> SimulatedEvents:
@@ -585,8 +703,9 @@ def _select(events: SimulatedEvents, index: np.ndarray) -> SimulatedEvents:
 # -- writing -----------------------------------------------------------------------------------
 
 
-def _write_file(path: pathlib.Path, events: SimulatedEvents, bookkeeping: dict[str, np.ndarray],
-                key: str) -> None:
+def _write_file(
+    path: pathlib.Path, events: SimulatedEvents, bookkeeping: dict[str, np.ndarray], key: str
+) -> None:
     branches = dict(events.branches)
     branches.update(bookkeeping)
     write_mini(path, branches, events.objects, key=key)
@@ -600,8 +719,9 @@ def _remove_stale(out_dir: pathlib.Path, names: list[str]) -> None:
             path.unlink()
 
 
-def _generate_mc(out_dir: pathlib.Path, sample: Sample, n: int, seed: int
-                 ) -> tuple[list[str], float]:
+def _generate_mc(
+    out_dir: pathlib.Path, sample: Sample, n: int, seed: int
+) -> tuple[list[str], float]:
     key = _key(sample.name)
     weights = _generator_weights(_rng(seed, key, 0), n, sample.negative_weight_fraction)
     sumw = float(np.sum(weights, dtype=np.float64))
@@ -614,7 +734,7 @@ def _generate_mc(out_dir: pathlib.Path, sample: Sample, n: int, seed: int
             "runNumber": np.full(size, MC_RUN_NUMBER),
             "eventNumber": _event_numbers(sample.name, start, size),
             "channelNumber": np.full(size, sample.dsid),
-            "mcWeight": weights[start:start + size],
+            "mcWeight": weights[start : start + size],
             "XSection": np.full(size, sample.xsec_pb),
             "SumWeights": np.full(size, sumw),
         }
@@ -629,12 +749,14 @@ def expected_data_events(lumi_fb: float, mu_inject: float) -> dict[str, float]:
     """Expected pseudo-data events per sample before scale factors: xsec x lumi (x mu)."""
     return {
         s.name: s.xsec_pb * lumi_fb * PB_PER_INVERSE_FB * (mu_inject if s.signal else 1.0)
-        for s in SAMPLES if s.in_data
+        for s in SAMPLES
+        if s.in_data
     }
 
 
-def _generate_data(out_dir: pathlib.Path, lumi_fb: float, mu_inject: float, seed: int
-                   ) -> tuple[list[str], int]:
+def _generate_data(
+    out_dir: pathlib.Path, lumi_fb: float, mu_inject: float, seed: int
+) -> tuple[list[str], int]:
     key = _key(DATA_SAMPLE)
     counts_rng = _rng(seed, key, 0)
     sf_max = detector.MAX_WEIGHT_SCALE_FACTOR
@@ -647,8 +769,12 @@ def _generate_data(out_dir: pathlib.Path, lumi_fb: float, mu_inject: float, seed
             events = _simulate(sample, rng, size, is_data=True)
             keep = rng.random(size) * sf_max < events.weight_scale_factor
             parts.append(_select(events, np.flatnonzero(keep)))
-        log.info("data: %d %s events drawn (expected %.1f before SF thinning)", drawn,
-                 sample.name, expected)
+        log.info(
+            "data: %d %s events drawn (expected %.1f before SF thinning)",
+            drawn,
+            sample.name,
+            expected,
+        )
     if not parts:  # no events expected: one empty file
         parts.append(_simulate(SAMPLES[0], _rng(seed, key, 3), 0, is_data=True))
     data = _concatenate(parts)
@@ -672,8 +798,9 @@ def _generate_data(out_dir: pathlib.Path, lumi_fb: float, mu_inject: float, seed
             "XSection": np.ones(size),
             "SumWeights": np.ones(size),
         }
-        bookkeeping.update({b: zeros[start:stop] for b in chunk.branches
-                            if b.startswith("scaleFactor_")})
+        bookkeeping.update(
+            {b: zeros[start:stop] for b in chunk.branches if b.startswith("scaleFactor_")}
+        )
         path = out_dir / f"{DATA_SAMPLE}_{index}.root"
         _write_file(path, chunk, bookkeeping, f"{seed}/{DATA_SAMPLE}/{index}")
         files.append(str(path.resolve()))
@@ -725,8 +852,12 @@ def generate_hzz4l(
     fileset: dict[str, dict] = {}
     for sample in SAMPLES:
         files, sumw = _generate_mc(out_dir, sample, counts[sample.name], seed)
-        metadata = {"process": sample.process, "is_data": False, "xsec": sample.xsec_pb,
-                    "sumw": sumw}
+        metadata = {
+            "process": sample.process,
+            "is_data": False,
+            "xsec": sample.xsec_pb,
+            "sumw": sumw,
+        }
         if sample.variation:
             metadata["variation"] = sample.variation
         fileset[sample.name] = {"files": {f: "mini" for f in files}, "metadata": metadata}
@@ -734,8 +865,13 @@ def generate_hzz4l(
     data_files, counts[DATA_SAMPLE] = _generate_data(out_dir, lumi_fb, mu_inject, seed)
     fileset[DATA_SAMPLE] = {
         "files": {f: "mini" for f in data_files},
-        "metadata": {"process": "data", "is_data": True, "mu_injected": float(mu_inject),
-                     "lumi_fb": float(lumi_fb), "seed": int(seed)},
+        "metadata": {
+            "process": "data",
+            "is_data": True,
+            "mu_injected": float(mu_inject),
+            "lumi_fb": float(lumi_fb),
+            "seed": int(seed),
+        },
     }
     fileset_path = out_dir / "fileset.json"
     fileset_path.write_text(json.dumps(fileset, indent=2) + "\n")
@@ -751,7 +887,5 @@ def generate_hzz4l(
         "expected_data_before_sf": expected_data_events(lumi_fb, mu_inject),
     }
     (out_dir / "generation.json").write_text(json.dumps(record, indent=2) + "\n")
-    log.info("generated the hzz4l sample in %s (%.1f s)", out_dir,
-             time.perf_counter() - started)
+    log.info("generated the hzz4l sample in %s (%.1f s)", out_dir, time.perf_counter() - started)
     return GeneratedSample(fileset_path, counts, float(mu_inject), float(lumi_fb), int(seed))
-

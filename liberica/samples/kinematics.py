@@ -166,9 +166,7 @@ class BreitWigner(NamedTuple):
         """Integral of the density over [s_low, s_high]."""
         return (self._angle(s_high) - self._angle(s_low)) / np.pi
 
-    def sample(
-        self, rng: np.random.Generator, s_low: np.ndarray, s_high: np.ndarray
-    ) -> np.ndarray:
+    def sample(self, rng: np.random.Generator, s_low: np.ndarray, s_high: np.ndarray) -> np.ndarray:
         """Draw s on [s_low, s_high] (arrays of one shape) by inverse CDF."""
         low, high = self._angle(s_low), self._angle(s_high)
         angle = low + (high - low) * rng.random(np.shape(low))
@@ -191,9 +189,7 @@ class PowerLaw(NamedTuple):
         k = self.power + 1.0
         return (s_high**k - s_low**k) / k
 
-    def sample(
-        self, rng: np.random.Generator, s_low: np.ndarray, s_high: np.ndarray
-    ) -> np.ndarray:
+    def sample(self, rng: np.random.Generator, s_low: np.ndarray, s_high: np.ndarray) -> np.ndarray:
         """Draw s on [s_low, s_high] (arrays of one shape) by inverse CDF."""
         u = rng.random(np.shape(s_low))
         if self.power == -1.0:
@@ -245,9 +241,7 @@ def _m2_high(mass: np.ndarray, m1: np.ndarray, ordered: bool) -> np.ndarray:
     return np.minimum(m1, mass - m1) if ordered else mass - m1
 
 
-def _m1_importance(
-    shape1: LineShape, mass: np.ndarray, m1: np.ndarray, m_low: float
-) -> np.ndarray:
+def _m1_importance(shape1: LineShape, mass: np.ndarray, m1: np.ndarray, m_low: float) -> np.ndarray:
     """rho1(s1) / q1(s1): line shape over the m1 proposal (a line-shape/uniform mixture)."""
     s1 = m1**2
     r1 = shape1.integral(np.full_like(mass, m_low**2), (mass - m_low) ** 2)
