@@ -245,8 +245,13 @@ class HZZ4lProcessor(processor.ProcessorABC):
         cutflow = {}
         for name, region in self.definition.regions.items():
             steps = {step: dict(value) for step, value in shared[region.selection].items()}
+            result = results[region.selection]
             if set(region.channels) != set(CHANNEL_CODES):
-                steps["channel"] = entry(masks[name])
+                codes = [CHANNEL_CODES[c] for c in region.channels]
+                in_channel = result.selection.all(*result.steps) & np.isin(result.channel, codes)
+                steps["channel"] = entry(in_channel)
+            if region.score is not None:
+                steps["score"] = entry(masks[name])
             cutflow[name] = steps
         return cutflow
 
