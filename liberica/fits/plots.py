@@ -127,6 +127,8 @@ def data_mc(
             order = ["Data"] + [p.label for p in processes[::-1]] + ["Uncertainty"]
             top.legend([entries[k] for k in order], order, loc="upper right", fontsize="small")
             channels = ", ".join(_channel_label(c) for c in region.channels) or channel
+            if region.score is not None:
+                channels += f", score {region.score[0]:g}-{region.score[1]:g}"
             _experiment_label(top, lumi_fb, f"{channels}, {stage.replace('fit', '-fit')}")
             safe = np.where(total > 0, total, np.nan)
             bottom.stairs(
