@@ -105,10 +105,22 @@ def _process_options(func):
     options = [
         click.option(
             "--executor",
-            type=click.Choice(["iterative", "futures"]),
+            type=click.Choice(["iterative", "futures", "dask-local"]),
             default="futures",
             show_default=True,
-            help="Where chunks run.",
+            help="Where chunks run (local shorthands; --cluster picks any profile).",
+        ),
+        click.option(
+            "--cluster",
+            default=None,
+            help="A profile of dask_config.yaml (dask-local, dask-scheduler, dask-gateway, ...); "
+            "replaces --executor and --workers.",
+        ),
+        click.option(
+            "--dask-config",
+            type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
+            default=None,
+            help="Cluster profiles [default: ./dask_config.yaml or $LIBERICA_DASK_CONFIG].",
         ),
         click.option(
             "--workers",
@@ -178,6 +190,8 @@ def process(
     lumi_fb: float | None,
     models: tuple[str, ...],
     dump_features: bool,
+    cluster: str | None,
+    dask_config: pathlib.Path | None,
 ) -> None:
     """Process a fileset with ANALYSIS (a shipped name or a YAML file) into histograms."""
     result = _run_processing(
@@ -191,6 +205,8 @@ def process(
         lumi_fb,
         models,
         dump_features,
+        cluster,
+        dask_config,
     )
     _print_summary(result)
 
@@ -206,13 +222,28 @@ def _run_processing(
     lumi_fb,
     models=(),
     dump_features=False,
+    cluster=None,
+    dask_config=None,
 ):
+    from liberica.analysis import clusters
     from liberica.analysis.definition import AnalysisDefinitionError
     from liberica.analysis.fileset import FilesetError
     from liberica.analysis.pipeline import DEFAULT_CHUNKSIZE, run_processor
     from liberica.models.spec import ModelSpecError
 
+    profile = None
     try:
+        if cluster is not None or dask_config is not None:
+            profiles = clusters.load(dask_config)
+            name = cluster or executor
+            if name not in profiles:
+                raise clusters.ClusterConfigError(
+                    str(dask_config or clusters.CONFIG_FILE),
+                    f"profiles.{name}",
+                    f"no such profile (defined: {', '.join(profiles)})",
+                )
+            profile = profiles[name]
+            chunksize = chunksize or profile.chunksize
         return run_processor(
             analysis,
             fileset_path,
@@ -224,8 +255,15 @@ def _run_processing(
             output_dir=out_dir,
             models=list(models) or None,
             dump_features=dump_features,
+            profile=profile,
         )
-    except (AnalysisDefinitionError, FilesetError, ModelSpecError, FileNotFoundError) as err:
+    except (
+        AnalysisDefinitionError,
+        FilesetError,
+        ModelSpecError,
+        clusters.ClusterConfigError,
+        FileNotFoundError,
+    ) as err:
         console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
         sys.exit(2)
 
@@ -242,6 +280,11 @@ def _print_summary(result) -> None:
         f"({metrics['events_per_second_per_core']:,.0f} per core), "
         f"{metrics['bytes_read'] / 1e6:.1f} MB read"
     )
+    if metrics.get("cluster_start_s"):
+        console.print(
+            f"{metrics['executor']} cluster ({metrics['workers']} workers, {metrics['cores']} "
+            f"cores) ready in {metrics['cluster_start_s']:.1f} s"
+        )
     classifier = metrics.get("classifier")
     if classifier:
         providers = ", ".join(f"{k} ({v} chunks)" for k, v in classifier["providers"].items())
@@ -294,6 +337,8 @@ def run(
     lumi_fb: float | None,
     models: tuple[str, ...],
     dump_features: bool,
+    cluster: str | None,
+    dask_config: pathlib.Path | None,
 ) -> None:
     """Generate (once) the embedded sample, process it, fit mu and summarize."""
     from liberica.samples import cached_hzz4l
@@ -310,6 +355,8 @@ def run(
         lumi_fb,
         models,
         dump_features,
+        cluster,
+        dask_config,
     )
     _print_summary(result)
     if no_fit:

@@ -13,8 +13,9 @@ import pathlib
 from importlib import resources
 from typing import Any, NamedTuple
 
-import jsonschema
 import yaml
+
+from liberica.analysis.schema_errors import first_error, locate
 
 log = logging.getLogger(__name__)
 
@@ -207,28 +208,6 @@ def _schema() -> dict:
     return json.loads(text)
 
 
-def _key(path: Any) -> str:
-    key = ""
-    for part in path:
-        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
-    return key or "<top level>"
-
-
-def _raise_schema_error(source: str, error: jsonschema.ValidationError) -> None:
-    path = list(error.absolute_path)
-    if error.validator == "additionalProperties" and error.instance is not None:
-        allowed = set(error.schema.get("properties", {}))
-        extra = sorted(set(error.instance) - allowed) if isinstance(error.instance, dict) else []
-        if extra:
-            path.append(extra[0])
-            raise AnalysisDefinitionError(source, _key(path), "unknown key")
-    if error.validator == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else error.message
-        path.append(missing)
-        raise AnalysisDefinitionError(source, _key(path), "required key is missing")
-    raise AnalysisDefinitionError(source, _key(path), error.message)
-
-
 def validate(config: dict, source: str = "<analysis definition>") -> None:
     """Validate a definition dictionary; raise AnalysisDefinitionError naming the key.
 
@@ -238,11 +217,9 @@ def validate(config: dict, source: str = "<analysis definition>") -> None:
     """
     if not isinstance(config, dict):
         raise AnalysisDefinitionError(source, "<top level>", "expected a mapping")
-    validator = jsonschema.Draft202012Validator(_schema())
-    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e)))
-    if errors:
-        deepest = max(errors, key=lambda e: len(e.absolute_path))
-        _raise_schema_error(source, jsonschema.exceptions.best_match([deepest]))
+    error = first_error(_schema(), config)
+    if error is not None:
+        raise AnalysisDefinitionError(source, *locate(error))
 
     for name, observable in config["observables"].items():
         variable = observable.get("variable", name)

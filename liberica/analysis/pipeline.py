@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import pathlib
 import time
 from typing import Any, NamedTuple
@@ -15,7 +14,7 @@ from coffea import processor
 from liberica.analysis import definition as definition_module
 from liberica.analysis import fileset as fileset_module
 from liberica.analysis import outputs
-from liberica.analysis.executors import build_executor
+from liberica.analysis.clusters import Profile, open_executor
 from liberica.models.loading import load_classifiers
 from liberica.processors.histograms import NOMINAL
 from liberica.processors.hzz4l import REQUIRED_BRANCHES, HZZ4lProcessor
@@ -86,13 +85,6 @@ def _classifier_metrics(inference: dict, classifiers, metrics: dict) -> dict[str
     }
 
 
-def cores_used(executor: str, workers: int) -> int:
-    """Cores a run can use: one for iterative, else min(workers, cpu count)."""
-    if executor == "iterative":
-        return 1
-    return max(1, min(workers, os.cpu_count() or 1))
-
-
 def run_processor(
     analysis: str | pathlib.Path | definition_module.AnalysisDefinition,
     fileset_path: str | pathlib.Path,
@@ -106,14 +98,15 @@ def run_processor(
     status: bool = True,
     models: list[str] | None = None,
     dump_features: bool = False,
+    profile: Profile | None = None,
 ) -> ProcessingResult:
     """Process a fileset with an analysis and (optionally) write the outputs.
 
     Args:
         analysis: a shipped analysis name, a YAML path, or a loaded definition
         fileset_path: the fileset (JSON or YAML)
-        executor: ``iterative`` or ``futures``
-        workers: worker processes for ``futures``
+        executor: ``iterative``, ``futures`` or ``dask-local`` (ignored with ``profile``)
+        workers: worker processes for ``futures`` and ``dask-local``
         chunksize: events per chunk
         systematics: run the weight, object and sample variations
         lumi_fb: luminosity for MC normalization; default: the data sample's
@@ -124,6 +117,8 @@ def run_processor(
         models: classifier model files replacing the definition's
         dump_features: return (and, with ``output_dir``, write ``features.parquet``)
             the nominal classifier features of selected MC events
+        profile: a cluster profile from dask_config.yaml, replacing ``executor``
+            and ``workers``
 
     Returns:
         ProcessingResult: histograms, cutflows and metrics
@@ -145,28 +140,33 @@ def run_processor(
         classifiers = load_classifiers(definition.classifier, models)
         log.info("classifier: %s", ", ".join(c.name for c in classifiers))
 
-    runner = processor.Runner(
-        executor=build_executor(executor, workers, status=status),
-        schema=OpenDataSchema,
-        chunksize=chunksize,
-        savemetrics=True,
-    )
-    start = time.perf_counter()
-    output, coffea_metrics = runner(
-        fileset,
-        HZZ4lProcessor(definition, lumi_fb, systematics, classifiers, dump_features),
-        treename=definition.tree,
-    )
-    wall_time = time.perf_counter() - start
+    if profile is None:
+        profile = Profile(executor, executor, {"workers": workers})
+    with open_executor(profile, status=status) as opened:
+        runner = processor.Runner(
+            executor=opened.executor,
+            schema=OpenDataSchema,
+            chunksize=chunksize,
+            savemetrics=True,
+        )
+        start = time.perf_counter()
+        output, coffea_metrics = runner(
+            fileset,
+            HZZ4lProcessor(definition, lumi_fb, systematics, classifiers, dump_features),
+            treename=definition.tree,
+        )
+        wall_time = time.perf_counter() - start
 
     events_processed = int(sum(output["events"].values()))
-    cores = cores_used(executor, workers)
+    cores = opened.cores
     rate = events_processed / wall_time if wall_time > 0 else float("nan")
     metrics = {
         "analysis": definition.name,
-        "executor": executor,
-        "workers": workers if executor != "iterative" else 1,
+        "executor": profile.executor,
+        "profile": profile.name,
+        "workers": opened.workers,
         "cores": cores,
+        "cluster_start_s": opened.start_s,
         "chunksize": chunksize,
         "chunks": int(coffea_metrics.get("chunks", 0)),
         "events_processed": events_processed,

@@ -1,0 +1,331 @@
+"""Executor and cluster profiles (``dask_config.yaml``), and opening them.
+
+A profile names where chunks run: in this process (``iterative``), a local
+process pool (``futures``), a distributed LocalCluster (``dask-local``), an
+existing scheduler (``dask-scheduler``) or a dask-gateway cluster
+(``dask-gateway``). :func:`open_executor` turns a profile into a coffea
+executor and closes whatever it started.
+
+Dask's nanny exports ``MALLOC_TRIM_THRESHOLD_=65536`` to its workers, which
+halved awkward's throughput here; liberica clears that dask config key before it
+starts local workers. Gateway and scheduler workers are started by the
+facility: their environment should carry ``MALLOC_MMAP_THRESHOLD_=33554432``
+(or no trim threshold), as the README explains.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import pathlib
+import time
+import warnings
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any, NamedTuple
+
+import yaml
+from coffea import processor
+
+from liberica.analysis.schema_errors import first_error, locate
+
+log = logging.getLogger(__name__)
+
+# loky restarts a worker that grew by 300 MB and warns of a leak; a worker that
+# holds a 200k-event chunk with its variations grows that much by design.
+warnings.filterwarnings("ignore", message="A worker was restarted", category=UserWarning)
+
+CONFIG_FILE = "dask_config.yaml"
+DASK_EXECUTORS = ("dask-local", "dask-scheduler", "dask-gateway")
+
+
+class ClusterConfigError(ValueError):
+    """A cluster profile file that cannot be used, with the offending key."""
+
+    def __init__(self, source: str, key: str, reason: str) -> None:
+        self.source, self.key, self.reason = source, key, reason
+        super().__init__(f"{source}: invalid cluster configuration at '{key}': {reason}")
+
+
+class Profile(NamedTuple):
+    """Where and how chunks run.
+
+    Attributes:
+        name: the profile's name
+        executor: ``iterative``, ``futures``, ``dask-local``, ``dask-scheduler``
+            or ``dask-gateway``
+        options: the executor's settings (workers, address, auth, ...)
+        chunksize: events per chunk, or None for the file's or liberica's default
+        retries: resubmissions of a failed chunk (dask executors)
+        resources: dask worker resources each chunk asks for
+        gpu: ``off``, ``prefer`` or ``require`` (see README)
+        on_bad_file: ``fail`` or ``skip``
+    """
+
+    name: str
+    executor: str
+    options: dict[str, Any]
+    chunksize: int | None = None
+    retries: int = 3
+    resources: dict[str, float] = {}
+    gpu: str = "prefer"
+    on_bad_file: str = "fail"
+
+
+_COMMON = ("executor", "description", "chunksize", "retries", "resources", "gpu", "on_bad_file")
+
+
+def _schema() -> dict:
+    text = resources.files("liberica.analysis").joinpath("schemas/dask_config.json").read_text()
+    return json.loads(text)
+
+
+def parse(config: dict, source: str) -> dict[str, Profile]:
+    """Validate a parsed dask_config.yaml and return its profiles by name.
+
+    Raises:
+        ClusterConfigError: naming the offending key
+    """
+    if not isinstance(config, dict):
+        raise ClusterConfigError(source, "<top level>", "expected a mapping")
+    error = first_error(_schema(), config)
+    if error is not None:
+        raise ClusterConfigError(source, *locate(error))
+    default_chunksize = config.get("chunksize")
+    profiles = {}
+    for name, entry in config["profiles"].items():
+        adaptive = entry.get("adaptive")
+        if adaptive and adaptive["minimum"] > adaptive["maximum"]:
+            raise ClusterConfigError(
+                source, f"profiles.{name}.adaptive", "minimum is above maximum"
+            )
+        profiles[name] = Profile(
+            name=name,
+            executor=entry["executor"],
+            options={k: v for k, v in entry.items() if k not in _COMMON},
+            chunksize=entry.get("chunksize", default_chunksize),
+            retries=entry.get("retries", 3),
+            resources=dict(entry.get("resources", {})),
+            gpu=entry.get("gpu", "prefer"),
+            on_bad_file=entry.get("on_bad_file", "fail"),
+        )
+    default = config.get("default_profile")
+    if default is not None and default not in profiles:
+        raise ClusterConfigError(source, "default_profile", f"unknown profile '{default}'")
+    return profiles
+
+
+def load(path: str | pathlib.Path | None = None) -> dict[str, Profile]:
+    """Profiles from ``path``, else ``./dask_config.yaml``, else the built-in local ones."""
+    if path is None:
+        candidate = pathlib.Path(os.environ.get("LIBERICA_DASK_CONFIG", CONFIG_FILE))
+        if not candidate.exists():
+            return builtin_profiles()
+        path = candidate
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"cluster configuration {path} does not exist")
+    try:
+        config = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ClusterConfigError(str(path), "<top level>", f"not valid YAML: {err}") from err
+    return parse(config, str(path))
+
+
+def builtin_profiles(workers: int = 2) -> dict[str, Profile]:
+    """The local profiles, for when no dask_config.yaml is around."""
+    return {
+        "iterative": Profile("iterative", "iterative", {}),
+        "futures": Profile("futures", "futures", {"workers": workers}),
+        "dask-local": Profile(
+            "dask-local", "dask-local", {"workers": workers, "threads_per_worker": 1}
+        ),
+    }
+
+
+class OpenExecutor(NamedTuple):
+    """A coffea executor ready to run, and what it runs on.
+
+    Attributes:
+        executor: the coffea executor
+        cores: worker threads available (1 for iterative)
+        workers: worker processes
+        start_s: seconds spent starting or connecting to the cluster
+        client: the dask client, for dask executors
+    """
+
+    executor: processor.ExecutorBase
+    cores: int
+    workers: int
+    start_s: float
+    client: Any = None
+
+
+def _dask_executor(client, profile: Profile, status: bool) -> processor.DaskExecutor:
+    return processor.DaskExecutor(
+        client=client,
+        status=status,
+        desc="Processing",
+        unit="chunk",
+        retries=profile.retries,
+        treereduction=8,
+    )
+
+
+def _worker_threads(client) -> tuple[int, int]:
+    threads = client.nthreads()
+    return max(1, sum(threads.values())), len(threads)
+
+
+@contextlib.contextmanager
+def open_executor(profile: Profile, status: bool = True) -> Iterator[OpenExecutor]:
+    """Start (or connect to) what ``profile`` names, yield its executor, then clean up."""
+    start = time.perf_counter()
+    if profile.executor == "iterative":
+        yield OpenExecutor(
+            processor.IterativeExecutor(status=status, desc="Processing", unit="chunk"), 1, 1, 0.0
+        )
+        return
+    if profile.executor == "futures":
+        workers = int(profile.options.get("workers", 2))
+        executor = processor.FuturesExecutor(
+            workers=workers, status=status, desc="Processing", unit="chunk", merging=False
+        )
+        yield OpenExecutor(executor, min(workers, os.cpu_count() or 1), workers, 0.0)
+        return
+    if profile.executor == "dask-local":
+        with _local_cluster(profile) as client:
+            cores, workers = _worker_threads(client)
+            yield OpenExecutor(
+                _dask_executor(client, profile, status),
+                cores,
+                workers,
+                time.perf_counter() - start,
+                client,
+            )
+        return
+    if profile.executor == "dask-scheduler":
+        from distributed import Client
+
+        with Client(profile.options["address"], timeout="30s") as client:
+            cores, workers = _worker_threads(client)
+            yield OpenExecutor(
+                _dask_executor(client, profile, status),
+                cores,
+                workers,
+                time.perf_counter() - start,
+                client,
+            )
+        return
+    if profile.executor == "dask-gateway":
+        with _gateway_cluster(profile) as client:
+            cores, workers = _worker_threads(client)
+            yield OpenExecutor(
+                _dask_executor(client, profile, status),
+                cores,
+                workers,
+                time.perf_counter() - start,
+                client,
+            )
+        return
+    raise ValueError(f"unknown executor '{profile.executor}'")
+
+
+@contextlib.contextmanager
+def _local_cluster(profile: Profile) -> Iterator[Any]:
+    import dask
+    from distributed import Client, LocalCluster
+
+    options = profile.options
+    with dask.config.set(
+        {
+            "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+            "distributed.worker.daemon": False,
+        }
+    ):
+        cluster = LocalCluster(
+            n_workers=int(options.get("workers", 2)),
+            threads_per_worker=int(options.get("threads_per_worker", 1)),
+            memory_limit=options.get("memory_limit", "auto"),
+            processes=True,
+            dashboard_address=None,
+            resources=profile.resources or None,
+        )
+    try:
+        with Client(cluster) as client:
+            yield client
+    finally:
+        cluster.close()
+
+
+def _gateway_auth(auth: dict[str, Any] | None):
+    from dask_gateway.auth import BasicAuth, get_auth
+
+    if auth is None:
+        return None
+    if auth["type"] == "basic":
+        variable = auth.get("password_env")
+        password = os.environ.get(variable) if variable else None
+        if variable and password is None:
+            raise ClusterConfigError(
+                "dask_config.yaml",
+                "auth.password_env",
+                f"environment variable {variable} is not set",
+            )
+        return BasicAuth(username=auth.get("username"), password=password)
+    return get_auth(auth["type"])
+
+
+@contextlib.contextmanager
+def _gateway_cluster(profile: Profile) -> Iterator[Any]:
+    from dask_gateway import Gateway
+
+    options = profile.options
+    gateway = Gateway(
+        address=options["address"],
+        proxy_address=options.get("proxy_address"),
+        auth=_gateway_auth(options.get("auth")),
+    )
+    try:
+        cluster_options = gateway.cluster_options()
+        wanted = dict(options.get("cluster_options", {}))
+        for key in ("worker_cores", "worker_memory"):
+            if key in options:
+                wanted[key] = options[key]
+        for key, value in wanted.items():
+            if key in cluster_options:
+                cluster_options[key] = value
+            else:
+                log.warning(
+                    "dask-gateway at %s offers no cluster option %r; ignored",
+                    options["address"],
+                    key,
+                )
+        cluster = gateway.new_cluster(cluster_options)
+        try:
+            adaptive = options.get("adaptive")
+            if adaptive:
+                cluster.adapt(minimum=adaptive["minimum"], maximum=adaptive["maximum"])
+                wait_for = max(adaptive["minimum"], 1)
+            else:
+                wait_for = int(options.get("workers", 2))
+                cluster.scale(wait_for)
+            client = cluster.get_client(set_as_default=False)
+            try:
+                client.wait_for_workers(wait_for, timeout=120)
+                log.info("dask-gateway cluster %s: %d workers", cluster.name, wait_for)
+                yield client
+            finally:
+                client.close()
+        finally:
+            cluster.shutdown()
+            cluster.close()
+    finally:
+        try:
+            gateway.close()
+        finally:
+            # Gateway.__del__ would close again on a stopped loop and raise at garbage
+            # collection; after an explicit close there is nothing left to clean
+            gateway.__dict__.pop("_loop_runner", None)
