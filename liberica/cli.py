@@ -117,6 +117,13 @@ def _process_options(func):
             "replaces --executor and --workers.",
         ),
         click.option(
+            "--on-bad-file",
+            type=click.Choice(["fail", "skip"]),
+            default=None,
+            help="An unreadable file or chunk stops the run (fail) or is skipped and listed "
+            "in metrics.json (skip) [default: the profile's, else fail].",
+        ),
+        click.option(
             "--dask-config",
             type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
             default=None,
@@ -192,6 +199,7 @@ def process(
     dump_features: bool,
     cluster: str | None,
     dask_config: pathlib.Path | None,
+    on_bad_file: str | None,
 ) -> None:
     """Process a fileset with ANALYSIS (a shipped name or a YAML file) into histograms."""
     result = _run_processing(
@@ -207,6 +215,7 @@ def process(
         dump_features,
         cluster,
         dask_config,
+        on_bad_file,
     )
     _print_summary(result)
 
@@ -224,12 +233,14 @@ def _run_processing(
     dump_features=False,
     cluster=None,
     dask_config=None,
+    on_bad_file=None,
 ):
     from liberica.analysis import clusters
     from liberica.analysis.definition import AnalysisDefinitionError
     from liberica.analysis.fileset import FilesetError
     from liberica.analysis.pipeline import DEFAULT_CHUNKSIZE, run_processor
     from liberica.models.spec import ModelSpecError
+    from liberica.processors.hzz4l import ChunkReadError
 
     profile = None
     try:
@@ -256,8 +267,10 @@ def _run_processing(
             models=list(models) or None,
             dump_features=dump_features,
             profile=profile,
+            on_bad_file=on_bad_file,
         )
     except (
+        ChunkReadError,
         AnalysisDefinitionError,
         FilesetError,
         ModelSpecError,
@@ -280,6 +293,23 @@ def _print_summary(result) -> None:
         f"({metrics['events_per_second_per_core']:,.0f} per core), "
         f"{metrics['bytes_read'] / 1e6:.1f} MB read"
     )
+    bad = metrics.get("bad_input", {})
+    if bad.get("skipped_files") or bad.get("skipped_chunks"):
+        console.print(
+            f"[bold yellow]skipped[/] {len(bad['skipped_files'])} file(s) and "
+            f"{len(bad['skipped_chunks'])} chunk(s), {bad['events_skipped']:,} events: "
+            f"{bad['events_processed']:,} processed + {bad['events_skipped']:,} skipped = "
+            f"{bad['events_processed'] + bad['events_skipped']:,} of "
+            f"{bad['events_in_fileset']:,} in the fileset"
+        )
+        for entry in bad["skipped_files"]:
+            console.print(f"  file {entry['file']}: {entry['reason']}", soft_wrap=True)
+        for entry in bad["skipped_chunks"]:
+            console.print(
+                f"  chunk {entry['file']} entries {entry['entrystart']}-{entry['entrystop']} "
+                f"({entry['events']:,} events): {entry['reason'].splitlines()[0]}",
+                soft_wrap=True,
+            )
     if metrics.get("cluster_start_s"):
         console.print(
             f"{metrics['executor']} cluster ({metrics['workers']} workers, {metrics['cores']} "
@@ -339,6 +369,7 @@ def run(
     dump_features: bool,
     cluster: str | None,
     dask_config: pathlib.Path | None,
+    on_bad_file: str | None,
 ) -> None:
     """Generate (once) the embedded sample, process it, fit mu and summarize."""
     from liberica.samples import cached_hzz4l
@@ -357,6 +388,7 @@ def run(
         dump_features,
         cluster,
         dask_config,
+        on_bad_file,
     )
     _print_summary(result)
     if no_fit:

@@ -104,15 +104,38 @@ def prepare(
     fileset: dict[str, Any],
     definition: AnalysisDefinition,
     required_branches: tuple[str, ...],
+    on_bad_file: str = "fail",
+    report: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Check every file and complete the metadata; return the fileset for coffea.
 
     Opens each file, checks its tree and the branches the processor reads, and
     fills ``xsec``/``sumw`` from the XSection/SumWeights branches where absent.
 
+    Args:
+        fileset: the fileset as read
+        definition: the analysis
+        required_branches: branches the processor reads
+        on_bad_file: ``fail`` raises on a missing, unreadable or incomplete file;
+            ``skip`` leaves it out and lists it in ``report["skipped_files"]``
+        report: filled with ``events_in_files`` (entries of the files kept) and
+            ``skipped_files`` (sample, file, reason, events where known)
+
     Raises:
         FilesetError: naming the sample and the file, tree or branch at fault
     """
+    report = report if report is not None else {}
+    report.setdefault("events_in_files", 0)
+    report.setdefault("skipped_files", [])
+
+    def bad(sample: str, filename: str, reason: str, events: int | None) -> None:
+        if on_bad_file != "skip":
+            raise FilesetError(f"sample '{sample}': {reason}")
+        log.warning("skipping %s of sample %s: %s", filename, sample, reason)
+        report["skipped_files"].append(
+            {"sample": sample, "file": filename, "reason": reason, "events": events}
+        )
+
     prepared = {}
     for sample, entry in fileset.items():
         metadata = dict(entry["metadata"])
@@ -126,28 +149,48 @@ def prepare(
         for filename, tree_name in entry["files"].items():
             tree_name = tree_name or definition.tree
             if not pathlib.Path(filename).exists() and "://" not in filename:
-                raise FilesetError(f"sample '{sample}': file {filename} does not exist")
+                bad(sample, filename, f"file {filename} does not exist", None)
+                continue
             try:
                 root_file = uproot.open(filename)
             except Exception as err:  # uproot raises many types for unreadable files
-                raise FilesetError(f"sample '{sample}': cannot open {filename}: {err}") from err
+                bad(sample, filename, f"cannot open {filename}: {err}", None)
+                continue
             with root_file:
                 if tree_name not in root_file:
-                    raise FilesetError(
-                        f"sample '{sample}': {filename} has no tree '{tree_name}' "
-                        f"(keys: {', '.join(root_file.keys(cycle=False)) or 'none'})"
-                    )
+                    keys = ", ".join(root_file.keys(cycle=False)) or "none"
+                    bad(sample, filename, f"{filename} has no tree '{tree_name}' (keys: {keys})", 0)
+                    continue
                 tree = root_file[tree_name]
                 missing = [b for b in required_branches if b not in tree]
                 if missing:
-                    raise FilesetError(
-                        f"sample '{sample}': {filename} tree '{tree_name}' lacks branch(es) "
-                        f"{', '.join(missing)}"
+                    bad(
+                        sample,
+                        filename,
+                        f"{filename} tree '{tree_name}' lacks branch(es) {', '.join(missing)}",
+                        int(tree.num_entries),
                     )
-                for key, branch in _BRANCH_METADATA:
-                    if key in from_branches:
-                        from_branches[key].append(_first_value(tree, branch, filename))
+                    continue
+                try:
+                    values = {
+                        key: _first_value(tree, branch, filename)
+                        for key, branch in _BRANCH_METADATA
+                        if key in from_branches
+                    }
+                except FilesetError:
+                    raise
+                except Exception as err:
+                    bad(sample, filename, f"cannot read {filename}: {err}", int(tree.num_entries))
+                    continue
+                for key, value in values.items():
+                    from_branches[key].append(value)
+                report["events_in_files"] += int(tree.num_entries)
             files[filename] = tree_name
+        if not files:
+            if on_bad_file == "skip":
+                log.warning("sample %s: every file skipped", sample)
+                continue
+            raise FilesetError(f"sample '{sample}': no files")
         for key, branch in _BRANCH_METADATA:
             per_file = from_branches.get(key)
             if per_file:

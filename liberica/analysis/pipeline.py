@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import pathlib
+import re
 import time
 from typing import Any, NamedTuple
 
@@ -17,7 +18,8 @@ from liberica.analysis import outputs
 from liberica.analysis.clusters import Profile, open_executor
 from liberica.models.loading import load_classifiers
 from liberica.processors.histograms import NOMINAL
-from liberica.processors.hzz4l import REQUIRED_BRANCHES, HZZ4lProcessor
+from liberica.processors.histograms import book as book_histograms
+from liberica.processors.hzz4l import REQUIRED_BRANCHES, ChunkReadError, HZZ4lProcessor
 from liberica.processors.schema import OpenDataSchema
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,43 @@ def _flow_report(histograms: dict[str, hist.Hist], counts: dict[str, hist.Hist])
     return report
 
 
+def _chunk_read_error(err: BaseException) -> ChunkReadError | None:
+    """The ChunkReadError behind an executor's wrapped exception, if any.
+
+    coffea wraps a chunk's exception in ``Exception("Failed processing file: ...")``,
+    and process pools pass it on as text; the message is recovered either way.
+    """
+    seen = err
+    while seen is not None:
+        if isinstance(seen, ChunkReadError):
+            return ChunkReadError(str(seen))
+        seen = seen.__cause__ or seen.__context__
+    match = re.search(r"ChunkReadError\((['\"])(.*?)\1\)", str(err), re.S)
+    if match:
+        return ChunkReadError(match.group(2).replace("\\n", " ").replace("\n", " "))
+    return None
+
+
+def _bad_input(policy: str, report: dict, output: dict, processed: int) -> dict[str, Any]:
+    """Skipped files and chunks, and the event accounting."""
+    files = report.get("skipped_files", [])
+    chunks = sorted(
+        output.get("skipped_chunks", {}).values(), key=lambda c: (c["file"], c["entrystart"])
+    )
+    skipped = sum(c["events"] for c in chunks) + sum(f["events"] or 0 for f in files)
+    in_fileset = report.get("events_in_files", 0) + sum(f["events"] or 0 for f in files)
+    return {
+        "policy": policy,
+        "skipped_files": files,
+        "skipped_chunks": chunks,
+        "events_processed": processed,
+        "events_skipped": skipped,
+        "events_in_fileset": in_fileset,
+        "files_with_unknown_events": [f["file"] for f in files if f["events"] is None],
+        "accounting_closes": processed + skipped == in_fileset,
+    }
+
+
 def _classifier_metrics(inference: dict, classifiers, metrics: dict) -> dict[str, Any]:
     chunk_time = metrics["chunk_time_s"]
     spent = inference["features_s"] + inference["inference_s"]
@@ -99,6 +138,7 @@ def run_processor(
     models: list[str] | None = None,
     dump_features: bool = False,
     profile: Profile | None = None,
+    on_bad_file: str | None = None,
 ) -> ProcessingResult:
     """Process a fileset with an analysis and (optionally) write the outputs.
 
@@ -119,6 +159,9 @@ def run_processor(
             the nominal classifier features of selected MC events
         profile: a cluster profile from dask_config.yaml, replacing ``executor``
             and ``workers``
+        on_bad_file: ``fail`` or ``skip`` for unreadable files and chunks
+            (default: the profile's, else ``fail``); skipped ones are listed in
+            ``metrics["bad_input"]``
 
     Returns:
         ProcessingResult: histograms, cutflows and metrics
@@ -128,8 +171,14 @@ def run_processor(
         if isinstance(analysis, definition_module.AnalysisDefinition)
         else definition_module.load(analysis)
     )
+    if profile is None:
+        profile = Profile(executor, executor, {"workers": workers})
+    policy = on_bad_file or profile.on_bad_file
     raw_fileset = fileset_module.read(fileset_path)
-    fileset = fileset_module.prepare(raw_fileset, definition, REQUIRED_BRANCHES)
+    input_report: dict[str, Any] = {}
+    fileset = fileset_module.prepare(
+        raw_fileset, definition, REQUIRED_BRANCHES, policy, input_report
+    )
     data_metadata = fileset_module.data_metadata(fileset)
     if lumi_fb is None:
         lumi_fb = float(data_metadata.get("lumi_fb", definition.luminosity_fb))
@@ -140,8 +189,6 @@ def run_processor(
         classifiers = load_classifiers(definition.classifier, models)
         log.info("classifier: %s", ", ".join(c.name for c in classifiers))
 
-    if profile is None:
-        profile = Profile(executor, executor, {"workers": workers})
     with open_executor(profile, status=status) as opened:
         runner = processor.Runner(
             executor=opened.executor,
@@ -150,13 +197,25 @@ def run_processor(
             savemetrics=True,
         )
         start = time.perf_counter()
-        output, coffea_metrics = runner(
-            fileset,
-            HZZ4lProcessor(definition, lumi_fb, systematics, classifiers, dump_features),
-            treename=definition.tree,
-        )
+        try:
+            output, coffea_metrics = runner(
+                fileset,
+                HZZ4lProcessor(
+                    definition, lumi_fb, systematics, classifiers, dump_features, policy
+                ),
+                treename=definition.tree,
+            )
+        except Exception as err:
+            unreadable = _chunk_read_error(err)
+            if unreadable is not None:
+                raise unreadable from None
+            raise
         wall_time = time.perf_counter() - start
 
+    if "histograms" not in output:  # every chunk was skipped
+        output["histograms"], output["counts"] = book_histograms(definition)
+    for key in ("events", "sum_mc_weights", "cutflow"):
+        output.setdefault(key, {})
     events_processed = int(sum(output["events"].values()))
     cores = opened.cores
     rate = events_processed / wall_time if wall_time > 0 else float("nan")
@@ -186,6 +245,7 @@ def run_processor(
             k: len(v) for k, v in output.get("variation_completion", {}).items()
         },
         "chunk_time_s": float(output.get("chunk_time_s", 0.0)),
+        "bad_input": _bad_input(policy, input_report, output, events_processed),
     }
     if classifiers:
         metrics["classifier"] = _classifier_metrics(output["inference"], classifiers, metrics)

@@ -49,6 +49,21 @@ REQUIRED_BRANCHES = (
 """Branches the processor reads; a file lacking one is refused before any chunk runs."""
 
 
+class ChunkReadError(OSError):
+    """A chunk's baskets could not be read: the message names the file and entries."""
+
+
+def _is_read_error(err: BaseException) -> bool:
+    """Whether ``err`` came from reading the file (I/O, decompression, deserialization)."""
+    if isinstance(err, (OSError, EOFError)):
+        return True
+    traceback = err.__traceback__
+    while traceback is not None and traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    filename = traceback.tb_frame.f_code.co_filename if traceback is not None else ""
+    return "/uproot/" in filename or type(err).__module__.split(".")[0] in ("uproot", "lz4", "zlib")
+
+
 class HZZ4lProcessor(processor.ProcessorABC):
     """Histograms and cutflows of the H -> ZZ* -> 4l analysis.
 
@@ -69,6 +84,9 @@ class HZZ4lProcessor(processor.ProcessorABC):
             when the definition has a classifier
         dump_features: also return the nominal features of selected MC events
             (with weight, process and eventNumber) under ``features``
+        on_bad_file: a chunk whose baskets cannot be read (truncated or corrupt
+            file) stops the run (``fail``) or is left out and listed under
+            ``skipped_chunks`` with its event count (``skip``)
     """
 
     def __init__(
@@ -78,6 +96,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
         systematics: bool = True,
         classifiers: list[Classifier] | None = None,
         dump_features: bool = False,
+        on_bad_file: str = "fail",
     ) -> None:
         if definition.classifier is not None and not classifiers:
             raise ValueError(f"analysis {definition.name} needs its classifier models")
@@ -86,6 +105,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
         self.systematics = systematics
         self.classifiers = list(classifiers or [])
         self.dump_features = dump_features
+        self.on_bad_file = on_bad_file
 
     # -- object variations ---------------------------------------------------
 
@@ -258,7 +278,31 @@ class HZZ4lProcessor(processor.ProcessorABC):
     # -- the chunk -------------------------------------------------------------
 
     def process(self, events: ak.Array) -> dict[str, Any]:
-        """Histograms, cutflows and event counts of one chunk."""
+        """Histograms, cutflows and event counts of one chunk (see ``on_bad_file``)."""
+        try:
+            return self._process(events)
+        except Exception as err:
+            if not _is_read_error(err):
+                raise
+            metadata = events.metadata
+            start, stop = int(metadata["entrystart"]), int(metadata["entrystop"])
+            where = f"{metadata['filename']} entries {start}-{stop}"
+            if self.on_bad_file != "skip":
+                raise ChunkReadError(f"cannot read {where}: {err}") from err
+            return {
+                "skipped_chunks": {
+                    where: {
+                        "sample": metadata["dataset"],
+                        "file": metadata["filename"],
+                        "entrystart": start,
+                        "entrystop": stop,
+                        "events": stop - start,
+                        "reason": f"{type(err).__name__}: {err}"[:300],
+                    }
+                }
+            }
+
+    def _process(self, events: ak.Array) -> dict[str, Any]:
         metadata = events.metadata
         sample = metadata["dataset"]
         is_data = bool(metadata.get("is_data", False))
@@ -344,7 +388,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
 
     def postprocess(self, accumulator: dict[str, Any]) -> dict[str, Any]:
         """Complete the variation axis once all chunks are merged."""
-        if self.systematics:
+        if self.systematics and "histograms" in accumulator:
             accumulator["variation_completion"] = histograms.complete_variations(
                 accumulator["histograms"], accumulator["counts"], self.definition
             )
