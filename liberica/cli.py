@@ -124,6 +124,13 @@ def _process_options(func):
             "in metrics.json (skip) [default: the profile's, else fail].",
         ),
         click.option(
+            "--checkpoint",
+            type=click.Path(file_okay=False, path_type=pathlib.Path),
+            default=None,
+            help="Save each finished chunk here; rerunning the same command resumes, "
+            "loading finished chunks instead of recomputing them.",
+        ),
+        click.option(
             "--dask-config",
             type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
             default=None,
@@ -200,6 +207,7 @@ def process(
     cluster: str | None,
     dask_config: pathlib.Path | None,
     on_bad_file: str | None,
+    checkpoint: pathlib.Path | None,
 ) -> None:
     """Process a fileset with ANALYSIS (a shipped name or a YAML file) into histograms."""
     result = _run_processing(
@@ -216,6 +224,7 @@ def process(
         cluster,
         dask_config,
         on_bad_file,
+        checkpoint,
     )
     _print_summary(result)
 
@@ -234,6 +243,7 @@ def _run_processing(
     cluster=None,
     dask_config=None,
     on_bad_file=None,
+    checkpoint=None,
 ):
     from liberica.analysis import clusters
     from liberica.analysis.definition import AnalysisDefinitionError
@@ -268,6 +278,7 @@ def _run_processing(
             dump_features=dump_features,
             profile=profile,
             on_bad_file=on_bad_file,
+            checkpoint=checkpoint,
         )
     except (
         ChunkReadError,
@@ -310,6 +321,11 @@ def _print_summary(result) -> None:
                 f"({entry['events']:,} events): {entry['reason'].splitlines()[0]}",
                 soft_wrap=True,
             )
+    if metrics.get("chunks_resumed"):
+        console.print(
+            f"resumed: {metrics['chunks_resumed']} of {metrics['chunks']} chunks loaded from "
+            "checkpoints"
+        )
     if metrics.get("cluster_start_s"):
         console.print(
             f"{metrics['executor']} cluster ({metrics['workers']} workers, {metrics['cores']} "
@@ -370,6 +386,7 @@ def run(
     cluster: str | None,
     dask_config: pathlib.Path | None,
     on_bad_file: str | None,
+    checkpoint: pathlib.Path | None,
 ) -> None:
     """Generate (once) the embedded sample, process it, fit mu and summarize."""
     from liberica.samples import cached_hzz4l
@@ -389,6 +406,7 @@ def run(
         cluster,
         dask_config,
         on_bad_file,
+        checkpoint,
     )
     _print_summary(result)
     if no_fit:

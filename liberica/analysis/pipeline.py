@@ -6,15 +6,19 @@ import logging
 import pathlib
 import re
 import time
+import uuid
 from typing import Any, NamedTuple
 
 import hist
 import numpy as np
 from coffea import processor
+from coffea.processor.checkpointer import CheckpointerABC
 
+import liberica
 from liberica.analysis import definition as definition_module
 from liberica.analysis import fileset as fileset_module
 from liberica.analysis import outputs
+from liberica.analysis.checkpoints import RunCheckpointer
 from liberica.analysis.clusters import Profile, open_executor
 from liberica.models.loading import load_classifiers
 from liberica.processors.histograms import NOMINAL
@@ -139,6 +143,7 @@ def run_processor(
     dump_features: bool = False,
     profile: Profile | None = None,
     on_bad_file: str | None = None,
+    checkpoint: str | pathlib.Path | CheckpointerABC | None = None,
 ) -> ProcessingResult:
     """Process a fileset with an analysis and (optionally) write the outputs.
 
@@ -162,6 +167,9 @@ def run_processor(
         on_bad_file: ``fail`` or ``skip`` for unreadable files and chunks
             (default: the profile's, else ``fail``); skipped ones are listed in
             ``metrics["bad_input"]``
+        checkpoint: a folder (or a coffea checkpointer) where finished chunks are
+            saved; a rerun with the same settings loads them instead of
+            recomputing (``metrics["chunks_resumed"]``)
 
     Returns:
         ProcessingResult: histograms, cutflows and metrics
@@ -190,18 +198,34 @@ def run_processor(
         log.info("classifier: %s", ", ".join(c.name for c in classifiers))
 
     with open_executor(profile, status=status) as opened:
+        run_id = uuid.uuid4().hex
+        checkpointer = checkpoint
+        if checkpoint is not None and not isinstance(checkpoint, CheckpointerABC):
+            checkpointer = RunCheckpointer(
+                checkpoint,
+                {
+                    "analysis": definition.name,
+                    "lumi_fb": lumi_fb,
+                    "systematics": systematics,
+                    "models": [c.digest for c in classifiers or []],
+                    "dump_features": dump_features,
+                    "on_bad_file": policy,
+                    "version": liberica.__version__,
+                },
+            )
         runner = processor.Runner(
             executor=opened.executor,
             schema=OpenDataSchema,
             chunksize=chunksize,
             savemetrics=True,
+            checkpointer=checkpointer,
         )
         start = time.perf_counter()
         try:
             output, coffea_metrics = runner(
                 fileset,
                 HZZ4lProcessor(
-                    definition, lumi_fb, systematics, classifiers, dump_features, policy
+                    definition, lumi_fb, systematics, classifiers, dump_features, policy, run_id
                 ),
                 treename=definition.tree,
             )
@@ -246,6 +270,9 @@ def run_processor(
         },
         "chunk_time_s": float(output.get("chunk_time_s", 0.0)),
         "bad_input": _bad_input(policy, input_report, output, events_processed),
+        "chunks_resumed": int(
+            sum(n for run, n in output.get("computed_in", {}).items() if run != run_id)
+        ),
     }
     if classifiers:
         metrics["classifier"] = _classifier_metrics(output["inference"], classifiers, metrics)

@@ -87,6 +87,8 @@ class HZZ4lProcessor(processor.ProcessorABC):
         on_bad_file: a chunk whose baskets cannot be read (truncated or corrupt
             file) stops the run (``fail``) or is left out and listed under
             ``skipped_chunks`` with its event count (``skip``)
+        run_id: tags each chunk's output (``computed_in``), so that a resumed run
+            can tell chunks loaded from checkpoints from those it computed
     """
 
     def __init__(
@@ -97,6 +99,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
         classifiers: list[Classifier] | None = None,
         dump_features: bool = False,
         on_bad_file: str = "fail",
+        run_id: str = "",
     ) -> None:
         if definition.classifier is not None and not classifiers:
             raise ValueError(f"analysis {definition.name} needs its classifier models")
@@ -106,6 +109,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
         self.classifiers = list(classifiers or [])
         self.dump_features = dump_features
         self.on_bad_file = on_bad_file
+        self.run_id = run_id
 
     # -- object variations ---------------------------------------------------
 
@@ -384,6 +388,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
                 **timing,
             }
         output["chunk_time_s"] = time.perf_counter() - chunk_start
+        output["computed_in"] = {self.run_id: 1}
         return output
 
     def postprocess(self, accumulator: dict[str, Any]) -> dict[str, Any]:
