@@ -1,17 +1,13 @@
 """Cluster profiles: validation, and equal histograms on dask-local and a real dask-gateway."""
 
-import os
 import pathlib
-import socket
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 import yaml
 
 from liberica.analysis import clusters
+from liberica.analysis.local_gateway import local_gateway
 from liberica.analysis.pipeline import run_processor
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -84,73 +80,11 @@ def test_dask_local_equals_iterative(small_sample, reference):
     _assert_same(run, reference)
 
 
-GATEWAY_CONFIG = """
-from dask_gateway_server.options import Options, Integer, Float
-c.DaskGateway.address = "127.0.0.1:@API@"
-c.Proxy.address = "127.0.0.1:@PROXY@"
-c.Proxy.tcp_address = "127.0.0.1:@TCP@"
-c.DaskGateway.backend_class = "dask_gateway_server.backends.local.UnsafeLocalBackend"
-c.DaskGateway.authenticator_class = "dask_gateway_server.auth.SimpleAuthenticator"
-c.SimpleAuthenticator.password = "@PASSWORD@"
-c.LocalClusterConfig.scheduler_cmd = ["dask", "scheduler"]
-c.LocalClusterConfig.worker_cmd = ["dask", "worker"]
-c.LocalClusterConfig.clusters_directory = "@CLUSTERS@"
-c.ClusterConfig.environment = {"MALLOC_MMAP_THRESHOLD_": "33554432"}
-
-def _options(options):
-    return {"worker_cores": options.worker_cores, "worker_memory": "%s G" % options.worker_memory}
-
-c.Backend.cluster_options = Options(
-    Integer("worker_cores", 1, min=1, max=2),
-    Float("worker_memory", 2, min=0.5, max=4),
-    handler=_options,
-)
-"""
-"""The gateway server's configuration: local backend (processes as this user), basic auth."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def gateway_server(tmp_path_factory):
     """A real dask-gateway server on 127.0.0.1: local backend, basic auth, started and stopped here."""
-    folder = tmp_path_factory.mktemp("gateway")
-    api, proxy, tcp = _free_port(), _free_port(), _free_port()
-    settings = {
-        "API": api,
-        "PROXY": proxy,
-        "TCP": tcp,
-        "PASSWORD": PASSWORD,
-        "CLUSTERS": folder / "clusters",
-    }
-    text = GATEWAY_CONFIG
-    for key, value in settings.items():
-        text = text.replace(f"@{key}@", str(value))
-    (folder / "config.py").write_text(text)
-    env = dict(os.environ, PATH=f"{pathlib.Path(sys.executable).parent}:{os.environ['PATH']}")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "dask_gateway_server", "-f", str(folder / "config.py")],
-        cwd=folder,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(folder / "server.log", "w"),
-    )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", api)) == 0:
-                break
-        time.sleep(0.2)
-    else:
-        server.kill()
-        pytest.fail(f"dask-gateway-server did not start: {(folder / 'server.log').read_text()}")
-    yield {"address": f"http://127.0.0.1:{api}", "proxy_address": f"tcp://127.0.0.1:{tcp}"}
-    server.terminate()
-    server.wait(timeout=30)
+    with local_gateway(tmp_path_factory.mktemp("gateway"), PASSWORD) as addresses:
+        yield addresses._asdict()
 
 
 def _gateway_profile(server, password_env):
@@ -174,4 +108,87 @@ def test_dask_gateway_refuses_a_wrong_password(small_sample, gateway_server, mon
     monkeypatch.setenv("LIBERICA_TEST_GATEWAY_PASSWORD", "not-the-password")
     profile = _gateway_profile(gateway_server, "LIBERICA_TEST_GATEWAY_PASSWORD")
     with pytest.raises(Exception, match="401|Unauthorized"):
+        run_processor("hzz4l", small_sample, profile=profile, status=False)
+
+
+@pytest.fixture
+def mixed_pool(tmp_path):
+    """A scheduler with one CPU worker and one worker declaring a GPU resource (real processes)."""
+    import subprocess
+    import sys
+    import time
+
+    from distributed import Client
+
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask_cli = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    processes = [
+        subprocess.Popen(
+            [*dask_cli, "--port", str(port), "--no-dashboard"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    worker = [
+        sys.executable,
+        "-m",
+        "distributed.cli.dask_worker",
+        address,
+        "--nthreads",
+        "1",
+        "--no-dashboard",
+    ]
+    processes.append(subprocess.Popen(worker, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    processes.append(
+        subprocess.Popen(
+            [*worker, "--resources", "GPU=1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+    )
+    try:
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)
+            info = client.scheduler_info()["workers"]
+            gpu = [a for a, w in info.items() if w.get("resources", {}).get("GPU")]
+            pids = client.run(lambda: __import__("os").getpid())
+            yield address, str(pids[gpu[0]])
+        time.sleep(0.1)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_gpu_require_routes_inference_chunks_to_gpu_workers(small_sample, mixed_pool):
+    address, gpu_pid = mixed_pool
+    profile = clusters.Profile("mixed", "dask-scheduler", {"address": address}, gpu="require")
+    run = run_processor(
+        "hzz4l", small_sample, profile=profile, chunksize=15_000, systematics=False, status=False
+    )
+    # every chunk ran its classifier in the one process that declares a GPU
+    assert run.metrics["classifier"]["chunks_per_process"] == {gpu_pid: run.metrics["chunks"]}
+    # without the requirement both workers take chunks
+    spread = run_processor(
+        "hzz4l",
+        small_sample,
+        profile=profile._replace(gpu="prefer"),
+        chunksize=15_000,
+        systematics=False,
+        status=False,
+    )
+    assert len(spread.metrics["classifier"]["chunks_per_process"]) == 2
+
+
+def test_gpu_require_without_gpu_workers_is_refused(small_sample):
+    profile = clusters.Profile("cpu-only", "dask-local", {"workers": 1}, gpu="require")
+    with pytest.raises(RuntimeError, match="none of the 1 workers declares a GPU resource"):
         run_processor("hzz4l", small_sample, profile=profile, status=False)

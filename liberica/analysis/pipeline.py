@@ -9,6 +9,7 @@ import time
 import uuid
 from typing import Any, NamedTuple
 
+import dask
 import hist
 import numpy as np
 from coffea import processor
@@ -70,6 +71,27 @@ def _flow_report(histograms: dict[str, hist.Hist], counts: dict[str, hist.Hist])
             }
         report[region] = per_process
     return report
+
+
+def _gpu_routing(profile: Profile, opened, runs_inference: bool) -> dict[str, Any]:
+    """dask annotations sending inference chunks to GPU workers when the profile requires it.
+
+    Raises:
+        RuntimeError: if ``gpu: require`` but no worker declares a ``GPU`` resource
+    """
+    if profile.gpu != "require" or not runs_inference or opened.client is None:
+        return {}
+    workers = opened.client.scheduler_info()["workers"]
+    with_gpu = [a for a, w in workers.items() if w.get("resources", {}).get("GPU", 0) > 0]
+    if not with_gpu:
+        raise RuntimeError(
+            f"profile '{profile.name}' has gpu: require, but none of the {len(workers)} workers "
+            "declares a GPU resource (start them with `dask worker --resources GPU=1`)"
+        )
+    log.info(
+        "gpu: require: inference chunks go to %d GPU worker(s) of %d", len(with_gpu), len(workers)
+    )
+    return {"resources": {"GPU": 1}}
 
 
 def _chunk_read_error(err: BaseException) -> ChunkReadError | None:
@@ -220,15 +242,17 @@ def run_processor(
             savemetrics=True,
             checkpointer=checkpointer,
         )
+        routing = _gpu_routing(profile, opened, bool(classifiers))
         start = time.perf_counter()
         try:
-            output, coffea_metrics = runner(
-                fileset,
-                HZZ4lProcessor(
-                    definition, lumi_fb, systematics, classifiers, dump_features, policy, run_id
-                ),
-                treename=definition.tree,
-            )
+            with dask.annotate(**routing):
+                output, coffea_metrics = runner(
+                    fileset,
+                    HZZ4lProcessor(
+                        definition, lumi_fb, systematics, classifiers, dump_features, policy, run_id
+                    ),
+                    treename=definition.tree,
+                )
         except Exception as err:
             unreadable = _chunk_read_error(err)
             if unreadable is not None:
