@@ -73,6 +73,14 @@ def _flow_report(histograms: dict[str, hist.Hist], counts: dict[str, hist.Hist])
     return report
 
 
+def _peak_rss(pairs: set[tuple[int, int]]) -> dict[str, int]:
+    """Largest peak RSS (MB) reported by each worker process over its chunks."""
+    peaks: dict[str, int] = {}
+    for pid, rss in pairs:
+        peaks[str(pid)] = max(peaks.get(str(pid), 0), rss)
+    return dict(sorted(peaks.items()))
+
+
 def _gpu_routing(profile: Profile, opened, runs_inference: bool) -> dict[str, Any]:
     """dask annotations sending inference chunks to GPU workers when the profile requires it.
 
@@ -294,6 +302,7 @@ def run_processor(
         },
         "chunk_time_s": float(output.get("chunk_time_s", 0.0)),
         "bad_input": _bad_input(policy, input_report, output, events_processed),
+        "peak_rss_mb_per_process": _peak_rss(output.get("peak_rss", set())),
         "chunks_resumed": int(
             sum(n for run, n in output.get("computed_in", {}).items() if run != run_id)
         ),

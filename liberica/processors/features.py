@@ -57,7 +57,7 @@ def hzz4l_features(quad: FourLeptons, pairing: ZPairing, rows: np.ndarray) -> np
     """
     pt, eta, phi, energy = quad.pt[rows], quad.eta[rows], quad.phi[rows], quad.energy[rows]
     z1, z2 = pairing.z1_leptons[rows], pairing.z2_leptons[rows]
-    px, py, pz = pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)
+    px, py, pz = quad.px[rows], quad.py[rows], quad.pz[rows]
     total = [c.sum(axis=1) for c in (energy, px, py, pz)]
     e4, px4, py4, pz4 = total
     pt4l = np.hypot(px4, py4)

@@ -7,6 +7,8 @@ executors merge by addition.
 
 from __future__ import annotations
 
+import os
+import resource
 import time
 from typing import Any
 
@@ -47,6 +49,11 @@ REQUIRED_BRANCHES = (
     "lep_tracksigd0pvunbiased",
 )
 """Branches the processor reads; a file lacking one is refused before any chunk runs."""
+
+
+def _peak_rss_mb() -> int:
+    """Peak resident memory of this process so far, in MB (Linux ru_maxrss is in kB)."""
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 
 
 class ChunkReadError(OSError):
@@ -389,6 +396,8 @@ class HZZ4lProcessor(processor.ProcessorABC):
             }
         output["chunk_time_s"] = time.perf_counter() - chunk_start
         output["computed_in"] = {self.run_id: 1}
+        # a set merges by union: (process id, peak resident MB) pairs, max taken later
+        output["peak_rss"] = {(os.getpid(), _peak_rss_mb())}
         return output
 
     def postprocess(self, accumulator: dict[str, Any]) -> dict[str, Any]:

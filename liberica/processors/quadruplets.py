@@ -25,6 +25,8 @@ class FourLeptons(NamedTuple):
     Attributes:
         event_index: index of each event in the chunk
         pt, eta, phi, energy, charge, abs_pdg_id: ``(n, 4)`` per-lepton arrays (GeV)
+        px, py, pz: ``(n, 4)`` Cartesian momenta (GeV), computed once here and
+            shared by the pairing, the 4l observables and the features
     """
 
     event_index: np.ndarray
@@ -34,6 +36,9 @@ class FourLeptons(NamedTuple):
     energy: np.ndarray
     charge: np.ndarray
     abs_pdg_id: np.ndarray
+    px: np.ndarray
+    py: np.ndarray
+    pz: np.ndarray
 
 
 class ZPairing(NamedTuple):
@@ -83,22 +88,25 @@ def four_leptons(leptons: ak.Array, mask: ak.Array | None = None) -> FourLeptons
     def take(values: ak.Array, dtype: type) -> np.ndarray:
         return np.take_along_axis(_dense(values, dtype), order, axis=1)
 
+    pt = np.take_along_axis(pt, order, axis=1)
+    eta = take(selected.eta, np.float64)
+    phi = take(selected.phi, np.float64)
     return FourLeptons(
         event_index=np.flatnonzero(has_four),
-        pt=np.take_along_axis(pt, order, axis=1),
-        eta=take(selected.eta, np.float64),
-        phi=take(selected.phi, np.float64),
+        pt=pt,
+        eta=eta,
+        phi=phi,
         energy=take(selected.energy, np.float64),
         charge=take(selected.charge, np.int32),
         abs_pdg_id=take(selected.abs_pdg_id, np.int32),
+        px=pt * np.cos(phi),
+        py=pt * np.sin(phi),
+        pz=pt * np.sinh(eta),
     )
 
 
 def _cartesian(quad: FourLeptons) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    px = quad.pt * np.cos(quad.phi)
-    py = quad.pt * np.sin(quad.phi)
-    pz = quad.pt * np.sinh(quad.eta)
-    return px, py, pz, quad.energy
+    return quad.px, quad.py, quad.pz, quad.energy
 
 
 def _mass(px: np.ndarray, py: np.ndarray, pz: np.ndarray, energy: np.ndarray) -> np.ndarray:
