@@ -1,0 +1,260 @@
+"""The hzz4l performance benchmark: processing rate against pure I/O, memory, chunk size.
+
+One command, one run, the same files for every row:
+  (a) pure uproot read of exactly the branches the processor touches;
+  (b) the processor, nominal only, no classifier (iterative, 1 core);
+  (c) with every systematic, no classifier;
+  (d) with every systematic and the classifier (the full job);
+  (e) the full job with futures and with dask-local on 2 workers.
+For each: events/s per core, ratio to (a), peak RSS per worker process and
+bytes read. Then a profile of one chunk of (d), and a chunk-size scan of (d)
+from 50k to 1M events on a subset of the files. Every processing row runs in a
+fresh process, so that its peak RSS is its own.
+
+The sample (default 20M MC events, >= 40 files) is generated once and cached.
+
+    python benchmarks/performance.py [--events 20000000] [--cache liberica-data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import cProfile
+import io
+import json
+import multiprocessing
+import os
+import pathlib
+import platform
+import pstats
+import time
+
+import uproot
+
+CHUNK_SCAN = (50_000, 100_000, 200_000, 500_000, 1_000_000)
+
+
+def pure_read(fileset: dict, branches: tuple[str, ...]) -> tuple[int, float, int]:
+    """Events, seconds and bytes for reading ``branches`` of every file with uproot."""
+    events, read_bytes = 0, 0
+    start = time.perf_counter()
+    for entry in fileset.values():
+        for filename, tree_name in entry["files"].items():
+            with uproot.open(filename) as root_file:
+                tree = root_file[tree_name]
+                tree.arrays(list(branches), library="ak")
+                events += tree.num_entries
+                read_bytes += root_file.file.source.num_requested_bytes
+    return events, time.perf_counter() - start, read_bytes
+
+
+def _process(
+    fileset_path: str, systematics: bool, classifier: bool, executor: str, chunksize: int
+) -> dict:
+    """One processing run in this (fresh) process; returns its metrics."""
+    from liberica.analysis.clusters import Profile
+    from liberica.analysis.definition import load, without_classifier
+    from liberica.analysis.pipeline import run_processor
+
+    definition = load("hzz4l")
+    if not classifier:
+        definition = without_classifier(definition)
+    profile = {
+        "iterative": Profile("iterative", "iterative", {}),
+        "futures": Profile("futures", "futures", {"workers": 2}),
+        "dask-local": Profile("dask-local", "dask-local", {"workers": 2, "threads_per_worker": 1}),
+    }[executor]
+    result = run_processor(
+        definition,
+        fileset_path,
+        profile=profile,
+        systematics=systematics,
+        chunksize=chunksize,
+        status=False,
+    )
+    return result.metrics
+
+
+def _in_fresh_process(*args) -> dict:
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(_process, *args).result()
+
+
+def _profile_one_chunk(fileset_path: pathlib.Path, chunksize: int) -> str:
+    """cProfile of the full job on the first MC file's first chunk."""
+    from liberica.analysis.pipeline import run_processor
+
+    fileset = json.loads(fileset_path.read_text())
+    sample = "ZZllll"
+    first = dict(list(fileset[sample]["files"].items())[:1])
+    single = {
+        sample: {
+            "files": {str(fileset_path.parent / k): v for k, v in first.items()},
+            "metadata": fileset[sample]["metadata"],
+        }
+    }
+    data = {k: v for k, v in fileset.items() if v["metadata"].get("is_data")}
+    for name, entry in data.items():
+        single[name] = {
+            "files": {str(fileset_path.parent / k): v for k, v in list(entry["files"].items())[:1]},
+            "metadata": entry["metadata"],
+        }
+    path = fileset_path.parent / "one_chunk_fileset.json"
+    path.write_text(json.dumps(single))
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run_processor("hzz4l", path, executor="iterative", chunksize=chunksize, status=False)
+    profiler.disable()
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    stats.sort_stats("tottime").print_stats(18)
+    return text.getvalue()
+
+
+def _subset(fileset_path: pathlib.Path, events: int) -> pathlib.Path:
+    """A fileset with about ``events`` events: the first files of each sample, in proportion."""
+    fileset = json.loads(fileset_path.read_text())
+    total = 0
+    per_file = {}
+    for name, entry in fileset.items():
+        for filename in entry["files"]:
+            with uproot.open(fileset_path.parent / filename) as f:
+                per_file[(name, filename)] = f[entry["files"][filename]].num_entries
+                total += per_file[(name, filename)]
+    fraction = min(1.0, events / total)
+    subset = {}
+    for name, entry in fileset.items():
+        files = list(entry["files"].items())
+        keep = max(1, round(fraction * len(files)))
+        subset[name] = {
+            "files": {str(fileset_path.parent / k): v for k, v in files[:keep]},
+            "metadata": entry["metadata"],
+        }
+    path = fileset_path.parent / f"subset_{events}.json"
+    path.write_text(json.dumps(subset))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=pathlib.Path, default=pathlib.Path("liberica-data"))
+    parser.add_argument("--events", type=int, default=20_000_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--chunksize",
+        type=int,
+        default=None,
+        help="chunk size of rows (a)-(e) [default: liberica's]",
+    )
+    parser.add_argument(
+        "--scan-events",
+        type=int,
+        default=4_000_000,
+        help="events of the subset the chunk-size scan runs on",
+    )
+    args = parser.parse_args()
+
+    import coffea
+    import onnxruntime
+
+    from liberica.analysis import fileset as fileset_module
+    from liberica.analysis.definition import load
+    from liberica.analysis.pipeline import DEFAULT_CHUNKSIZE
+    from liberica.processors.hzz4l import REQUIRED_BRANCHES
+    from liberica.samples import cached_hzz4l
+
+    chunksize = args.chunksize or DEFAULT_CHUNKSIZE
+    start = time.perf_counter()
+    sample = cached_hzz4l(
+        args.cache / f"hzz4l-{args.events}-seed{args.seed}", events=args.events, seed=args.seed
+    )
+    generation_s = time.perf_counter() - start
+    fileset = fileset_module.prepare(
+        fileset_module.read(sample.fileset_path), load("hzz4l"), REQUIRED_BRANCHES
+    )
+    n_files = sum(len(e["files"]) for e in fileset.values())
+    pure_read(fileset, REQUIRED_BRANCHES)  # warm the page cache: every row reads from memory
+    n_read, t_read, bytes_read = pure_read(fileset, REQUIRED_BRANCHES)
+    read_rate = n_read / t_read
+    path = str(sample.fileset_path)
+    configurations = [
+        ("(b) nominal, no classifier, iterative", (False, False, "iterative")),
+        ("(c) all systematics, no classifier, iterative", (True, False, "iterative")),
+        ("(d) all systematics + classifier, iterative", (True, True, "iterative")),
+        ("(e) full job, futures x2", (True, True, "futures")),
+        ("(e) full job, dask-local x2", (True, True, "dask-local")),
+    ]
+    rows = [
+        (
+            "(a) uproot read of the processor's branches",
+            n_read,
+            t_read,
+            read_rate,
+            1,
+            {},
+            bytes_read,
+        )
+    ]
+    for label, (systematics, classifier, executor) in configurations:
+        m = _in_fresh_process(path, systematics, classifier, executor, chunksize)
+        rows.append(
+            (
+                label,
+                m["events_processed"],
+                m["wall_time_s"],
+                m["events_per_second"],
+                m["cores"],
+                m["peak_rss_mb_per_process"],
+                m["bytes_read"],
+            )
+        )
+        print(f"done: {label}", flush=True)
+    scan_path = str(_subset(sample.fileset_path, args.scan_events))
+    scan = []
+    for size in CHUNK_SCAN:
+        m = _in_fresh_process(scan_path, True, True, "iterative", size)
+        scan.append((size, m))
+    profile_text = _profile_one_chunk(sample.fileset_path, chunksize)
+
+    print(
+        f"\n# {time.strftime('%Y-%m-%d')}, {platform.node()} ({platform.machine()}, "
+        f"{os.cpu_count()} cores), Python {platform.python_version()}, coffea "
+        f"{coffea.__version__}, uproot {uproot.__version__}, onnxruntime "
+        f"{onnxruntime.__version__}"
+    )
+    print(
+        f"sample: {n_read:,} events in {n_files} files (generated or found in "
+        f"{generation_s:.0f} s); chunk size {chunksize:,}\n"
+    )
+    print(
+        "| what | events | wall s | events/s | events/s per core | per core / (a) "
+        "| peak RSS per worker MB | bytes read MB |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, n, t, rate, cores, rss, nbytes in rows:
+        peak = max(rss.values()) if rss else "-"
+        print(
+            f"| {name} | {n:,} | {t:.2f} | {rate:,.0f} | {rate / cores:,.0f} | "
+            f"{rate / cores / read_rate:.3f} | {peak} | {nbytes / 1e6:,.0f} |"
+        )
+    iterative = rows[3][3]
+    for name, _, _, rate, *_ in rows[4:]:
+        print(f"\n{name}: {rate / iterative:.2f}x the iterative full job")
+    print(f"\nchunk-size scan of (d), iterative, {scan[0][1]['events_processed']:,} events:\n")
+    print("| chunk size | chunks | events/s | peak RSS MB |")
+    print("| ---: | ---: | ---: | ---: |")
+    for size, m in scan:
+        print(
+            f"| {size:,} | {m['chunks']} | {m['events_per_second']:,.0f} | "
+            f"{max(m['peak_rss_mb_per_process'].values())} |"
+        )
+    print("\nprofile of (d) on one MC file and one data file, by own time:\n")
+    print("```")
+    print(profile_text.strip())
+    print("```")
+
+
+if __name__ == "__main__":
+    main()
