@@ -52,17 +52,19 @@ def test_a_worker_killed_mid_run_changes_nothing(small_sample, reference):
             deadline = time.time() + 60
             while time.time() < deadline and not any(client.processing().values()):
                 time.sleep(0.05)
-            time.sleep(0.5)
+            time.sleep(0.3)
             os.kill(pids[0], signal.SIGKILL)
-            killed.append(pids[0])
+            killed.append(time.time())
 
         killer = threading.Thread(target=kill_one_worker)
         killer.start()
         run = run_processor(
-            "hzz4l", small_sample, profile=profile, chunksize=8_000, status=False, systematics=False
+            "hzz4l", small_sample, profile=profile, chunksize=5_000, status=False, systematics=False
         )
+        finished = time.time()
         killer.join()
-        assert killed
+        # the worker died while chunks were still running, not after the run
+        assert killed and killed[0] < finished
         # the nanny restarted the worker: two workers again, one of them new
         assert len(client.run(os.getpid)) == 2
         assert pids[0] not in client.run(os.getpid).values()
