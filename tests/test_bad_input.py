@@ -47,7 +47,7 @@ def test_fail_names_the_file_without_the_tree(bad_filesets):
 
 def test_fail_names_the_truncated_file_and_its_entries(bad_filesets, tmp_path):
     paths, truncated, _, _ = bad_filesets
-    with pytest.raises(ChunkReadError, match=f"cannot read {truncated} entries 0-"):
+    with pytest.raises(ChunkReadError, match=f"cannot read {truncated} entries \\d+-\\d+: "):
         run_processor(
             "hzz4l",
             paths["truncated"],
