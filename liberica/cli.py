@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import pathlib
 import sys
+from typing import Any
 
 import click
 from rich.console import Console
@@ -194,9 +195,17 @@ def _process_options(func):
 )
 @_process_options
 def process(
+    analysis: str, fileset_path: pathlib.Path, out_dir: pathlib.Path, **options: Any
+) -> None:
+    """Process a fileset with ANALYSIS (a shipped name or a YAML file) into histograms."""
+    _print_summary(_run_processing(analysis, fileset_path, out_dir, **options))
+
+
+def _run_processing(
     analysis: str,
     fileset_path: pathlib.Path,
     out_dir: pathlib.Path,
+    *,
     executor: str,
     workers: int,
     chunksize: int | None,
@@ -208,43 +217,8 @@ def process(
     dask_config: pathlib.Path | None,
     on_bad_file: str | None,
     checkpoint: pathlib.Path | None,
-) -> None:
-    """Process a fileset with ANALYSIS (a shipped name or a YAML file) into histograms."""
-    result = _run_processing(
-        analysis,
-        fileset_path,
-        out_dir,
-        executor,
-        workers,
-        chunksize,
-        no_systematics,
-        lumi_fb,
-        models,
-        dump_features,
-        cluster,
-        dask_config,
-        on_bad_file,
-        checkpoint,
-    )
-    _print_summary(result)
-
-
-def _run_processing(
-    analysis,
-    fileset_path,
-    out_dir,
-    executor,
-    workers,
-    chunksize,
-    no_systematics,
-    lumi_fb,
-    models=(),
-    dump_features=False,
-    cluster=None,
-    dask_config=None,
-    on_bad_file=None,
-    checkpoint=None,
 ):
+    """Run the processor with the options of ``_process_options``; exit 2 on bad input."""
     from liberica.analysis import clusters
     from liberica.analysis.definition import AnalysisDefinitionError
     from liberica.analysis.fileset import FilesetError
@@ -376,42 +350,19 @@ def run(
     events: int,
     seed: int,
     no_fit: bool,
-    executor: str,
-    workers: int,
-    chunksize: int | None,
-    no_systematics: bool,
-    lumi_fb: float | None,
-    models: tuple[str, ...],
-    dump_features: bool,
-    cluster: str | None,
-    dask_config: pathlib.Path | None,
-    on_bad_file: str | None,
-    checkpoint: pathlib.Path | None,
+    **options: Any,
 ) -> None:
     """Generate (once) the embedded sample, process it, fit mu and summarize."""
     from liberica.samples import cached_hzz4l
 
     sample = cached_hzz4l(cache_dir / f"{analysis}-{events}-seed{seed}", events=events, seed=seed)
     result = _run_processing(
-        analysis,
-        sample.fileset_path,
-        out_dir or pathlib.Path("runs") / analysis,
-        executor,
-        workers,
-        chunksize,
-        no_systematics,
-        lumi_fb,
-        models,
-        dump_features,
-        cluster,
-        dask_config,
-        on_bad_file,
-        checkpoint,
+        analysis, sample.fileset_path, out_dir or pathlib.Path("runs") / analysis, **options
     )
     _print_summary(result)
     if no_fit:
         return
-    if no_systematics:
+    if options["no_systematics"]:
         log.info("no fit: the fit model needs the systematic variations")
         return
     _fit_and_print(result.output_dir, analysis, None, asimov=False)

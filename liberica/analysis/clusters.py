@@ -195,32 +195,8 @@ def open_executor(profile: Profile, status: bool = True) -> Iterator[OpenExecuto
         )
         yield OpenExecutor(executor, min(workers, os.cpu_count() or 1), workers, 0.0)
         return
-    if profile.executor == "dask-local":
-        with _local_cluster(profile) as client:
-            cores, workers = _worker_threads(client)
-            yield OpenExecutor(
-                _dask_executor(client, profile, status),
-                cores,
-                workers,
-                time.perf_counter() - start,
-                client,
-            )
-        return
-    if profile.executor == "dask-scheduler":
-        from distributed import Client
-
-        with Client(profile.options["address"], timeout="30s") as client:
-            cores, workers = _worker_threads(client)
-            yield OpenExecutor(
-                _dask_executor(client, profile, status),
-                cores,
-                workers,
-                time.perf_counter() - start,
-                client,
-            )
-        return
-    if profile.executor == "dask-gateway":
-        with _gateway_cluster(profile) as client:
+    if profile.executor in DASK_EXECUTORS:
+        with _dask_client(profile) as client:
             cores, workers = _worker_threads(client)
             yield OpenExecutor(
                 _dask_executor(client, profile, status),
@@ -231,6 +207,17 @@ def open_executor(profile: Profile, status: bool = True) -> Iterator[OpenExecuto
             )
         return
     raise ValueError(f"unknown executor '{profile.executor}'")
+
+
+def _dask_client(profile: Profile) -> contextlib.AbstractContextManager:
+    """A context manager giving a distributed Client for a dask profile."""
+    if profile.executor == "dask-local":
+        return _local_cluster(profile)
+    if profile.executor == "dask-gateway":
+        return _gateway_cluster(profile)
+    from distributed import Client
+
+    return Client(profile.options["address"], timeout="30s")
 
 
 @contextlib.contextmanager
