@@ -114,3 +114,21 @@ def constant_models(tmp_path):
         path.write_bytes(constant_model(score, parity))
         paths.append(str(path))
     return paths
+
+
+def assert_same_histograms(run, reference) -> None:
+    """Same events, identical raw counts, weighted sums and variances within 1e-12 relative."""
+    import numpy as np
+
+    assert run.metrics["events_processed"] == reference.metrics["events_processed"]
+    for region, h in reference.histograms.items():
+        np.testing.assert_array_equal(
+            run.counts[region].values(flow=True), reference.counts[region].values(flow=True)
+        )
+        for field in ("value", "variance"):
+            np.testing.assert_allclose(
+                run.histograms[region].view(flow=True)[field],
+                h.view(flow=True)[field],
+                rtol=1e-12,
+                atol=0,
+            )

@@ -2,9 +2,9 @@
 
 import pathlib
 
-import numpy as np
 import pytest
 import yaml
+from conftest import assert_same_histograms
 
 from liberica.analysis import clusters
 from liberica.analysis.local_gateway import local_gateway
@@ -57,27 +57,12 @@ def reference(small_sample):
     return run_processor("hzz4l", small_sample, executor="iterative", status=False)
 
 
-def _assert_same(run, reference):
-    assert run.metrics["events_processed"] == reference.metrics["events_processed"]
-    for region, h in reference.histograms.items():
-        np.testing.assert_array_equal(
-            run.counts[region].values(flow=True), reference.counts[region].values(flow=True)
-        )
-        for field in ("value", "variance"):
-            np.testing.assert_allclose(
-                run.histograms[region].view(flow=True)[field],
-                h.view(flow=True)[field],
-                rtol=1e-12,
-                atol=0,
-            )
-
-
 def test_dask_local_equals_iterative(small_sample, reference):
     profile = clusters.parse(_config(), "dask_config.yaml")["dask-local"]
     run = run_processor("hzz4l", small_sample, profile=profile, chunksize=20_000, status=False)
     assert run.metrics["executor"] == "dask-local" and run.metrics["cores"] == 2
     assert run.metrics["chunks"] > reference.metrics["chunks"]
-    _assert_same(run, reference)
+    assert_same_histograms(run, reference)
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +86,7 @@ def test_dask_gateway_equals_iterative(small_sample, reference, gateway_server, 
     run = run_processor("hzz4l", small_sample, profile=profile, chunksize=25_000, status=False)
     assert run.metrics["executor"] == "dask-gateway" and run.metrics["workers"] == 2
     assert run.metrics["cluster_start_s"] < 60
-    _assert_same(run, reference)
+    assert_same_histograms(run, reference)
 
 
 def test_dask_gateway_refuses_a_wrong_password(small_sample, gateway_server, monkeypatch):

@@ -6,6 +6,7 @@ import pathlib
 import numpy as np
 import pytest
 import uproot
+from conftest import assert_same_histograms
 
 from liberica.analysis.pipeline import run_processor
 
@@ -38,17 +39,7 @@ def test_executors_and_chunk_sizes_agree(small_sample, iterative_run):
     assert futures.metrics["chunks"] != iterative_run.metrics["chunks"]
     # the classifier score histogram is among them, and filled
     assert iterative_run.counts["sr_4l_score"].sum() > 0
-    for region, h in iterative_run.histograms.items():
-        np.testing.assert_array_equal(
-            futures.counts[region].values(flow=True), iterative_run.counts[region].values(flow=True)
-        )
-        for field in ("value", "variance"):
-            np.testing.assert_allclose(
-                futures.histograms[region].view(flow=True)[field],
-                h.view(flow=True)[field],
-                rtol=1e-12,
-                atol=0,
-            )
+    assert_same_histograms(futures, iterative_run)
     assert futures.cutflow.keys() == iterative_run.cutflow.keys()
     for sample, regions in iterative_run.cutflow.items():
         for region, steps in regions.items():

@@ -5,8 +5,8 @@ import signal
 import threading
 import time
 
-import numpy as np
 import pytest
+from conftest import assert_same_histograms
 from distributed import Client, LocalCluster
 
 from liberica.analysis.checkpoints import RunCheckpointer
@@ -19,19 +19,6 @@ def reference(small_sample):
     return run_processor(
         "hzz4l", small_sample, executor="iterative", status=False, systematics=False
     )
-
-
-def _assert_same(run, reference):
-    for region, h in reference.histograms.items():
-        np.testing.assert_array_equal(
-            run.counts[region].values(flow=True), reference.counts[region].values(flow=True)
-        )
-        np.testing.assert_allclose(
-            run.histograms[region].view(flow=True)["value"],
-            h.view(flow=True)["value"],
-            rtol=1e-12,
-            atol=0,
-        )
 
 
 def test_a_worker_killed_mid_run_changes_nothing(small_sample, reference):
@@ -69,7 +56,7 @@ def test_a_worker_killed_mid_run_changes_nothing(small_sample, reference):
         assert len(client.run(os.getpid)) == 2
         assert pids[0] not in client.run(os.getpid).values()
     assert run.metrics["events_processed"] == reference.metrics["events_processed"]
-    _assert_same(run, reference)
+    assert_same_histograms(run, reference)
 
 
 class _InterruptAfter(RunCheckpointer):
@@ -126,7 +113,7 @@ def test_an_interrupted_run_resumes_without_redoing_finished_chunks(
     )
     assert resumed.metrics["chunks_resumed"] == 3
     assert resumed.metrics["chunks"] == first.metrics["chunks"]
-    _assert_same(resumed, reference)
+    assert_same_histograms(resumed, reference)
     # other settings never reuse these chunks
     other = run_processor(
         "hzz4l",
