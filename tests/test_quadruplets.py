@@ -2,6 +2,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
+from liberica.processors.leptons import lepton_columns
 from liberica.processors.quadruplets import (
     CHANNEL_CODES,
     four_lepton_mass,
@@ -40,7 +41,7 @@ def _z_decay(mass, pz, flavour):
 
 
 def _events(per_event):
-    return ak.Array([sorted(ev, key=lambda lep: -lep["pt"]) for ev in per_event])
+    return lepton_columns(ak.Array([sorted(ev, key=lambda lep: -lep["pt"]) for ev in per_event]))
 
 
 def test_pairs_closest_to_z_and_recovers_masses():
@@ -84,5 +85,5 @@ def test_only_events_with_exactly_four_leptons():
     events = _events([lep + lep, lep, lep + lep + lep[:1], lep + lep])
     quad = four_leptons(events)
     assert list(quad.event_index) == [0, 3]
-    mask = ak.Array([[True] * 4, [True] * 2, [True, True, True, False, True], [False] * 4])
+    mask = np.array([True] * 4 + [True] * 2 + [True, True, True, False, True] + [False] * 4)
     assert list(four_leptons(events, mask).event_index) == [0, 2]

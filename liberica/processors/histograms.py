@@ -43,6 +43,48 @@ def book(definition: AnalysisDefinition) -> tuple[dict[str, hist.Hist], dict[str
     return weighted, counts
 
 
+class ChunkFiller:
+    """Fills the booked histograms of one chunk and one process, a region at a time.
+
+    For each region and selection pass the bin of every event is found once,
+    with the observable axis' own ``index`` (so that edges, NaN and flow bins
+    go exactly where ``Hist.fill`` puts them); each weight variation then adds
+    one weighted ``bincount``, and shares the raw counts.
+
+    Args:
+        weighted: ``{region: weighted Hist}`` from ``book``, empty
+        counts: ``{region: raw-count Hist}`` from ``book``, empty
+        process: the process axis entry this chunk fills
+    """
+
+    def __init__(
+        self, weighted: dict[str, hist.Hist], counts: dict[str, hist.Hist], process: str
+    ) -> None:
+        self._targets = {}
+        for region, h in weighted.items():
+            self._targets[region] = (
+                h.axes[0],
+                h.axes["process"].index(process),
+                h.axes["variation"],
+                h.view(flow=True),
+                counts[region].view(flow=True),
+            )
+
+    def fill(self, region: str, values: np.ndarray, weights: dict[str, np.ndarray]) -> None:
+        """Add the events with observable ``values`` under each ``{variation: weights}``."""
+        axis, p, variations, weighted, raw = self._targets[region]
+        bins = np.asarray(axis.index(values), dtype=np.intp) + 1  # + 1: the underflow bin
+        size = weighted.shape[0]
+        raw_counts = np.bincount(bins, minlength=size)
+        for variation, weight in weights.items():
+            v = variations.index(variation)
+            weighted["value"][:, p, v] += np.bincount(bins, weights=weight, minlength=size)
+            weighted["variance"][:, p, v] += np.bincount(
+                bins, weights=weight * weight, minlength=size
+            )
+            raw[:, p, v] += raw_counts
+
+
 def _index(axis: hist.axis.StrCategory, value: str) -> int:
     return axis.index(value)
 

@@ -21,6 +21,7 @@ from liberica.models import inference
 from liberica.models.spec import Classifier
 from liberica.processors import histograms, selections, variations, weights
 from liberica.processors.features import FEATURE_NAMES, hzz4l_features
+from liberica.processors.leptons import GoodLeptons, LeptonColumns, lepton_columns, take_events
 from liberica.processors.quadruplets import CHANNEL_CODES
 
 _SMEARING_SALT = 0x5EED_0001
@@ -120,8 +121,11 @@ class HZZ4lProcessor(processor.ProcessorABC):
 
     # -- object variations ---------------------------------------------------
 
-    def _object_variations(self, events: ak.Array, leptons: ak.Array) -> dict[str, ak.Array]:
-        varied: dict[str, ak.Array] = {}
+    def _object_variations(
+        self, leptons: LeptonColumns, channel_number: np.ndarray, event_number: np.ndarray
+    ) -> dict[str, LeptonColumns]:
+        """The varied lepton columns; event numbers are per event of the chunk."""
+        varied: dict[str, LeptonColumns] = {}
         for systematic in self.definition.systematics_of("object"):
             options = systematic.options
             if systematic.kind == "lepton_momentum_scale":
@@ -132,8 +136,8 @@ class HZZ4lProcessor(processor.ProcessorABC):
             elif systematic.kind == "lepton_resolution":
                 varied[f"{systematic.name}Up"] = variations.smear_resolution(
                     leptons,
-                    events["channelNumber"],
-                    events["eventNumber"],
+                    channel_number[leptons.event_index],
+                    event_number[leptons.event_index],
                     options["electron_relative_smear"],
                     options["muon_relative_smear"],
                     salt=_SMEARING_SALT,
@@ -142,29 +146,36 @@ class HZZ4lProcessor(processor.ProcessorABC):
 
     # -- selections ------------------------------------------------------------
 
-    def _select(self, events: ak.Array, leptons: ak.Array) -> dict[str, selections.SelectionResult]:
+    def _selector(self, events: ak.Array, leptons: LeptonColumns):
+        """The chunk's selections as a function of its (possibly varied) leptons.
+
+        What does not depend on the lepton momenta (triggers, the momentum-
+        independent lepton cuts) is evaluated here, once per chunk.
+        """
         kinds = {region.selection for region in self.definition.regions.values()}
-        results = {}
-        if "agc_baseline" in kinds:
-            results["agc_baseline"] = selections.agc_baseline(
-                leptons, self.definition.event_selection.z_mass
-            )
+        event_cuts = self.definition.event_selection
         if "hzz4l" in kinds:
-            results["hzz4l"] = selections.hzz4l(
-                events,
-                leptons,
-                self.definition.lepton_selection,
-                self.definition.event_selection,
-            )
-        return results
+            trigger = selections.fired_triggers(events, event_cuts.triggers)
+            good = GoodLeptons(leptons, self.definition.lepton_selection)
+
+        def select(varied: LeptonColumns) -> dict[str, selections.SelectionResult]:
+            results = {}
+            if "agc_baseline" in kinds:
+                results["agc_baseline"] = selections.agc_baseline(varied, event_cuts.z_mass)
+            if "hzz4l" in kinds:
+                results["hzz4l"] = selections.hzz4l(trigger, varied, good.mask(varied), event_cuts)
+            return results
+
+        return select
 
     def _region_masks(
         self, results: dict[str, selections.SelectionResult]
     ) -> dict[str, np.ndarray]:
+        """Per region, the rows of its selection that fall in it."""
         masks = {}
         for name, region in self.definition.regions.items():
             result = results[region.selection]
-            mask = result.selection.all(*result.steps)
+            mask = result.passed
             if set(region.channels) != set(CHANNEL_CODES):
                 codes = [CHANNEL_CODES[c] for c in region.channels]
                 mask = mask & np.isin(result.channel, codes)
@@ -181,31 +192,28 @@ class HZZ4lProcessor(processor.ProcessorABC):
 
     # -- classifier --------------------------------------------------------------
 
-    @staticmethod
-    def _selected_rows(result: selections.SelectionResult) -> np.ndarray:
-        """Rows of ``result.quad`` whose events pass every step of the selection."""
-        passed = result.selection.all(*result.steps)
-        return np.flatnonzero(passed[result.quad.event_index])
-
     def _add_scores(
-        self, events: ak.Array, results: dict[str, selections.SelectionResult], timing: dict
+        self,
+        results: dict[str, selections.SelectionResult],
+        event_number: np.ndarray,
+        timing: dict,
     ) -> None:
-        """Score the selected events; add ``score`` (NaN elsewhere) to the observables."""
+        """Score the selected rows; add ``score`` (NaN elsewhere) to the observables."""
         if not self.classifiers:
             return
         result = results[self.definition.classifier.selection]
-        rows = self._selected_rows(result)
+        rows = np.flatnonzero(result.passed)
         start = time.perf_counter()
         features = hzz4l_features(result.quad, result.pairing, rows)
         middle = time.perf_counter()
-        event_index = result.quad.event_index[rows]
-        event_number = np.asarray(events["eventNumber"], dtype=np.int64)[event_index]
-        scores = inference.evaluate(self.classifiers, features, event_number)
+        scores = inference.evaluate(
+            self.classifiers, features, event_number[result.quad.event_index[rows]]
+        )
         timing["features_s"] += middle - start
         timing["inference_s"] += time.perf_counter() - middle
         timing["rows_scored"] += len(rows)
-        score = np.full(len(events), np.nan)
-        score[event_index] = scores
+        score = np.full(len(result.passed), np.nan)
+        score[rows] = scores
         result.observables["score"] = score
 
     def _feature_rows(
@@ -216,7 +224,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
         weight: np.ndarray,
     ) -> np.ndarray:
         """Nominal features of the selected events as a structured array, for training."""
-        rows = self._selected_rows(result)
+        rows = np.flatnonzero(result.passed)
         features = hzz4l_features(result.quad, result.pairing, rows)
         event_index = result.quad.event_index[rows]
         dtype = [(name, np.float32) for name in FEATURE_NAMES] + [
@@ -233,29 +241,25 @@ class HZZ4lProcessor(processor.ProcessorABC):
         table["eventNumber"] = np.asarray(events["eventNumber"], dtype=np.int64)[event_index]
         table["channelNumber"] = np.asarray(events["channelNumber"], dtype=np.int64)[event_index]
         table["process"] = process
-        table["channel"] = result.channel[event_index]
+        table["channel"] = result.channel[rows]
         return table
 
     # -- filling ---------------------------------------------------------------
 
     def _fill(
         self,
-        output: dict,
+        filler: histograms.ChunkFiller,
         results: dict[str, selections.SelectionResult],
         masks: dict[str, np.ndarray],
-        process: str,
-        variation: str,
-        weight: np.ndarray,
-        regions: list[str] | None = None,
+        weights_of: dict[str, dict[str, np.ndarray]],
     ) -> None:
-        for name in regions if regions is not None else self.definition.regions:
-            region = self.definition.regions[name]
+        """Fill every region; ``weights_of[selection]`` maps variations to per-row weights."""
+        for name, region in self.definition.regions.items():
             mask = masks[name]
             variable = self.definition.observables[region.observable].variable
             values = results[region.selection].observables[variable][mask]
-            fields = {region.observable: values, "process": process, "variation": variation}
-            output["histograms"][name].fill(**fields, weight=weight[mask])
-            output["counts"][name].fill(**fields)
+            weights_of_region = weights_of[region.selection]
+            filler.fill(name, values, {v: w[mask] for v, w in weights_of_region.items()})
 
     def _cutflow(
         self,
@@ -263,15 +267,22 @@ class HZZ4lProcessor(processor.ProcessorABC):
         masks: dict[str, np.ndarray],
         weight: np.ndarray,
     ) -> dict[str, dict[str, dict[str, float]]]:
-        def entry(passed: np.ndarray) -> dict[str, float]:
-            return {"raw": int(passed.sum()), "weighted": float(weight[passed].sum())}
+        def entry(passed: np.ndarray, weights: np.ndarray) -> dict[str, float]:
+            return {"raw": int(passed.sum()), "weighted": float(weights[passed].sum())}
 
         # the cumulative steps of each selection, computed once for all its regions
-        shared = {}
+        shared, row_weights = {}, {}
         for selection_name, result in results.items():
             steps = {"all_events": {"raw": len(weight), "weighted": float(weight.sum())}}
-            for k in range(1, len(result.steps) + 1):
-                steps[result.steps[k - 1]] = entry(result.selection.all(*result.steps[:k]))
+            passed_events = np.ones(len(weight), dtype=bool)
+            for step, mask in result.event_steps:
+                passed_events &= mask
+                steps[step] = entry(passed_events, weight)
+            row_weights[selection_name] = weight[result.quad.event_index]
+            passed = passed_events[result.quad.event_index]
+            for step, mask in result.steps:
+                passed = passed & mask
+                steps[step] = entry(passed, row_weights[selection_name])
             shared[selection_name] = steps
         cutflow = {}
         for name, region in self.definition.regions.items():
@@ -279,10 +290,10 @@ class HZZ4lProcessor(processor.ProcessorABC):
             result = results[region.selection]
             if set(region.channels) != set(CHANNEL_CODES):
                 codes = [CHANNEL_CODES[c] for c in region.channels]
-                in_channel = result.selection.all(*result.steps) & np.isin(result.channel, codes)
-                steps["channel"] = entry(in_channel)
+                in_channel = result.passed & np.isin(result.channel, codes)
+                steps["channel"] = entry(in_channel, row_weights[region.selection])
             if region.score is not None:
-                steps["score"] = entry(masks[name])
+                steps["score"] = entry(masks[name], row_weights[region.selection])
             cutflow[name] = steps
         return cutflow
 
@@ -333,43 +344,50 @@ class HZZ4lProcessor(processor.ProcessorABC):
             weight = weights.nominal_weight(
                 events, float(metadata["xsec"]), float(metadata["sumw"]), self.lumi_fb
             )
-        leptons = events.leptons
-        results = self._select(events, leptons)
-        self._add_scores(events, results, timing)
+        event_number = np.asarray(events["eventNumber"], dtype=np.int64)
+        leptons = lepton_columns(events.leptons)
+        # every selection needs four leptons: the other events are never selected
+        leptons = take_events(leptons, np.flatnonzero(leptons.counts >= 4))
+        select = self._selector(events, leptons)
+        results = select(leptons)
+        self._add_scores(results, event_number, timing)
         masks = self._region_masks(results)
+        filler = histograms.ChunkFiller(weighted, counts, process)
 
         nominal_label = f"{sample_variation}Up" if sample_variation else histograms.NOMINAL
         if sample_variation and not self.systematics:
             nominal_label = None
+        # per selection, the weights of its rows under each variation
+        row_weight = {name: weight[result.quad.event_index] for name, result in results.items()}
+        weights_of: dict[str, dict[str, np.ndarray]] = {name: {} for name in results}
         if nominal_label is not None:
-            self._fill(output, results, masks, process, nominal_label, weight)
-
-        if self.systematics and not is_data and not sample_variation:
+            for name in results:
+                weights_of[name][nominal_label] = row_weight[name]
+        run_variations = self.systematics and not is_data and not sample_variation
+        if run_variations:
             weight_systematics = self.definition.systematics_of("weight")
-            for selection_name, result in results.items():
+            for name, result in results.items():
+                quad = result.quad
                 ratios = weights.weight_variation_ratios(
-                    weight_systematics, events, result.lepton_pt, result.lepton_abs_pdg_id
+                    weight_systematics, events, quad.event_index, quad.pt, quad.abs_pdg_id
                 )
-                # each selection fills only its own regions
-                regions = [
-                    r
-                    for r, reg in self.definition.regions.items()
-                    if reg.selection == selection_name
-                ]
                 for variation, ratio in ratios.items():
-                    self._fill(
-                        output, results, masks, process, variation, weight * ratio, regions=regions
-                    )
-            for variation, varied_leptons in self._object_variations(events, leptons).items():
-                varied_results = self._select(events, varied_leptons)
-                self._add_scores(events, varied_results, timing)
+                    weights_of[name][variation] = row_weight[name] * ratio
+        self._fill(filler, results, masks, weights_of)
+        if run_variations:
+            channel_number = np.asarray(events["channelNumber"], dtype=np.int64)
+            varied = self._object_variations(leptons, channel_number, event_number)
+            for variation, varied_leptons in varied.items():
+                varied_results = select(varied_leptons)
+                self._add_scores(varied_results, event_number, timing)
                 self._fill(
-                    output,
+                    filler,
                     varied_results,
                     self._region_masks(varied_results),
-                    process,
-                    variation,
-                    weight,
+                    {
+                        name: {variation: weight[result.quad.event_index]}
+                        for name, result in varied_results.items()
+                    },
                 )
 
         if self.dump_features and not is_data and not sample_variation:

@@ -1,6 +1,14 @@
-"""Lepton identification, isolation and impact-parameter selection."""
+"""The chunk's leptons as flat columns, and their identification, isolation and impact-parameter selection.
+
+A chunk's leptons are flattened once into numpy arrays (one entry per lepton,
+with event offsets). Object variations replace only ``pt`` and ``energy``, so
+every selection pass after the first reuses the columns and the cuts that do
+not depend on the momentum.
+"""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import awkward as ak
 import numpy as np
@@ -9,43 +17,123 @@ from liberica.analysis.definition import LeptonSelection
 from liberica.processors.schema import ELECTRON_TYPE, MUON_TYPE
 
 
-def select_leptons(leptons: ak.Array, cuts: LeptonSelection) -> ak.Array:
-    """Mask of the leptons passing the H -> ZZ* -> 4l object selection.
+class LeptonColumns(NamedTuple):
+    """Flat per-lepton arrays of a chunk, in GeV and the file's dtypes.
+
+    Attributes:
+        offsets: ``(n_events + 1,)``: the leptons of event ``i`` are ``offsets[i]:offsets[i+1]``
+        event_index: ``(n_events,)``: each event's index in the chunk
+        pt, eta, phi, energy, charge, abs_pdg_id: kinematics and identity
+        is_tight, ptcone30, etcone20, z0, d0_significance: identification,
+            isolation (GeV) and impact parameter (mm, and |d0|/sigma); None
+            where the collection does not have them
+    """
+
+    offsets: np.ndarray
+    event_index: np.ndarray
+    pt: np.ndarray
+    eta: np.ndarray
+    phi: np.ndarray
+    energy: np.ndarray
+    charge: np.ndarray
+    abs_pdg_id: np.ndarray
+    is_tight: np.ndarray | None = None
+    ptcone30: np.ndarray | None = None
+    etcone20: np.ndarray | None = None
+    z0: np.ndarray | None = None
+    d0_significance: np.ndarray | None = None
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Leptons per event."""
+        return np.diff(self.offsets)
+
+    @property
+    def n_events(self) -> int:
+        """Events in the chunk."""
+        return len(self.offsets) - 1
+
+
+def lepton_columns(leptons: ak.Array) -> LeptonColumns:
+    """Flatten a jagged lepton collection (such as the schema's ``events.leptons``).
+
+    Fields the collection lacks beyond the kinematics are left as None. Values
+    keep their dtype, so that every cut sees the numbers the collection holds.
+    """
+    counts = np.asarray(ak.num(leptons, axis=1), dtype=np.int64)
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    fields = set(ak.fields(leptons))
+    columns = {
+        name: np.asarray(ak.flatten(leptons[name], axis=1))
+        for name in LeptonColumns._fields[2:]
+        if name in fields
+    }
+    return LeptonColumns(offsets=offsets, event_index=np.arange(len(counts)), **columns)
+
+
+def take_events(leptons: LeptonColumns, events: np.ndarray) -> LeptonColumns:
+    """The columns of the events at positions ``events`` (ascending) only."""
+    counts = leptons.counts[events]
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    flat = np.arange(offsets[-1]) + np.repeat(leptons.offsets[:-1][events] - offsets[:-1], counts)
+    columns = {
+        name: None if values is None else values[flat]
+        for name, values in zip(LeptonColumns._fields[2:], leptons[2:], strict=True)
+    }
+    return LeptonColumns(offsets=offsets, event_index=leptons.event_index[events], **columns)
+
+
+def per_event_count(offsets: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Number of True entries of a flat per-lepton ``mask`` in each event."""
+    cumulative = np.zeros(len(mask) + 1, dtype=np.int64)
+    np.cumsum(mask, out=cumulative[1:])
+    return cumulative[offsets[1:]] - cumulative[offsets[:-1]]
+
+
+class GoodLeptons:
+    """The H -> ZZ* -> 4l object selection of one chunk, for any lepton momenta.
+
+    The cuts that do not depend on the momentum (flavour, eta, impact
+    parameters, identification) are evaluated once; ``mask`` adds the pT and
+    isolation cuts for the (possibly varied) momenta it is given.
 
     Args:
-        leptons: GeV lepton collection from the open-data schema (possibly varied)
+        leptons: the chunk's nominal lepton columns
         cuts: the analysis definition's lepton cuts
-
-    Returns:
-        ak.Array: a jagged boolean mask, one entry per lepton
     """
-    pt = leptons.pt
-    abs_eta = abs(leptons.eta)
-    is_electron = leptons.abs_pdg_id == ELECTRON_TYPE
-    is_muon = leptons.abs_pdg_id == MUON_TYPE
-    d0_significance = abs(leptons.d0_significance)
-    z0_sin_theta = abs(leptons.z0 * np.sin(2.0 * np.arctan(np.exp(-leptons.eta))))
 
-    electron = (
-        is_electron
-        & (pt > cuts.electron.min_pt)
-        & (abs_eta < cuts.electron.max_abs_eta)
-        & (d0_significance < cuts.electron.max_abs_d0_significance)
-    )
-    muon = (
-        is_muon
-        & (pt > cuts.muon.min_pt)
-        & (abs_eta < cuts.muon.max_abs_eta)
-        & (d0_significance < cuts.muon.max_abs_d0_significance)
-    )
-    good = (
-        (electron | muon)
-        & (pt > cuts.min_pt)
-        & (abs_eta < cuts.max_abs_eta)
-        & (leptons.ptcone30 / pt < cuts.max_ptcone30_over_pt)
-        & (leptons.etcone20 / pt < cuts.max_etcone20_over_pt)
-        & (z0_sin_theta < cuts.max_abs_z0_sin_theta)
-    )
-    if cuts.require_tight_id:
-        good = good & leptons.is_tight
-    return good
+    def __init__(self, leptons: LeptonColumns, cuts: LeptonSelection) -> None:
+        self.cuts = cuts
+        abs_eta = np.abs(leptons.eta)
+        d0_significance = np.abs(leptons.d0_significance)
+        z0_sin_theta = np.abs(leptons.z0 * np.sin(2.0 * np.arctan(np.exp(-leptons.eta))))
+        self._electron = (
+            (leptons.abs_pdg_id == ELECTRON_TYPE)
+            & (abs_eta < cuts.electron.max_abs_eta)
+            & (d0_significance < cuts.electron.max_abs_d0_significance)
+        )
+        self._muon = (
+            (leptons.abs_pdg_id == MUON_TYPE)
+            & (abs_eta < cuts.muon.max_abs_eta)
+            & (d0_significance < cuts.muon.max_abs_d0_significance)
+        )
+        common = (abs_eta < cuts.max_abs_eta) & (z0_sin_theta < cuts.max_abs_z0_sin_theta)
+        if cuts.require_tight_id:
+            common = common & leptons.is_tight.astype(bool)
+        self._common = common
+
+    def mask(self, leptons: LeptonColumns) -> np.ndarray:
+        """Flat mask of the leptons passing every cut, with ``leptons``' momenta."""
+        cuts, pt = self.cuts, leptons.pt
+        flavour = (self._electron & (pt > cuts.electron.min_pt)) | (
+            self._muon & (pt > cuts.muon.min_pt)
+        )
+        return (
+            flavour
+            & self._common
+            & (pt > cuts.min_pt)
+            & (leptons.ptcone30 / pt < cuts.max_ptcone30_over_pt)
+            & (leptons.etcone20 / pt < cuts.max_etcone20_over_pt)
+        )

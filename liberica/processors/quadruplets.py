@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import awkward as ak
 import numpy as np
 
+from liberica.processors.leptons import LeptonColumns, per_event_count
 from liberica.processors.schema import ELECTRON_TYPE, MUON_TYPE
 
 # the three ways to split four leptons into two pairs, as indices into _PAIRS
@@ -23,7 +23,7 @@ class FourLeptons(NamedTuple):
     """Dense arrays for events with exactly four leptons, leptons ordered by pT.
 
     Attributes:
-        event_index: index of each event in the chunk
+        event_index: index of each event in the chunk, ascending
         pt, eta, phi, energy, charge, abs_pdg_id: ``(n, 4)`` per-lepton arrays (GeV)
         px, py, pz: ``(n, 4)`` Cartesian momenta (GeV), computed once here and
             shared by the pairing, the 4l observables and the features
@@ -64,41 +64,38 @@ class ZPairing(NamedTuple):
 CHANNEL_CODES = {"4e": 0, "4mu": 1, "2e2mu": 2}
 
 
-def _dense(values: ak.Array, dtype: type) -> np.ndarray:
-    return np.asarray(ak.flatten(values), dtype=dtype).reshape(-1, 4)
-
-
-def four_leptons(leptons: ak.Array, mask: ak.Array | None = None) -> FourLeptons:
+def four_leptons(leptons: LeptonColumns, mask: np.ndarray | None = None) -> FourLeptons:
     """Dense four-lepton arrays for the events with exactly four (masked) leptons.
 
     Args:
-        leptons: jagged GeV lepton collection
-        mask: optional jagged lepton mask applied first
+        leptons: the chunk's flat lepton columns (GeV)
+        mask: optional flat lepton mask applied first
 
     Returns:
         FourLeptons: leptons sorted by decreasing pT within each event
     """
-    if mask is not None:
-        leptons = leptons[mask]
-    has_four = np.asarray(ak.num(leptons.pt)) == 4
-    selected = leptons[has_four]
-    pt = _dense(selected.pt, np.float64)
+    counts = leptons.counts
+    if mask is None:
+        has_four = counts == 4
+        taken = np.repeat(has_four, counts)
+    else:
+        has_four = per_event_count(leptons.offsets, mask) == 4
+        taken = mask & np.repeat(has_four, counts)
+    index = np.flatnonzero(taken).reshape(-1, 4)
+    pt = leptons.pt[index].astype(np.float64)
     order = np.argsort(-pt, axis=1, kind="stable")
-
-    def take(values: ak.Array, dtype: type) -> np.ndarray:
-        return np.take_along_axis(_dense(values, dtype), order, axis=1)
-
+    index = np.take_along_axis(index, order, axis=1)
     pt = np.take_along_axis(pt, order, axis=1)
-    eta = take(selected.eta, np.float64)
-    phi = take(selected.phi, np.float64)
+    eta = leptons.eta[index].astype(np.float64)
+    phi = leptons.phi[index].astype(np.float64)
     return FourLeptons(
-        event_index=np.flatnonzero(has_four),
+        event_index=leptons.event_index[has_four],
         pt=pt,
         eta=eta,
         phi=phi,
-        energy=take(selected.energy, np.float64),
-        charge=take(selected.charge, np.int32),
-        abs_pdg_id=take(selected.abs_pdg_id, np.int32),
+        energy=leptons.energy[index].astype(np.float64),
+        charge=leptons.charge[index].astype(np.int32),
+        abs_pdg_id=leptons.abs_pdg_id[index].astype(np.int32),
         px=pt * np.cos(phi),
         py=pt * np.sin(phi),
         pz=pt * np.sinh(eta),

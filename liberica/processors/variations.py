@@ -1,6 +1,6 @@
 """Object systematic variations of the lepton collection.
 
-Each function returns a new lepton collection with ``pt`` and ``energy``
+Each function returns the chunk's lepton columns with ``pt`` and ``energy``
 replaced; everything downstream (selection, pairing, observables) is then
 recomputed by the processor. Random smearing draws from a counter-based
 generator keyed on (channelNumber, eventNumber, lepton index), never from
@@ -9,9 +9,9 @@ global state, so a chunk gives the same answer on any worker and any chunking.
 
 from __future__ import annotations
 
-import awkward as ak
 import numpy as np
 
+from liberica.processors.leptons import LeptonColumns
 from liberica.processors.schema import ELECTRON_TYPE, MUON_TYPE
 
 _FLAVOUR_TYPES = {"electron": ELECTRON_TYPE, "muon": MUON_TYPE}
@@ -59,30 +59,28 @@ def event_seeded_normal(
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
-def _with_momentum_factor(leptons: ak.Array, factor: ak.Array) -> ak.Array:
-    varied = ak.with_field(leptons, leptons.pt * factor, "pt")
-    return ak.with_field(varied, leptons.energy * factor, "energy")
+def _with_momentum_factor(leptons: LeptonColumns, factor: np.ndarray) -> LeptonColumns:
+    return leptons._replace(pt=leptons.pt * factor, energy=leptons.energy * factor)
 
 
-def scale_momentum(leptons: ak.Array, flavour: str, relative_shift: float) -> ak.Array:
+def scale_momentum(leptons: LeptonColumns, flavour: str, relative_shift: float) -> LeptonColumns:
     """Scale the momentum and energy of one lepton flavour by ``1 + relative_shift``."""
     selected = leptons.abs_pdg_id == _FLAVOUR_TYPES[flavour]
-    factor = ak.where(selected, 1.0 + relative_shift, 1.0)
-    return _with_momentum_factor(leptons, factor)
+    return _with_momentum_factor(leptons, np.where(selected, 1.0 + relative_shift, 1.0))
 
 
 def smear_resolution(
-    leptons: ak.Array,
-    channel_number: ak.Array,
-    event_number: ak.Array,
+    leptons: LeptonColumns,
+    channel_number: np.ndarray,
+    event_number: np.ndarray,
     electron_relative_smear: float,
     muon_relative_smear: float,
     salt: int,
-) -> ak.Array:
+) -> LeptonColumns:
     """Degrade the lepton momentum resolution by extra Gaussian smearing.
 
     Args:
-        leptons: GeV lepton collection
+        leptons: the chunk's GeV lepton columns
         channel_number: per event
         event_number: per event
         electron_relative_smear: relative width added to electrons
@@ -90,14 +88,14 @@ def smear_resolution(
         salt: the systematic's seed offset
 
     Returns:
-        ak.Array: leptons with smeared ``pt`` and ``energy``
+        LeptonColumns: leptons with smeared ``pt`` and ``energy``
     """
-    counts = ak.num(leptons.pt)
+    counts = leptons.counts
     flat_channel = np.repeat(np.asarray(channel_number), counts)
     flat_event = np.repeat(np.asarray(event_number), counts)
-    flat_index = np.asarray(ak.flatten(ak.local_index(leptons.pt)))
+    flat_index = np.arange(len(leptons.pt)) - np.repeat(leptons.offsets[:-1], counts)
     normal = event_seeded_normal(flat_channel, flat_event, flat_index, salt)
-    flat_type = np.asarray(ak.flatten(leptons.abs_pdg_id))
-    width = np.where(flat_type == ELECTRON_TYPE, electron_relative_smear, muon_relative_smear)
-    factor = np.maximum(1.0 + width * normal, 0.0)
-    return _with_momentum_factor(leptons, ak.unflatten(factor, counts))
+    width = np.where(
+        leptons.abs_pdg_id == ELECTRON_TYPE, electron_relative_smear, muon_relative_smear
+    )
+    return _with_momentum_factor(leptons, np.maximum(1.0 + width * normal, 0.0))

@@ -53,19 +53,21 @@ def _pileup_ratio(systematic: Systematic, pileup_sf: np.ndarray, sign: int) -> n
 def weight_variation_ratios(
     systematics: list[Systematic],
     events: ak.Array,
+    event_index: np.ndarray,
     lepton_pt: np.ndarray,
     lepton_abs_pdg_id: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Per-event ratios of varied to nominal weight for each weight systematic.
+    """Ratios of varied to nominal weight for each weight systematic, per selected candidate.
 
     Args:
         systematics: the weight systematics
         events: the chunk (for event-level scale factors)
-        lepton_pt: (n, 4) pT of the selected leptons, GeV
-        lepton_abs_pdg_id: (n, 4) type of the selected leptons
+        event_index: each candidate's event in the chunk
+        lepton_pt: (n, 4) pT of each candidate's leptons, GeV
+        lepton_abs_pdg_id: (n, 4) their types
 
     Returns:
-        dict: ``{name}Up`` and ``{name}Down`` -> ratio array
+        dict: ``{name}Up`` and ``{name}Down`` -> ratio per candidate
     """
     ratios: dict[str, np.ndarray] = {}
     pileup_sf = None
@@ -76,6 +78,7 @@ def weight_variation_ratios(
             elif systematic.kind == "pileup_weight":
                 if pileup_sf is None:
                     pileup_sf = np.asarray(events["scaleFactor_PILEUP"], dtype=np.float64)
+                    pileup_sf = pileup_sf[event_index]
                 ratio = _pileup_ratio(systematic, pileup_sf, sign)
             else:
                 raise ValueError(f"{systematic.name}: not a weight systematic ({systematic.kind})")
