@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from liberica.processors.quadruplets import FourLeptons, ZPairing
+from liberica.processors.quadruplets import FourLeptons, ZPairing, sum_over_leptons
 
 FEATURE_NAMES: tuple[str, ...] = (
     "m12",
@@ -58,7 +58,7 @@ def hzz4l_features(quad: FourLeptons, pairing: ZPairing, rows: np.ndarray) -> np
     pt, eta, phi, energy = quad.pt[rows], quad.eta[rows], quad.phi[rows], quad.energy[rows]
     z1, z2 = pairing.z1_leptons[rows], pairing.z2_leptons[rows]
     px, py, pz = quad.px[rows], quad.py[rows], quad.pz[rows]
-    total = [c.sum(axis=1) for c in (energy, px, py, pz)]
+    total = [sum_over_leptons(c) for c in (energy, px, py, pz)]
     e4, px4, py4, pz4 = total
     pt4l = np.hypot(px4, py4)
     y4l = 0.5 * np.log((e4 + pz4) / np.maximum(e4 - pz4, 1e-12))

@@ -21,7 +21,13 @@ from liberica.models import inference
 from liberica.models.spec import Classifier
 from liberica.processors import histograms, selections, variations, weights
 from liberica.processors.features import FEATURE_NAMES, hzz4l_features
-from liberica.processors.leptons import GoodLeptons, LeptonColumns, lepton_columns, take_events
+from liberica.processors.leptons import (
+    GoodLeptons,
+    LeptonColumns,
+    lepton_columns,
+    take_events,
+    with_directions,
+)
 from liberica.processors.quadruplets import CHANNEL_CODES
 
 _SMEARING_SALT = 0x5EED_0001
@@ -347,7 +353,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
         event_number = np.asarray(events["eventNumber"], dtype=np.int64)
         leptons = lepton_columns(events.leptons)
         # every selection needs four leptons: the other events are never selected
-        leptons = take_events(leptons, np.flatnonzero(leptons.counts >= 4))
+        leptons = with_directions(take_events(leptons, np.flatnonzero(leptons.counts >= 4)))
         select = self._selector(events, leptons)
         results = select(leptons)
         self._add_scores(results, event_number, timing)

@@ -27,6 +27,9 @@ class LeptonColumns(NamedTuple):
         is_tight, ptcone30, etcone20, z0, d0_significance: identification,
             isolation (GeV) and impact parameter (mm, and |d0|/sigma); None
             where the collection does not have them
+        cos_phi, sin_phi, sinh_eta: the direction, in float64, for the Cartesian
+            momenta; computed once by ``with_directions`` (momentum variations
+            leave them unchanged), else None
     """
 
     offsets: np.ndarray
@@ -42,6 +45,9 @@ class LeptonColumns(NamedTuple):
     etcone20: np.ndarray | None = None
     z0: np.ndarray | None = None
     d0_significance: np.ndarray | None = None
+    cos_phi: np.ndarray | None = None
+    sin_phi: np.ndarray | None = None
+    sinh_eta: np.ndarray | None = None
 
     @property
     def counts(self) -> np.ndarray:
@@ -83,6 +89,14 @@ def take_events(leptons: LeptonColumns, events: np.ndarray) -> LeptonColumns:
         for name, values in zip(LeptonColumns._fields[2:], leptons[2:], strict=True)
     }
     return LeptonColumns(offsets=offsets, event_index=leptons.event_index[events], **columns)
+
+
+def with_directions(leptons: LeptonColumns) -> LeptonColumns:
+    """The columns with ``cos_phi``, ``sin_phi`` and ``sinh_eta`` computed."""
+    phi = leptons.phi.astype(np.float64)
+    return leptons._replace(
+        cos_phi=np.cos(phi), sin_phi=np.sin(phi), sinh_eta=np.sinh(leptons.eta.astype(np.float64))
+    )
 
 
 def per_event_count(offsets: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from liberica.processors.leptons import LeptonColumns, per_event_count
+from liberica.processors.leptons import LeptonColumns, per_event_count, with_directions
 from liberica.processors.schema import ELECTRON_TYPE, MUON_TYPE
 
 # the three ways to split four leptons into two pairs, as indices into _PAIRS
@@ -88,6 +88,8 @@ def four_leptons(leptons: LeptonColumns, mask: np.ndarray | None = None) -> Four
     pt = np.take_along_axis(pt, order, axis=1)
     eta = leptons.eta[index].astype(np.float64)
     phi = leptons.phi[index].astype(np.float64)
+    if leptons.cos_phi is None:
+        leptons = with_directions(leptons)
     return FourLeptons(
         event_index=leptons.event_index[has_four],
         pt=pt,
@@ -96,14 +98,23 @@ def four_leptons(leptons: LeptonColumns, mask: np.ndarray | None = None) -> Four
         energy=leptons.energy[index].astype(np.float64),
         charge=leptons.charge[index].astype(np.int32),
         abs_pdg_id=leptons.abs_pdg_id[index].astype(np.int32),
-        px=pt * np.cos(phi),
-        py=pt * np.sin(phi),
-        pz=pt * np.sinh(eta),
+        px=pt * leptons.cos_phi[index],
+        py=pt * leptons.sin_phi[index],
+        pz=pt * leptons.sinh_eta[index],
     )
 
 
 def _cartesian(quad: FourLeptons) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return quad.px, quad.py, quad.pz, quad.energy
+
+
+def sum_over_leptons(values: np.ndarray) -> np.ndarray:
+    """``values.sum(axis=1)`` of an ``(n, 4)`` array, bit for bit, as three column additions.
+
+    numpy reduces a short last axis row by row; adding the columns instead is
+    several times faster and keeps the same left-to-right order.
+    """
+    return ((values[:, 0] + values[:, 1]) + values[:, 2]) + values[:, 3]
 
 
 def _mass(px: np.ndarray, py: np.ndarray, pz: np.ndarray, energy: np.ndarray) -> np.ndarray:
@@ -112,45 +123,49 @@ def _mass(px: np.ndarray, py: np.ndarray, pz: np.ndarray, energy: np.ndarray) ->
 
 def four_lepton_mass(quad: FourLeptons) -> np.ndarray:
     """Invariant mass of the four leptons (GeV)."""
-    px, py, pz, energy = (c.sum(axis=1) for c in _cartesian(quad))
+    px, py, pz, energy = (sum_over_leptons(c) for c in _cartesian(quad))
     return _mass(px, py, pz, energy)
 
 
 def four_lepton_pt(quad: FourLeptons) -> np.ndarray:
     """Transverse momentum of the four-lepton system (GeV)."""
-    px, py, _, _ = (c.sum(axis=1) for c in _cartesian(quad))
-    return np.hypot(px, py)
+    return np.hypot(sum_over_leptons(quad.px), sum_over_leptons(quad.py))
 
 
 def pair_into_z_bosons(quad: FourLeptons, z_mass: float) -> ZPairing:
     """Pair four leptons into Z1 (SFOS pair closest to ``z_mass``) and Z2.
 
     Only splits where both pairs are same-flavour opposite-charge qualify;
-    Z2 is the partner of Z1 in its split.
+    Z2 is the partner of Z1 in its split (the first such pair on a tie).
     """
     px, py, pz, energy = _cartesian(quad)
+    flavour, charge = quad.abs_pdg_id, quad.charge
+    masses, sfos = [], []
+    for i, j in _PAIRS:
+        masses.append(
+            _mass(
+                px[:, i] + px[:, j],
+                py[:, i] + py[:, j],
+                pz[:, i] + pz[:, j],
+                energy[:, i] + energy[:, j],
+            )
+        )
+        sfos.append((flavour[:, i] == flavour[:, j]) & (charge[:, i] + charge[:, j] == 0))
     n = len(quad.event_index)
-    masses = np.empty((n, 6))
-    sfos = np.empty((n, 6), dtype=bool)
-    for k, (i, j) in enumerate(_PAIRS):
-        masses[:, k] = _mass(
-            px[:, i] + px[:, j],
-            py[:, i] + py[:, j],
-            pz[:, i] + pz[:, j],
-            energy[:, i] + energy[:, j],
-        )
-        sfos[:, k] = (quad.abs_pdg_id[:, i] == quad.abs_pdg_id[:, j]) & (
-            quad.charge[:, i] + quad.charge[:, j] == 0
-        )
-    valid = sfos & sfos[:, _PARTNER]
-    distance = np.where(valid, np.abs(masses - z_mass), np.inf)
-    best = np.argmin(distance, axis=1) if n else np.zeros(0, dtype=np.int64)
-    rows = np.arange(n)
-    has_pairs = valid.any(axis=1)
-    z1 = np.where(has_pairs, masses[rows, best], np.nan)
-    z2 = np.where(has_pairs, masses[rows, _PARTNER[best]], np.nan)
-    n_electrons = (quad.abs_pdg_id == ELECTRON_TYPE).sum(axis=1)
-    n_muons = (quad.abs_pdg_id == MUON_TYPE).sum(axis=1)
+    best = np.zeros(n, dtype=np.intp)
+    closest = np.full(n, np.inf)
+    has_pairs = np.zeros(n, dtype=bool)
+    for k in range(len(_PAIRS)):
+        valid = sfos[k] & sfos[_PARTNER[k]]
+        has_pairs |= valid
+        distance = np.where(valid, np.abs(masses[k] - z_mass), np.inf)
+        better = distance < closest  # strictly: the first pair wins a tie
+        best[better] = k
+        closest[better] = distance[better]
+    z1 = np.where(has_pairs, np.choose(best, masses), np.nan)
+    z2 = np.where(has_pairs, np.choose(best, [masses[k] for k in _PARTNER]), np.nan)
+    n_electrons = sum_over_leptons((flavour == ELECTRON_TYPE).view(np.int8))
+    n_muons = sum_over_leptons((flavour == MUON_TYPE).view(np.int8))
     channel = np.select(
         [n_electrons == 4, n_muons == 4, (n_electrons == 2) & (n_muons == 2)],
         [CHANNEL_CODES["4e"], CHANNEL_CODES["4mu"], CHANNEL_CODES["2e2mu"]],

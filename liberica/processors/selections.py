@@ -24,6 +24,7 @@ from liberica.processors.quadruplets import (
     four_lepton_pt,
     four_leptons,
     pair_into_z_bosons,
+    sum_over_leptons,
 )
 
 AGC_LEPTON_TYPE_SUMS = (44, 48, 52)
@@ -97,10 +98,10 @@ def agc_baseline(leptons: LeptonColumns, z_mass: float) -> SelectionResult:
         z_mass: the Z mass used to pair the leptons (GeV)
     """
     quad = four_leptons(leptons)
-    type_sum = quad.abs_pdg_id.sum(axis=1)
+    type_sum = sum_over_leptons(quad.abs_pdg_id)
     steps = (
         ("four_leptons", np.ones(len(quad.event_index), dtype=bool)),
-        ("zero_charge", quad.charge.sum(axis=1) == 0),
+        ("zero_charge", sum_over_leptons(quad.charge) == 0),
         ("lepton_types", np.isin(type_sum, AGC_LEPTON_TYPE_SUMS)),
     )
     return _result(quad, pair_into_z_bosons(quad, z_mass), (), steps)
@@ -126,7 +127,9 @@ def hzz4l(
         event_cuts: the definition's event cuts
     """
     quad = four_leptons(leptons, good_leptons)
-    thresholds = np.asarray(event_cuts.lepton_pt_thresholds)
+    passes_pt = np.ones(len(quad.event_index), dtype=bool)
+    for k, threshold in enumerate(event_cuts.lepton_pt_thresholds):
+        passes_pt &= quad.pt[:, k] > threshold
     pairing = pair_into_z_bosons(quad, event_cuts.z_mass)
     z1_low, z1_high = event_cuts.z1_mass_window
     z2_low, z2_high = event_cuts.z2_mass_window
@@ -135,7 +138,7 @@ def hzz4l(
         z2_window = (pairing.z2_mass > z2_low) & (pairing.z2_mass < z2_high)
     steps = (
         ("four_good_leptons", np.ones(len(quad.event_index), dtype=bool)),
-        ("lepton_pt", (quad.pt[:, : len(thresholds)] > thresholds).all(axis=1)),
+        ("lepton_pt", passes_pt),
         ("two_sfos_pairs", pairing.has_two_sfos_pairs),
         ("z1_mass", z1_window),
         ("z2_mass", z2_window),
