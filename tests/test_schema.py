@@ -1,5 +1,6 @@
 import awkward as ak
 import numpy as np
+import pytest
 import uproot
 from coffea.nanoevents import NanoEventsFactory
 
@@ -80,3 +81,27 @@ def test_counted_arrays_read_like_std_vectors(data_a, tmp_path):
         "d0_significance",
     ):
         assert ak.all(original[field] == counted[field]), field
+
+
+def test_flat_lepton_columns_equal_the_collection(data_a):
+    """The processor's flat columns hold exactly the numbers and dtypes of events.leptons."""
+    from liberica.processors.leptons import LeptonColumns, lepton_columns, open_data_lepton_columns
+
+    events = _events(data_a)
+    flat, from_collection = open_data_lepton_columns(events), lepton_columns(events.leptons)
+    for name in LeptonColumns._fields:
+        ours, theirs = getattr(flat, name), getattr(from_collection, name)
+        if theirs is None:
+            assert ours is None, name
+            continue
+        assert ours.dtype == theirs.dtype, name
+        np.testing.assert_array_equal(ours, theirs, err_msg=name)
+    assert flat.pt.max() < 1000.0  # GeV
+
+
+def test_misaligned_lepton_branches_are_named():
+    from liberica.processors.schema import flat_leptons
+
+    events = ak.Array({"lep_pt": [[1.0, 2.0], [3.0]], "lep_E": [[1.0], [3.0, 4.0]]})
+    with pytest.raises(ValueError, match="branch lep_E has other per-event lengths"):
+        flat_leptons(events, ["pt", "energy"])

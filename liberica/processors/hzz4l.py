@@ -22,9 +22,8 @@ from liberica.models.spec import Classifier
 from liberica.processors import histograms, selections, variations, weights
 from liberica.processors.features import FEATURE_NAMES, hzz4l_features
 from liberica.processors.leptons import (
-    GoodLeptons,
     LeptonColumns,
-    lepton_columns,
+    open_data_lepton_columns,
     take_events,
     with_directions,
 )
@@ -52,7 +51,6 @@ REQUIRED_BRANCHES = (
     "lep_ptcone30",
     "lep_etcone20",
     "lep_z0",
-    "lep_trackd0pvunbiased",
     "lep_tracksigd0pvunbiased",
 )
 """Branches the processor reads; a file lacking one is refused before any chunk runs."""
@@ -151,28 +149,6 @@ class HZZ4lProcessor(processor.ProcessorABC):
         return varied
 
     # -- selections ------------------------------------------------------------
-
-    def _selector(self, events: ak.Array, leptons: LeptonColumns):
-        """The chunk's selections as a function of its (possibly varied) leptons.
-
-        What does not depend on the lepton momenta (triggers, the momentum-
-        independent lepton cuts) is evaluated here, once per chunk.
-        """
-        kinds = {region.selection for region in self.definition.regions.values()}
-        event_cuts = self.definition.event_selection
-        if "hzz4l" in kinds:
-            trigger = selections.fired_triggers(events, event_cuts.triggers)
-            good = GoodLeptons(leptons, self.definition.lepton_selection)
-
-        def select(varied: LeptonColumns) -> dict[str, selections.SelectionResult]:
-            results = {}
-            if "agc_baseline" in kinds:
-                results["agc_baseline"] = selections.agc_baseline(varied, event_cuts.z_mass)
-            if "hzz4l" in kinds:
-                results["hzz4l"] = selections.hzz4l(trigger, varied, good.mask(varied), event_cuts)
-            return results
-
-        return select
 
     def _region_masks(
         self, results: dict[str, selections.SelectionResult]
@@ -351,11 +327,17 @@ class HZZ4lProcessor(processor.ProcessorABC):
                 events, float(metadata["xsec"]), float(metadata["sumw"]), self.lumi_fb
             )
         event_number = np.asarray(events["eventNumber"], dtype=np.int64)
-        leptons = lepton_columns(events.leptons)
+        leptons = open_data_lepton_columns(events)
         # every selection needs four leptons: the other events are never selected
         leptons = with_directions(take_events(leptons, np.flatnonzero(leptons.counts >= 4)))
-        select = self._selector(events, leptons)
-        results = select(leptons)
+        chunk_selections = selections.ChunkSelections(
+            {region.selection for region in self.definition.regions.values()},
+            self.definition.lepton_selection,
+            self.definition.event_selection,
+            events,
+            leptons,
+        )
+        results = chunk_selections.nominal()
         self._add_scores(results, event_number, timing)
         masks = self._region_masks(results)
         filler = histograms.ChunkFiller(weighted, counts, process)
@@ -384,7 +366,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
             channel_number = np.asarray(events["channelNumber"], dtype=np.int64)
             varied = self._object_variations(leptons, channel_number, event_number)
             for variation, varied_leptons in varied.items():
-                varied_results = select(varied_leptons)
+                varied_results = chunk_selections.varied(varied_leptons)
                 self._add_scores(varied_results, event_number, timing)
                 self._fill(
                     filler,

@@ -14,7 +14,7 @@ import awkward as ak
 import numpy as np
 
 from liberica.analysis.definition import LeptonSelection
-from liberica.processors.schema import ELECTRON_TYPE, MUON_TYPE
+from liberica.processors.schema import ELECTRON_TYPE, MUON_TYPE, flat_leptons
 
 
 class LeptonColumns(NamedTuple):
@@ -60,35 +60,66 @@ class LeptonColumns(NamedTuple):
         return len(self.offsets) - 1
 
 
+def _columns(counts: np.ndarray, arrays: dict[str, np.ndarray]) -> LeptonColumns:
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return LeptonColumns(offsets=offsets, event_index=np.arange(len(counts)), **arrays)
+
+
 def lepton_columns(leptons: ak.Array) -> LeptonColumns:
     """Flatten a jagged lepton collection (such as the schema's ``events.leptons``).
 
     Fields the collection lacks beyond the kinematics are left as None. Values
     keep their dtype, so that every cut sees the numbers the collection holds.
     """
-    counts = np.asarray(ak.num(leptons, axis=1), dtype=np.int64)
-    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
     fields = set(ak.fields(leptons))
-    columns = {
+    arrays = {
         name: np.asarray(ak.flatten(leptons[name], axis=1))
         for name in LeptonColumns._fields[2:]
         if name in fields
     }
-    return LeptonColumns(offsets=offsets, event_index=np.arange(len(counts)), **columns)
+    return _columns(np.asarray(ak.num(leptons, axis=1), dtype=np.int64), arrays)
+
+
+def open_data_lepton_columns(events: ak.Array) -> LeptonColumns:
+    """The lepton columns of an open-data chunk, read from its branches (GeV, via the schema)."""
+    return _columns(*flat_leptons(events, LeptonColumns._fields[2:]))
+
+
+class EventSubset:
+    """Some events of a chunk's lepton columns, and the way to carry varied momenta over.
+
+    Args:
+        leptons: lepton columns
+        events: positions (ascending) of the events to keep, into ``leptons``
+
+    Attributes:
+        leptons: the columns of the kept events
+        flat: for each kept lepton, its position in the original columns
+    """
+
+    def __init__(self, leptons: LeptonColumns, events: np.ndarray) -> None:
+        counts = leptons.counts[events]
+        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        starts = leptons.offsets[:-1][events]
+        self.flat = np.arange(offsets[-1]) + np.repeat(starts - offsets[:-1], counts)
+        columns = {
+            name: None if values is None else values[self.flat]
+            for name, values in zip(LeptonColumns._fields[2:], leptons[2:], strict=True)
+        }
+        self.leptons = LeptonColumns(
+            offsets=offsets, event_index=leptons.event_index[events], **columns
+        )
+
+    def vary(self, varied: LeptonColumns) -> LeptonColumns:
+        """The kept events with the momenta of ``varied`` (a variation of the original columns)."""
+        return self.leptons._replace(pt=varied.pt[self.flat], energy=varied.energy[self.flat])
 
 
 def take_events(leptons: LeptonColumns, events: np.ndarray) -> LeptonColumns:
     """The columns of the events at positions ``events`` (ascending) only."""
-    counts = leptons.counts[events]
-    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    flat = np.arange(offsets[-1]) + np.repeat(leptons.offsets[:-1][events] - offsets[:-1], counts)
-    columns = {
-        name: None if values is None else values[flat]
-        for name, values in zip(LeptonColumns._fields[2:], leptons[2:], strict=True)
-    }
-    return LeptonColumns(offsets=offsets, event_index=leptons.event_index[events], **columns)
+    return EventSubset(leptons, events).leptons
 
 
 def with_directions(leptons: LeptonColumns) -> LeptonColumns:
@@ -137,6 +168,8 @@ class GoodLeptons:
         if cuts.require_tight_id:
             common = common & leptons.is_tight.astype(bool)
         self._common = common
+        self.possible = (self._electron | self._muon) & common
+        """Flat mask of the leptons that pass the cuts for some momentum."""
 
     def mask(self, leptons: LeptonColumns) -> np.ndarray:
         """Flat mask of the leptons passing every cut, with ``leptons``' momenta."""

@@ -13,6 +13,8 @@ offsets, so the schema reads both unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import awkward as ak
 import numpy as np
 from coffea.nanoevents.methods import base, candidate
@@ -45,6 +47,34 @@ _LEPTON_FIELDS = {
     "lep_trackd0pvunbiased": "d0",  # mm
     "lep_tracksigd0pvunbiased": "d0_significance",  # |d0| / sigma(d0)
 }
+
+
+def flat_leptons(
+    events: ak.Array, fields: Iterable[str] | None = None
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The leptons per event and their flat per-lepton arrays, keyed by field name, in GeV.
+
+    The numbers and dtypes of ``events.leptons``, without building the record
+    array: for columnar code that works on flat numpy arrays. Only the
+    branches of ``fields`` (default: every field of ``events.leptons``) are read.
+
+    Raises:
+        ValueError: naming the branch whose per-event lengths differ from ``lep_pt``'s
+    """
+    counts = np.asarray(ak.num(events["lep_pt"], axis=1), dtype=np.int64)
+    arrays = {}
+    wanted = None if fields is None else set(fields)
+    for branch, field in (*_LEPTON_FIELDS_MEV.items(), *_LEPTON_FIELDS.items()):
+        if wanted is not None and field not in wanted:
+            continue
+        jagged = events[branch]
+        if branch != "lep_pt" and not np.array_equal(ak.num(jagged, axis=1), counts):
+            raise ValueError(f"branch {branch} has other per-event lengths than lep_pt")
+        values = np.asarray(ak.flatten(jagged, axis=1))
+        arrays[field] = values * MEV_TO_GEV if branch in _LEPTON_FIELDS_MEV else values
+    if "abs_pdg_id" in arrays:
+        arrays["abs_pdg_id"] = arrays["abs_pdg_id"].astype(np.int32)
+    return counts, arrays
 
 
 def _gev(array: ak.Array) -> ak.Array:

@@ -15,8 +15,8 @@ from typing import NamedTuple
 import awkward as ak
 import numpy as np
 
-from liberica.analysis.definition import EventSelection
-from liberica.processors.leptons import LeptonColumns
+from liberica.analysis.definition import EventSelection, LeptonSelection
+from liberica.processors.leptons import EventSubset, GoodLeptons, LeptonColumns, per_event_count
 from liberica.processors.quadruplets import (
     FourLeptons,
     ZPairing,
@@ -144,3 +144,76 @@ def hzz4l(
         ("z2_mass", z2_window),
     )
     return _result(quad, pairing, (("trigger", trigger),), steps)
+
+
+class ChunkSelections:
+    """The selections of one chunk: the nominal pass, then any number of momentum variations.
+
+    What does not depend on the lepton momenta is evaluated once, here: the
+    triggers, the momentum-independent lepton cuts, and the events each
+    selection could select under some momenta. A varied pass runs on those
+    events only.
+
+    - ``hzz4l``: triggered events with at least four leptons passing the
+      momentum-independent cuts (every pass, the nominal one included).
+    - ``agc_baseline``: none of its cuts depends on the momenta, so a varied
+      pass recomputes the observables of the events the nominal pass selected.
+
+    Args:
+        kinds: the selections to run (``agc_baseline``, ``hzz4l``)
+        lepton_cuts: the definition's lepton cuts
+        event_cuts: the definition's event cuts
+        events: the chunk (for the trigger branches)
+        leptons: the nominal lepton columns of the chunk, or of a subset of
+            its events holding every event with four or more leptons
+    """
+
+    def __init__(
+        self,
+        kinds: set[str],
+        lepton_cuts: LeptonSelection,
+        event_cuts: EventSelection,
+        events: ak.Array,
+        leptons: LeptonColumns,
+    ) -> None:
+        unknown = set(kinds) - {"agc_baseline", "hzz4l"}
+        if unknown:
+            raise ValueError(f"unknown selection(s): {', '.join(sorted(unknown))}")
+        self.kinds = set(kinds)
+        self.event_cuts = event_cuts
+        self.leptons = leptons
+        self._subsets: dict[str, EventSubset] = {}
+        if "hzz4l" in self.kinds:
+            self.trigger = fired_triggers(events, event_cuts.triggers)
+            possible = GoodLeptons(leptons, lepton_cuts).possible
+            candidates = self.trigger[leptons.event_index] & (
+                per_event_count(leptons.offsets, possible) >= 4
+            )
+            self._subsets["hzz4l"] = EventSubset(leptons, np.flatnonzero(candidates))
+            self._good = GoodLeptons(self._subsets["hzz4l"].leptons, lepton_cuts)
+
+    def _hzz4l(self, leptons: LeptonColumns) -> SelectionResult:
+        return hzz4l(self.trigger, leptons, self._good.mask(leptons), self.event_cuts)
+
+    def nominal(self) -> dict[str, SelectionResult]:
+        """Every selection with the nominal momenta (call before ``varied``)."""
+        results = {}
+        if "agc_baseline" in self.kinds:
+            result = agc_baseline(self.leptons, self.event_cuts.z_mass)
+            selected = result.quad.event_index[result.passed]
+            positions = np.searchsorted(self.leptons.event_index, selected)
+            self._subsets["agc_baseline"] = EventSubset(self.leptons, positions)
+            results["agc_baseline"] = result
+        if "hzz4l" in self.kinds:
+            results["hzz4l"] = self._hzz4l(self._subsets["hzz4l"].leptons)
+        return results
+
+    def varied(self, varied: LeptonColumns) -> dict[str, SelectionResult]:
+        """Every selection with the momenta of ``varied``, a variation of the nominal columns."""
+        results = {}
+        if "agc_baseline" in self.kinds:
+            leptons = self._subsets["agc_baseline"].vary(varied)
+            results["agc_baseline"] = agc_baseline(leptons, self.event_cuts.z_mass)
+        if "hzz4l" in self.kinds:
+            results["hzz4l"] = self._hzz4l(self._subsets["hzz4l"].vary(varied))
+        return results
