@@ -116,6 +116,17 @@ def _chunk_read_error(err: BaseException) -> ChunkReadError | None:
     match = re.search(r"ChunkReadError\((['\"])(.*?)\1\)", str(err), re.S)
     if match:
         return ChunkReadError(match.group(2).replace("\\n", " ").replace("\n", " "))
+    # a preloaded chunk fails in coffea's reading, before the processor runs
+    match = re.search(
+        r"Failed creating nanoevents: WorkItem\(.*?filename='(.*?)'.*?entrystart=(\d+), "
+        r"entrystop=(\d+).*?The error was: (.*)",
+        str(err),
+        re.S,
+    )
+    if match:
+        filename, start, stop, reason = match.groups()
+        reason = " ".join(reason.replace("\\n", " ").split()).rstrip(".")[:300]
+        return ChunkReadError(f"cannot read {filename} entries {start}-{stop}: {reason}")
     return None
 
 
@@ -217,6 +228,11 @@ def run_processor(
     fileset = fileset_module.prepare(
         raw_fileset, definition, REQUIRED_BRANCHES, policy, input_report
     )
+    if policy != "skip":
+        # each chunk reads the processor's branches in one uproot call; under
+        # `skip` they are read inside the processor, which can skip a bad chunk
+        for entry in fileset.values():
+            entry["preload"] = list(REQUIRED_BRANCHES)
     data_metadata = fileset_module.data_metadata(fileset)
     if lumi_fb is None:
         lumi_fb = float(data_metadata.get("lumi_fb", definition.luminosity_fb))
