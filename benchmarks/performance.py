@@ -11,9 +11,10 @@ bytes read. Then a profile of one chunk of (d), and a chunk-size scan of (d)
 from 50k to 1M events on a subset of the files. Every processing row runs in a
 fresh process, so that its peak RSS is its own.
 
-The sample (default 20M MC events, >= 40 files) is generated once and cached.
+The sample (default 20M MC events in 41 files of at most 500k events) is
+generated once and cached.
 
-    python benchmarks/performance.py [--events 20000000] [--cache liberica-data]
+    python benchmarks/performance.py [--events 20000000] [--events-per-file 500000]
 """
 
 from __future__ import annotations
@@ -143,6 +144,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
+        "--events-per-file",
+        type=int,
+        default=500_000,
+        help="file size of the generated sample; a chunk never spans two files",
+    )
+    parser.add_argument(
         "--chunksize",
         type=int,
         default=None,
@@ -168,7 +175,10 @@ def main() -> None:
     chunksize = args.chunksize or DEFAULT_CHUNKSIZE
     start = time.perf_counter()
     sample = cached_hzz4l(
-        args.cache / f"hzz4l-{args.events}-seed{args.seed}", events=args.events, seed=args.seed
+        args.cache / f"hzz4l-{args.events}-seed{args.seed}-{args.events_per_file}-per-file",
+        events=args.events,
+        seed=args.seed,
+        events_per_file=args.events_per_file,
     )
     generation_s = time.perf_counter() - start
     fileset = fileset_module.prepare(

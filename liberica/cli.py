@@ -86,13 +86,33 @@ def main(verbose: bool) -> None:
     help="Signal strength injected into the pseudo-data.",
 )
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
+@click.option(
+    "--events-per-file",
+    type=click.IntRange(min=1),
+    default=200_000,
+    show_default=True,
+    help="At most this many events per file (a chunk never spans two files).",
+)
 def generate(
-    analysis: str, out_dir: pathlib.Path, events: int, lumi_fb: float, mu_inject: float, seed: int
+    analysis: str,
+    out_dir: pathlib.Path,
+    events: int,
+    lumi_fb: float,
+    mu_inject: float,
+    seed: int,
+    events_per_file: int,
 ) -> None:
     """Generate the embedded sample of ANALYSIS in the ATLAS open-data format."""
     from liberica.samples import generate_hzz4l
 
-    sample = generate_hzz4l(out_dir, events=events, lumi_fb=lumi_fb, mu_inject=mu_inject, seed=seed)
+    sample = generate_hzz4l(
+        out_dir,
+        events=events,
+        lumi_fb=lumi_fb,
+        mu_inject=mu_inject,
+        seed=seed,
+        events_per_file=events_per_file,
+    )
     table = Table(title=f"Generated {analysis} sample in {out_dir}")
     table.add_column("sample")
     table.add_column("events", justify="right")

@@ -86,6 +86,27 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
     ).read_text()
 
 
+def test_events_per_file_caps_files_and_keys_the_cache(tmp_path):
+    from liberica.samples import cached_hzz4l
+
+    small = cached_hzz4l(
+        tmp_path / "cache", events=20_000, lumi_fb=5.0, seed=3, events_per_file=2_000
+    )
+    fileset = json.loads(small.fileset_path.read_text())
+    sizes = {
+        name: [uproot.open(f)["mini"].num_entries for f in entry["files"]]
+        for name, entry in fileset.items()
+    }
+    assert max(max(s) for s in sizes.values()) <= 2_000
+    assert len(sizes["ZZllll"]) == 3  # 6,000 events
+    assert (
+        json.loads((tmp_path / "cache" / "generation.json").read_text())["events_per_file"] == 2_000
+    )
+    # another file size is another sample: regenerated, not taken from the cache
+    bigger = cached_hzz4l(tmp_path / "cache", events=20_000, lumi_fb=5.0, seed=3)
+    assert len(json.loads(bigger.fileset_path.read_text())["ZZllll"]["files"]) == 1
+
+
 # -- format --------------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ import json
 import logging
 import pathlib
 
-from liberica.samples.hzz4l import GeneratedSample, generate_hzz4l
+from liberica.samples.hzz4l import EVENTS_PER_FILE, GeneratedSample, generate_hzz4l
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +18,7 @@ def cached_hzz4l(
     lumi_fb: float = 140.0,
     mu_inject: float = 1.0,
     seed: int = 42,
+    events_per_file: int = EVENTS_PER_FILE,
 ) -> GeneratedSample:
     """The hzz4l embedded sample in ``cache_dir``, generated only if absent or stale.
 
@@ -27,7 +28,13 @@ def cached_hzz4l(
     cache_dir = pathlib.Path(cache_dir)
     record = cache_dir / "generation.json"
     fileset = cache_dir / "fileset.json"
-    wanted = {"events": events, "lumi_fb": lumi_fb, "mu_inject": mu_inject, "seed": seed}
+    wanted = {
+        "events": events,
+        "lumi_fb": lumi_fb,
+        "mu_inject": mu_inject,
+        "seed": seed,
+        "events_per_file": events_per_file,
+    }
     if record.exists() and fileset.exists():
         recorded = json.loads(record.read_text())
         files = [f for entry in json.loads(fileset.read_text()).values() for f in entry["files"]]
@@ -43,4 +50,11 @@ def cached_hzz4l(
                 seed=seed,
             )
     log.info("generating the hzz4l sample in %s (cached for later runs)", cache_dir)
-    return generate_hzz4l(cache_dir, events=events, lumi_fb=lumi_fb, mu_inject=mu_inject, seed=seed)
+    return generate_hzz4l(
+        cache_dir,
+        events=events,
+        lumi_fb=lumi_fb,
+        mu_inject=mu_inject,
+        seed=seed,
+        events_per_file=events_per_file,
+    )

@@ -669,8 +669,8 @@ def _generator_weights(rng: np.random.Generator, n: int, negative_fraction: floa
     return (sign * magnitude).astype(np.float32)
 
 
-def _file_sizes(n: int) -> list[int]:
-    files = max(1, -(-n // EVENTS_PER_FILE))
+def _file_sizes(n: int, per_file: int) -> list[int]:
+    files = max(1, -(-n // per_file))
     return [len(part) for part in np.array_split(np.arange(n), files)]
 
 
@@ -720,14 +720,14 @@ def _remove_stale(out_dir: pathlib.Path, names: list[str]) -> None:
 
 
 def _generate_mc(
-    out_dir: pathlib.Path, sample: Sample, n: int, seed: int
+    out_dir: pathlib.Path, sample: Sample, n: int, seed: int, per_file: int
 ) -> tuple[list[str], float]:
     key = _key(sample.name)
     weights = _generator_weights(_rng(seed, key, 0), n, sample.negative_weight_fraction)
     sumw = float(np.sum(weights, dtype=np.float64))
     files = []
     start = 0
-    for index, size in enumerate(_file_sizes(n)):
+    for index, size in enumerate(_file_sizes(n, per_file)):
         events = _simulate(sample, _rng(seed, key, 1, index), size, is_data=False)
         path = out_dir / f"{sample.name}_{index}.root"
         bookkeeping = {
@@ -755,7 +755,7 @@ def expected_data_events(lumi_fb: float, mu_inject: float) -> dict[str, float]:
 
 
 def _generate_data(
-    out_dir: pathlib.Path, lumi_fb: float, mu_inject: float, seed: int
+    out_dir: pathlib.Path, lumi_fb: float, mu_inject: float, seed: int, per_file: int
 ) -> tuple[list[str], int]:
     key = _key(DATA_SAMPLE)
     counts_rng = _rng(seed, key, 0)
@@ -764,7 +764,7 @@ def _generate_data(
     for sample in (s for s in SAMPLES if s.in_data):
         expected = expected_data_events(lumi_fb, mu_inject)[sample.name] * sf_max
         drawn = int(counts_rng.poisson(expected))
-        for index, size in enumerate(_file_sizes(drawn) if drawn else []):
+        for index, size in enumerate(_file_sizes(drawn, per_file) if drawn else []):
             rng = _rng(seed, key, 1, _key(sample.name), index)
             events = _simulate(sample, rng, size, is_data=True)
             keep = rng.random(size) * sf_max < events.weight_scale_factor
@@ -786,7 +786,7 @@ def _generate_data(
     files = []
     start = 0
     zeros = np.zeros(n)
-    for index, size in enumerate(_file_sizes(n)):
+    for index, size in enumerate(_file_sizes(n, per_file)):
         chunk = _select(data, np.arange(start, start + size))
         stop = start + size
         # as in real open-data files: no MC weights (0) and XSection = SumWeights = 1
@@ -821,6 +821,7 @@ def generate_hzz4l(
     lumi_fb: float = 140.0,
     mu_inject: float = 1.0,
     seed: int = 42,
+    events_per_file: int = EVENTS_PER_FILE,
 ) -> GeneratedSample:
     """Generate the hzz4l MC samples and pseudo-data in the open-data format.
 
@@ -835,12 +836,16 @@ def generate_hzz4l(
         lumi_fb: integrated luminosity of the pseudo-data, fb^-1
         mu_inject: signal strength injected into the pseudo-data
         seed: seed of every random stream
+        events_per_file: at most this many events per file (the events drawn
+            depend on it: each file has its own random stream)
 
     Returns:
         GeneratedSample: where the fileset is and what was written
     """
     if events < 1:
         raise ValueError(f"events must be positive, got {events}")
+    if events_per_file < 1:
+        raise ValueError(f"events_per_file must be positive, got {events_per_file}")
     if lumi_fb <= 0 or mu_inject < 0:
         raise ValueError(f"need lumi_fb > 0 and mu_inject >= 0 (got {lumi_fb}, {mu_inject})")
     started = time.perf_counter()
@@ -851,7 +856,7 @@ def generate_hzz4l(
     counts = mc_event_counts(events)
     fileset: dict[str, dict] = {}
     for sample in SAMPLES:
-        files, sumw = _generate_mc(out_dir, sample, counts[sample.name], seed)
+        files, sumw = _generate_mc(out_dir, sample, counts[sample.name], seed, events_per_file)
         metadata = {
             "process": sample.process,
             "is_data": False,
@@ -862,7 +867,9 @@ def generate_hzz4l(
             metadata["variation"] = sample.variation
         fileset[sample.name] = {"files": {f: "mini" for f in files}, "metadata": metadata}
 
-    data_files, counts[DATA_SAMPLE] = _generate_data(out_dir, lumi_fb, mu_inject, seed)
+    data_files, counts[DATA_SAMPLE] = _generate_data(
+        out_dir, lumi_fb, mu_inject, seed, events_per_file
+    )
     fileset[DATA_SAMPLE] = {
         "files": {f: "mini" for f in data_files},
         "metadata": {
@@ -882,6 +889,7 @@ def generate_hzz4l(
         "lumi_fb": float(lumi_fb),
         "mu_inject": float(mu_inject),
         "seed": int(seed),
+        "events_per_file": int(events_per_file),
         "samples": counts,
         "xsec_pb": {s.name: s.xsec_pb for s in SAMPLES},
         "expected_data_before_sf": expected_data_events(lumi_fb, mu_inject),
