@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from importlib import resources
 from typing import Any, NamedTuple
 
+import loky
 import yaml
 from coffea import processor
 
@@ -179,6 +180,20 @@ def _worker_threads(client) -> tuple[int, int]:
     return max(1, sum(threads.values())), len(threads)
 
 
+_NO_LEAK_RESTARTS = {"LOKY_MAX_MEMORY_LEAK_SIZE": str(1 << 50)}
+
+
+def _process_pool(max_workers: int) -> loky.ProcessPoolExecutor:
+    """The futures executor's pool (coffea's default, loky), workers living for the whole run.
+
+    loky replaces a worker whose resident memory grew by 300 MB since its start,
+    taking it for a leak. A chunk's arrays grow it that much (the allocator keeps
+    the pages for the next chunk), so workers were restarted every few chunks,
+    each paying the imports and the classifier sessions again.
+    """
+    return loky.ProcessPoolExecutor(max_workers=max_workers, env=_NO_LEAK_RESTARTS)
+
+
 @contextlib.contextmanager
 def open_executor(profile: Profile, status: bool = True) -> Iterator[OpenExecutor]:
     """Start (or connect to) what ``profile`` names, yield its executor, then clean up."""
@@ -191,7 +206,12 @@ def open_executor(profile: Profile, status: bool = True) -> Iterator[OpenExecuto
     if profile.executor == "futures":
         workers = int(profile.options.get("workers", 2))
         executor = processor.FuturesExecutor(
-            workers=workers, status=status, desc="Processing", unit="chunk", merging=False
+            pool=_process_pool,
+            workers=workers,
+            status=status,
+            desc="Processing",
+            unit="chunk",
+            merging=False,
         )
         yield OpenExecutor(executor, min(workers, os.cpu_count() or 1), workers, 0.0)
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import resource
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import awkward as ak
@@ -57,8 +58,19 @@ REQUIRED_BRANCHES = (
 
 
 def _peak_rss_mb() -> int:
-    """Peak resident memory of this process so far, in MB (Linux ru_maxrss is in kB)."""
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+    """Peak resident memory of this process so far, in MB.
+
+    Linux's ``VmHWM`` where there is one: ``ru_maxrss`` survives exec, so a
+    spawned worker would report its parent's peak at the fork if larger.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)  # kB on Linux
 
 
 class ChunkReadError(OSError):
@@ -127,26 +139,30 @@ class HZZ4lProcessor(processor.ProcessorABC):
 
     def _object_variations(
         self, leptons: LeptonColumns, channel_number: np.ndarray, event_number: np.ndarray
-    ) -> dict[str, LeptonColumns]:
-        """The varied lepton columns; event numbers are per event of the chunk."""
-        varied: dict[str, LeptonColumns] = {}
+    ) -> Iterator[tuple[str, LeptonColumns]]:
+        """Each variation's label and lepton columns, one at a time (event numbers per chunk event)."""
         for systematic in self.definition.systematics_of("object"):
             options = systematic.options
             if systematic.kind == "lepton_momentum_scale":
                 for direction, sign in (("Up", 1), ("Down", -1)):
-                    varied[f"{systematic.name}{direction}"] = variations.scale_momentum(
-                        leptons, options["flavour"], sign * options["relative_shift"]
+                    yield (
+                        f"{systematic.name}{direction}",
+                        variations.scale_momentum(
+                            leptons, options["flavour"], sign * options["relative_shift"]
+                        ),
                     )
             elif systematic.kind == "lepton_resolution":
-                varied[f"{systematic.name}Up"] = variations.smear_resolution(
-                    leptons,
-                    channel_number[leptons.event_index],
-                    event_number[leptons.event_index],
-                    options["electron_relative_smear"],
-                    options["muon_relative_smear"],
-                    salt=_SMEARING_SALT,
+                yield (
+                    f"{systematic.name}Up",
+                    variations.smear_resolution(
+                        leptons,
+                        channel_number[leptons.event_index],
+                        event_number[leptons.event_index],
+                        options["electron_relative_smear"],
+                        options["muon_relative_smear"],
+                        salt=_SMEARING_SALT,
+                    ),
                 )
-        return varied
 
     # -- selections ------------------------------------------------------------
 
@@ -365,7 +381,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
         if run_variations:
             channel_number = np.asarray(events["channelNumber"], dtype=np.int64)
             varied = self._object_variations(leptons, channel_number, event_number)
-            for variation, varied_leptons in varied.items():
+            for variation, varied_leptons in varied:
                 varied_results = chunk_selections.varied(varied_leptons)
                 self._add_scores(varied_results, event_number, timing)
                 self._fill(
@@ -377,6 +393,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
                         for name, result in varied_results.items()
                     },
                 )
+                del varied_leptons, varied_results  # one variation in memory at a time
 
         if self.dump_features and not is_data and not sample_variation:
             selection = (
