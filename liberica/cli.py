@@ -168,7 +168,7 @@ def _process_options(func):
             "--chunksize",
             type=click.IntRange(min=1),
             default=None,
-            help="Events per chunk [default: 200000].",
+            help="Events per chunk [default: 500000]; a chunk never spans two files.",
         ),
         click.option("--no-systematics", is_flag=True, help="Nominal only."),
         click.option(

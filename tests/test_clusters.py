@@ -80,6 +80,23 @@ def _gateway_profile(server, password_env):
     return clusters.parse(config, "dask_config.yaml")["dask-gateway"]
 
 
+def test_local_workers_run_without_trim_threshold_or_profiler():
+    """The two dask defaults that slow the processor down are off on the workers liberica starts."""
+    import os
+
+    import dask
+
+    profile = clusters.Profile("local", "dask-local", {"workers": 1, "threads_per_worker": 1})
+    with clusters.open_executor(profile, status=False) as opened:
+        seen = opened.executor.client.run(
+            lambda: (
+                os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+                dask.config.get("distributed.worker.profile.enabled"),
+            )
+        )
+    assert list(seen.values()) == [(None, False)]
+
+
 def test_dask_gateway_equals_iterative(small_sample, reference, gateway_server, monkeypatch):
     monkeypatch.setenv("LIBERICA_TEST_GATEWAY_PASSWORD", PASSWORD)
     profile = _gateway_profile(gateway_server, "LIBERICA_TEST_GATEWAY_PASSWORD")

@@ -250,6 +250,9 @@ def _local_cluster(profile: Profile) -> Iterator[Any]:
         {
             "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
             "distributed.worker.daemon": False,
+            # the statistical profiler samples the task thread's stack every 10 ms,
+            # taking the GIL from the processor's numpy calls each time
+            "distributed.worker.profile.enabled": False,
         }
     ):
         cluster = LocalCluster(

@@ -29,7 +29,7 @@ from liberica.processors.schema import OpenDataSchema
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHUNKSIZE = 200_000
+DEFAULT_CHUNKSIZE = 500_000
 """Events per chunk: large enough to amortize coffea's per-chunk overhead."""
 
 
