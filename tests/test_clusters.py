@@ -23,7 +23,7 @@ def test_repository_profiles_are_valid():
     assert {"iterative", "futures", "dask-local", "dask-scheduler", "dask-gateway"} <= set(profiles)
     gateway = profiles["dask-gateway"]
     assert gateway.options["adaptive"] == {"minimum": 2, "maximum": 2}
-    assert gateway.chunksize == 200_000 and gateway.retries == 3
+    assert gateway.chunksize == 500_000 and gateway.retries == 3
 
 
 @pytest.mark.parametrize(

@@ -184,7 +184,7 @@ _NO_LEAK_RESTARTS = {"LOKY_MAX_MEMORY_LEAK_SIZE": str(1 << 50)}
 
 
 def _process_pool(max_workers: int) -> loky.ProcessPoolExecutor:
-    """The futures executor's pool (coffea's default, loky), workers living for the whole run.
+    """The futures executor's pool (coffea's default kind, loky), workers living for the whole run.
 
     loky replaces a worker whose resident memory grew by 300 MB since its start,
     taking it for a leak. A chunk's arrays grow it that much (the allocator keeps
@@ -205,15 +205,17 @@ def open_executor(profile: Profile, status: bool = True) -> Iterator[OpenExecuto
         return
     if profile.executor == "futures":
         workers = int(profile.options.get("workers", 2))
-        executor = processor.FuturesExecutor(
-            pool=_process_pool,
-            workers=workers,
-            status=status,
-            desc="Processing",
-            unit="chunk",
-            merging=False,
-        )
-        yield OpenExecutor(executor, min(workers, os.cpu_count() or 1), workers, 0.0)
+        # one pool for coffea's preprocessing and the processing: started once
+        with _process_pool(workers) as pool:
+            executor = processor.FuturesExecutor(
+                pool=pool,
+                workers=workers,
+                status=status,
+                desc="Processing",
+                unit="chunk",
+                merging=False,
+            )
+            yield OpenExecutor(executor, min(workers, os.cpu_count() or 1), workers, 0.0)
         return
     if profile.executor in DASK_EXECUTORS:
         with _dask_client(profile) as client:
