@@ -3,6 +3,12 @@
 A pure function of a chunk: objects -> object variations -> selections ->
 weights -> histograms and cutflows. It returns a dictionary that coffea's
 executors merge by addition.
+
+The chunk's leptons are flattened once into numpy columns (GeV); the
+selections work on four-lepton candidates, and each momentum variation re-runs
+them only on the events they could select (``selections.ChunkSelections``).
+Histograms are filled by ``bincount`` over the axis' own bin index, once per
+region and selection pass for all weight variations.
 """
 
 from __future__ import annotations
