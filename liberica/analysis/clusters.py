@@ -8,9 +8,10 @@ executor and closes whatever it started.
 
 Dask's nanny exports ``MALLOC_TRIM_THRESHOLD_=65536`` to its workers, which
 halved awkward's throughput here; liberica clears that dask config key before it
-starts local workers. Gateway and scheduler workers are started by the
-facility: their environment should carry ``MALLOC_MMAP_THRESHOLD_=33554432``
-(or no trim threshold), as the README explains.
+starts local workers, and the processor sets its own allocator thresholds in
+every process anyway (``liberica.processors.allocator``). The worker's
+statistical profiler is off on local workers; facility workers should get
+``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False``, as the README explains.
 """
 
 from __future__ import annotations

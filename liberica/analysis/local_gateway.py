@@ -29,12 +29,9 @@ c.SimpleAuthenticator.password = "@PASSWORD@"
 c.LocalClusterConfig.scheduler_cmd = ["dask", "scheduler"]
 c.LocalClusterConfig.worker_cmd = ["dask", "worker"]
 c.LocalClusterConfig.clusters_directory = "@CLUSTERS@"
-# the nanny's MALLOC_TRIM_THRESHOLD_ halves awkward's speed (this keeps glibc fast),
-# and the worker's profiler takes the GIL from the task thread every 10 ms
-c.ClusterConfig.environment = {
-    "MALLOC_MMAP_THRESHOLD_": "33554432",
-    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
-}
+# the worker's profiler takes the GIL from the task thread every 10 ms (the
+# nanny's MALLOC_TRIM_THRESHOLD_ is replaced by the processor's allocator settings)
+c.ClusterConfig.environment = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
 
 def _options(options):
     return {"worker_cores": options.worker_cores, "worker_memory": "%s G" % options.worker_memory}

@@ -8,7 +8,8 @@ The chunk's leptons are flattened once into numpy columns (GeV); the
 selections work on four-lepton candidates, and each momentum variation re-runs
 them only on the events they could select (``selections.ChunkSelections``).
 Histograms are filled by ``bincount`` over the axis' own bin index, once per
-region and selection pass for all weight variations.
+region and selection pass for all weight variations. The process keeps freed
+memory for the next chunk (``allocator``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from coffea import processor
 from liberica.analysis.definition import AnalysisDefinition
 from liberica.models import inference
 from liberica.models.spec import Classifier
-from liberica.processors import histograms, selections, variations, weights
+from liberica.processors import allocator, histograms, selections, variations, weights
 from liberica.processors.features import FEATURE_NAMES, hzz4l_features
 from liberica.processors.leptons import (
     LeptonColumns,
@@ -305,6 +306,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
 
     def process(self, events: ak.Array) -> dict[str, Any]:
         """Histograms, cutflows and event counts of one chunk (see ``on_bad_file``)."""
+        allocator.keep_freed_memory()  # once per process: the next chunk reuses this one's pages
         try:
             return self._process(events)
         except Exception as err:
