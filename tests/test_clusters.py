@@ -97,6 +97,30 @@ def test_local_workers_run_without_trim_threshold_or_profiler():
     assert list(seen.values()) == [(None, False)]
 
 
+def _imported_on_workers(opened, module: str) -> list[bool]:
+    def imported() -> bool:
+        import sys
+
+        return module in sys.modules
+
+    if opened.client is not None:
+        return list(opened.client.run(imported).values())
+    pool = opened.executor.pool
+    return [pool.submit(imported).result() for _ in range(opened.workers)]
+
+
+@pytest.mark.parametrize("executor", ["futures", "dask-local"])
+def test_workers_import_the_preload_before_the_run(executor):
+    """The processor's imports are start time: done on every worker before the executor is handed out."""
+    profile = clusters.Profile("local", executor, {"workers": 2, "threads_per_worker": 1})
+    module = "wave"  # a module no worker imports by itself
+    with clusters.open_executor(profile, status=False) as opened:
+        assert not any(_imported_on_workers(opened, module))
+    with clusters.open_executor(profile, status=False, preload=(module,)) as opened:
+        assert opened.start_s > 0
+        assert _imported_on_workers(opened, module) == [True, True]
+
+
 def test_dask_gateway_equals_iterative(small_sample, reference, gateway_server, monkeypatch):
     monkeypatch.setenv("LIBERICA_TEST_GATEWAY_PASSWORD", PASSWORD)
     profile = _gateway_profile(gateway_server, "LIBERICA_TEST_GATEWAY_PASSWORD")

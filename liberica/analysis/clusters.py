@@ -17,6 +17,7 @@ statistical profiler is off on local workers; facility workers should get
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -184,20 +185,52 @@ def _worker_threads(client) -> tuple[int, int]:
 _NO_LEAK_RESTARTS = {"LOKY_MAX_MEMORY_LEAK_SIZE": str(1 << 50)}
 
 
-def _process_pool(max_workers: int) -> loky.ProcessPoolExecutor:
+def _import_modules(modules: tuple[str, ...]) -> int:
+    """Import ``modules`` in this (worker) process; its pid."""
+    for module in modules:
+        importlib.import_module(module)
+    return os.getpid()
+
+
+def _process_pool(max_workers: int, preload: tuple[str, ...] = ()) -> loky.ProcessPoolExecutor:
     """The futures executor's pool (coffea's default kind, loky), workers living for the whole run.
 
     loky replaces a worker whose resident memory grew by 300 MB since its start,
     taking it for a leak. A chunk's arrays grow it that much (the allocator keeps
     the pages for the next chunk), so workers were restarted every few chunks,
-    each paying the imports and the classifier sessions again.
+    each paying the imports and the classifier sessions again. Each worker
+    imports ``preload`` as it starts; the pool's workers are started here.
     """
-    return loky.ProcessPoolExecutor(max_workers=max_workers, env=_NO_LEAK_RESTARTS)
+    pool = loky.ProcessPoolExecutor(
+        max_workers=max_workers,
+        env=_NO_LEAK_RESTARTS,
+        initializer=_import_modules,
+        initargs=(preload,),
+    )
+    # loky starts every worker at the first submission; each runs the
+    # initializer before it takes a task
+    try:
+        for future in [pool.submit(os.getpid) for _ in range(max_workers)]:
+            future.result()
+    except BaseException:
+        pool.shutdown(wait=False, kill_workers=True)
+        raise
+    return pool
 
 
 @contextlib.contextmanager
-def open_executor(profile: Profile, status: bool = True) -> Iterator[OpenExecutor]:
-    """Start (or connect to) what ``profile`` names, yield its executor, then clean up."""
+def open_executor(
+    profile: Profile, status: bool = True, preload: tuple[str, ...] = ()
+) -> Iterator[OpenExecutor]:
+    """Start (or connect to) what ``profile`` names, yield its executor, then clean up.
+
+    Args:
+        profile: where chunks run
+        status: show coffea's progress bars
+        preload: modules every worker imports before the executor is yielded
+            (the processor's), so that their import counts as start time,
+            ``start_s``, rather than as the first chunks' time
+    """
     start = time.perf_counter()
     if profile.executor == "iterative":
         yield OpenExecutor(
@@ -207,7 +240,8 @@ def open_executor(profile: Profile, status: bool = True) -> Iterator[OpenExecuto
     if profile.executor == "futures":
         workers = int(profile.options.get("workers", 2))
         # one pool for coffea's preprocessing and the processing: started once
-        with _process_pool(workers) as pool:
+        with _process_pool(workers, preload) as pool:
+            start_s = time.perf_counter() - start
             executor = processor.FuturesExecutor(
                 pool=pool,
                 workers=workers,
@@ -216,10 +250,12 @@ def open_executor(profile: Profile, status: bool = True) -> Iterator[OpenExecuto
                 unit="chunk",
                 merging=False,
             )
-            yield OpenExecutor(executor, min(workers, os.cpu_count() or 1), workers, 0.0)
+            yield OpenExecutor(executor, min(workers, os.cpu_count() or 1), workers, start_s)
         return
     if profile.executor in DASK_EXECUTORS:
         with _dask_client(profile) as client:
+            if preload:  # on the workers up now; a worker joining later imports at its first chunk
+                client.run(_import_modules, preload)
             cores, workers = _worker_threads(client)
             yield OpenExecutor(
                 _dask_executor(client, profile, status),

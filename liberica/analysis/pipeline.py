@@ -243,7 +243,7 @@ def run_processor(
         classifiers = load_classifiers(definition.classifier, models)
         log.info("classifier: %s", ", ".join(c.name for c in classifiers))
 
-    with open_executor(profile, status=status) as opened:
+    with open_executor(profile, status=status, preload=(HZZ4lProcessor.__module__,)) as opened:
         run_id = uuid.uuid4().hex
         checkpointer = checkpoint
         if checkpoint is not None and not isinstance(checkpoint, CheckpointerABC):
