@@ -137,40 +137,42 @@ def pair_into_z_bosons(quad: FourLeptons, z_mass: float) -> ZPairing:
 
     Only splits where both pairs are same-flavour opposite-charge qualify;
     Z2 is the partner of Z1 in its split (the first such pair on a tie).
+    The leptons are taken as contiguous columns once: each is in three pairs.
     """
-    px, py, pz, energy = _cartesian(quad)
-    flavour, charge = quad.abs_pdg_id, quad.charge
+    px, py, pz, energy = (np.ascontiguousarray(c.T) for c in _cartesian(quad))
+    flavour, charge = np.ascontiguousarray(quad.abs_pdg_id.T), np.ascontiguousarray(quad.charge.T)
     masses, sfos = [], []
     for i, j in _PAIRS:
-        masses.append(
-            _mass(
-                px[:, i] + px[:, j],
-                py[:, i] + py[:, j],
-                pz[:, i] + pz[:, j],
-                energy[:, i] + energy[:, j],
-            )
-        )
-        sfos.append((flavour[:, i] == flavour[:, j]) & (charge[:, i] + charge[:, j] == 0))
+        masses.append(_mass(px[i] + px[j], py[i] + py[j], pz[i] + pz[j], energy[i] + energy[j]))
+        sfos.append((flavour[i] == flavour[j]) & (charge[i] + charge[j] == 0))
     n = len(quad.event_index)
     best = np.zeros(n, dtype=np.intp)
     closest = np.full(n, np.inf)
     has_pairs = np.zeros(n, dtype=bool)
+    z1, z2 = masses[0], masses[_PARTNER[0]]
     for k in range(len(_PAIRS)):
         valid = sfos[k] & sfos[_PARTNER[k]]
         has_pairs |= valid
         distance = np.where(valid, np.abs(masses[k] - z_mass), np.inf)
         better = distance < closest  # strictly: the first pair wins a tie
-        best[better] = k
-        closest[better] = distance[better]
-    z1 = np.where(has_pairs, np.choose(best, masses), np.nan)
-    z2 = np.where(has_pairs, np.choose(best, [masses[k] for k in _PARTNER]), np.nan)
-    n_electrons = sum_over_leptons((flavour == ELECTRON_TYPE).view(np.int8))
-    n_muons = sum_over_leptons((flavour == MUON_TYPE).view(np.int8))
-    channel = np.select(
-        [n_electrons == 4, n_muons == 4, (n_electrons == 2) & (n_muons == 2)],
-        [CHANNEL_CODES["4e"], CHANNEL_CODES["4mu"], CHANNEL_CODES["2e2mu"]],
-        default=-1,
-    )
-    channel = np.where(has_pairs, channel, -1)
+        best = np.where(better, k, best)
+        closest = np.where(better, distance, closest)
+        z1 = np.where(better, masses[k], z1)
+        z2 = np.where(better, masses[_PARTNER[k]], z2)
+    z1 = np.where(has_pairs, z1, np.nan)
+    z2 = np.where(has_pairs, z2, np.nan)
+    n_electrons = _count_over_leptons(flavour == ELECTRON_TYPE)
+    n_muons = _count_over_leptons(flavour == MUON_TYPE)
+    channel = np.full(n, -1, dtype=np.int64)
+    channel[(n_electrons == 2) & (n_muons == 2)] = CHANNEL_CODES["2e2mu"]
+    channel[n_muons == 4] = CHANNEL_CODES["4mu"]
+    channel[n_electrons == 4] = CHANNEL_CODES["4e"]
+    channel[~has_pairs] = -1
     pairs = np.asarray(_PAIRS)
     return ZPairing(has_pairs, z1, z2, channel, pairs[best], pairs[_PARTNER[best]])
+
+
+def _count_over_leptons(columns: np.ndarray) -> np.ndarray:
+    """Per event, the True entries of a ``(4, n)`` boolean array."""
+    counts = columns.view(np.int8)
+    return ((counts[0] + counts[1]) + counts[2]) + counts[3]
