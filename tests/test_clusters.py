@@ -81,7 +81,7 @@ def _gateway_profile(server, password_env):
 
 
 def test_local_workers_run_without_trim_threshold_or_profiler():
-    """The two dask defaults that slow the processor down are off on the workers liberica starts."""
+    """The dask defaults that slow the processor down are off on the workers liberica starts."""
     import os
 
     import dask
@@ -91,10 +91,11 @@ def test_local_workers_run_without_trim_threshold_or_profiler():
         seen = opened.executor.client.run(
             lambda: (
                 os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+                os.environ.get("MALLOC_ARENA_MAX"),
                 dask.config.get("distributed.worker.profile.enabled"),
             )
         )
-    assert list(seen.values()) == [(None, False)]
+    assert list(seen.values()) == [(None, "1", False)]
 
 
 def _imported_on_workers(opened, module: str) -> list[bool]:

@@ -9,8 +9,10 @@ executor and closes whatever it started.
 Dask's nanny exports ``MALLOC_TRIM_THRESHOLD_=65536`` to its workers, which
 halved awkward's throughput here; liberica clears that dask config key before it
 starts local workers, and the processor sets its own allocator thresholds in
-every process anyway (``liberica.processors.allocator``). The worker's
-statistical profiler is off on local workers; facility workers should get
+every process anyway (``liberica.processors.allocator``). Local workers also get
+``MALLOC_ARENA_MAX=1`` (a dask worker runs chunks in a thread, whose own arena
+gave back and faulted in its memory chunk after chunk) and no statistical
+profiler; facility workers should get ``MALLOC_ARENA_MAX=1`` and
 ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False``, as the README explains.
 """
 
@@ -288,6 +290,10 @@ def _local_cluster(profile: Profile) -> Iterator[Any]:
     with dask.config.set(
         {
             "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+            # chunks run in the worker's task thread: with its own malloc arena,
+            # made of 64 MiB heaps that are given back and faulted in again, it
+            # took twice the page faults of a process pool's worker
+            "distributed.nanny.pre-spawn-environ.MALLOC_ARENA_MAX": "1",
             "distributed.worker.daemon": False,
             # the statistical profiler samples the task thread's stack every 10 ms,
             # taking the GIL from the processor's numpy calls each time

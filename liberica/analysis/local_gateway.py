@@ -29,9 +29,13 @@ c.SimpleAuthenticator.password = "@PASSWORD@"
 c.LocalClusterConfig.scheduler_cmd = ["dask", "scheduler"]
 c.LocalClusterConfig.worker_cmd = ["dask", "worker"]
 c.LocalClusterConfig.clusters_directory = "@CLUSTERS@"
-# the worker's profiler takes the GIL from the task thread every 10 ms (the
-# nanny's MALLOC_TRIM_THRESHOLD_ is replaced by the processor's allocator settings)
-c.ClusterConfig.environment = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
+# the worker's profiler takes the GIL from the task thread every 10 ms, and the
+# task thread's own malloc arena faults its memory in again chunk after chunk
+# (the nanny's MALLOC_TRIM_THRESHOLD_ is replaced by the processor's settings)
+c.ClusterConfig.environment = {
+    "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
+    "MALLOC_ARENA_MAX": "1",
+}
 
 def _options(options):
     return {"worker_cores": options.worker_cores, "worker_memory": "%s G" % options.worker_memory}
