@@ -80,8 +80,12 @@ def _gateway_profile(server, password_env):
     return clusters.parse(config, "dask_config.yaml")["dask-gateway"]
 
 
-def test_local_workers_run_without_trim_threshold_or_profiler():
-    """The dask defaults that slow the processor down are off on the workers liberica starts."""
+def test_local_workers_run_with_one_malloc_arena_and_no_profiler():
+    """The dask defaults that slow the processor down are off on the workers liberica starts.
+
+    (The nanny's ``MALLOC_TRIM_THRESHOLD_`` is replaced at run time by the
+    processor's allocator settings: tests/test_allocator.py.)
+    """
     import os
 
     import dask
@@ -90,12 +94,11 @@ def test_local_workers_run_without_trim_threshold_or_profiler():
     with clusters.open_executor(profile, status=False) as opened:
         seen = opened.executor.client.run(
             lambda: (
-                os.environ.get("MALLOC_TRIM_THRESHOLD_"),
                 os.environ.get("MALLOC_ARENA_MAX"),
                 dask.config.get("distributed.worker.profile.enabled"),
             )
         )
-    assert list(seen.values()) == [(None, "1", False)]
+    assert list(seen.values()) == [("1", False)]
 
 
 def _imported_on_workers(opened, module: str) -> list[bool]:
@@ -111,13 +114,13 @@ def _imported_on_workers(opened, module: str) -> list[bool]:
 
 
 @pytest.mark.parametrize("executor", ["futures", "dask-local"])
-def test_workers_import_the_preload_before_the_run(executor):
+def test_workers_import_the_processor_before_the_run(executor):
     """The processor's imports are start time: done on every worker before the executor is handed out."""
     profile = clusters.Profile("local", executor, {"workers": 2, "threads_per_worker": 1})
     module = "wave"  # a module no worker imports by itself
     with clusters.open_executor(profile, status=False) as opened:
         assert not any(_imported_on_workers(opened, module))
-    with clusters.open_executor(profile, status=False, preload=(module,)) as opened:
+    with clusters.open_executor(profile, status=False, imports=(module,)) as opened:
         assert opened.start_s > 0
         assert _imported_on_workers(opened, module) == [True, True]
 

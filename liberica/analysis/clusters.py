@@ -194,20 +194,20 @@ def _import_modules(modules: tuple[str, ...]) -> int:
     return os.getpid()
 
 
-def _process_pool(max_workers: int, preload: tuple[str, ...] = ()) -> loky.ProcessPoolExecutor:
+def _process_pool(max_workers: int, imports: tuple[str, ...] = ()) -> loky.ProcessPoolExecutor:
     """The futures executor's pool (coffea's default kind, loky), workers living for the whole run.
 
     loky replaces a worker whose resident memory grew by 300 MB since its start,
     taking it for a leak. A chunk's arrays grow it that much (the allocator keeps
     the pages for the next chunk), so workers were restarted every few chunks,
     each paying the imports and the classifier sessions again. Each worker
-    imports ``preload`` as it starts; the pool's workers are started here.
+    imports ``imports`` as it starts; the pool's workers are started here.
     """
     pool = loky.ProcessPoolExecutor(
         max_workers=max_workers,
         env=_NO_LEAK_RESTARTS,
         initializer=_import_modules,
-        initargs=(preload,),
+        initargs=(imports,),
     )
     # loky starts every worker at the first submission; each runs the
     # initializer before it takes a task
@@ -222,14 +222,14 @@ def _process_pool(max_workers: int, preload: tuple[str, ...] = ()) -> loky.Proce
 
 @contextlib.contextmanager
 def open_executor(
-    profile: Profile, status: bool = True, preload: tuple[str, ...] = ()
+    profile: Profile, status: bool = True, imports: tuple[str, ...] = ()
 ) -> Iterator[OpenExecutor]:
     """Start (or connect to) what ``profile`` names, yield its executor, then clean up.
 
     Args:
         profile: where chunks run
         status: show coffea's progress bars
-        preload: modules every worker imports before the executor is yielded
+        imports: modules every worker imports before the executor is yielded
             (the processor's), so that their import counts as start time,
             ``start_s``, rather than as the first chunks' time
     """
@@ -242,7 +242,7 @@ def open_executor(
     if profile.executor == "futures":
         workers = int(profile.options.get("workers", 2))
         # one pool for coffea's preprocessing and the processing: started once
-        with _process_pool(workers, preload) as pool:
+        with _process_pool(workers, imports) as pool:
             start_s = time.perf_counter() - start
             executor = processor.FuturesExecutor(
                 pool=pool,
@@ -256,8 +256,8 @@ def open_executor(
         return
     if profile.executor in DASK_EXECUTORS:
         with _dask_client(profile) as client:
-            if preload:  # on the workers up now; a worker joining later imports at its first chunk
-                client.run(_import_modules, preload)
+            if imports:  # on the workers up now; one joining later imports at its first chunk
+                client.run(_import_modules, imports)
             cores, workers = _worker_threads(client)
             yield OpenExecutor(
                 _dask_executor(client, profile, status),

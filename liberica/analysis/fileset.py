@@ -111,6 +111,8 @@ def prepare(
 
     Opens each file, checks its tree and the branches the processor reads, and
     fills ``xsec``/``sumw`` from the XSection/SumWeights branches where absent.
+    Each sample also gets ``num_entries`` and ``uuid`` per file, from which
+    ``chunks.work_items`` splits it without opening the files again.
 
     Args:
         fileset: the fileset as read
@@ -140,7 +142,7 @@ def prepare(
     for sample, entry in fileset.items():
         metadata = dict(entry["metadata"])
         _check_sample_metadata(sample, metadata, definition)
-        files = {}
+        files, num_entries, uuids = {}, {}, {}
         from_branches: dict[str, list[float]] = {
             key: []
             for key, _ in _BRANCH_METADATA
@@ -185,6 +187,8 @@ def prepare(
                 for key, value in values.items():
                     from_branches[key].append(value)
                 report["events_in_files"] += int(tree.num_entries)
+                num_entries[filename] = int(tree.num_entries)
+                uuids[filename] = root_file.file.fUUID
             files[filename] = tree_name
         if not files:
             if on_bad_file == "skip":
@@ -203,7 +207,12 @@ def prepare(
                 log.info("sample %s: %s = %g read from branch %s", sample, key, per_file[0], branch)
         if not metadata["is_data"] and float(metadata["sumw"]) == 0.0:
             raise FilesetError(f"sample '{sample}': metadata.sumw is zero")
-        prepared[sample] = {"files": files, "metadata": metadata}
+        prepared[sample] = {
+            "files": files,
+            "metadata": metadata,
+            "num_entries": num_entries,
+            "uuid": uuids,
+        }
     return prepared
 
 

@@ -20,6 +20,7 @@ from liberica.analysis import definition as definition_module
 from liberica.analysis import fileset as fileset_module
 from liberica.analysis import outputs
 from liberica.analysis.checkpoints import RunCheckpointer
+from liberica.analysis.chunks import work_items
 from liberica.analysis.clusters import Profile, open_executor
 from liberica.models.loading import load_classifiers
 from liberica.processors.histograms import NOMINAL
@@ -228,11 +229,9 @@ def run_processor(
     fileset = fileset_module.prepare(
         raw_fileset, definition, REQUIRED_BRANCHES, policy, input_report
     )
-    if policy != "skip":
-        # each chunk reads the processor's branches in one uproot call; under
-        # `skip` they are read inside the processor, which can skip a bad chunk
-        for entry in fileset.values():
-            entry["preload"] = list(REQUIRED_BRANCHES)
+    # each chunk reads the processor's branches in one uproot call; under `skip`
+    # they are read inside the processor, which can skip a bad chunk
+    chunks = work_items(fileset, chunksize, REQUIRED_BRANCHES if policy != "skip" else None)
     data_metadata = fileset_module.data_metadata(fileset)
     if lumi_fb is None:
         lumi_fb = float(data_metadata.get("lumi_fb", definition.luminosity_fb))
@@ -243,7 +242,7 @@ def run_processor(
         classifiers = load_classifiers(definition.classifier, models)
         log.info("classifier: %s", ", ".join(c.name for c in classifiers))
 
-    with open_executor(profile, status=status, preload=(HZZ4lProcessor.__module__,)) as opened:
+    with open_executor(profile, status=status, imports=(HZZ4lProcessor.__module__,)) as opened:
         run_id = uuid.uuid4().hex
         checkpointer = checkpoint
         if checkpoint is not None and not isinstance(checkpoint, CheckpointerABC):
@@ -271,7 +270,7 @@ def run_processor(
         try:
             with dask.annotate(**routing):
                 output, coffea_metrics = runner(
-                    fileset,
+                    chunks,
                     HZZ4lProcessor(
                         definition, lumi_fb, systematics, classifiers, dump_features, policy, run_id
                     ),

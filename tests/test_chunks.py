@@ -1,0 +1,48 @@
+"""Chunks made from the prepared fileset are exactly the ones coffea's preprocessing makes."""
+
+import pytest
+from coffea import processor
+from coffea.processor.executor import FileMeta
+
+from liberica.analysis import fileset as fileset_module
+from liberica.analysis.chunks import split, work_items
+from liberica.analysis.definition import load
+from liberica.processors.hzz4l import REQUIRED_BRANCHES
+from liberica.processors.schema import OpenDataSchema
+
+
+@pytest.mark.parametrize(
+    ("num_entries", "chunksize"),
+    [(0, 10), (1, 10), (9, 10), (10, 10), (14, 10), (15, 10), (16, 10), (999_999, 500_000)]
+    + [(200_000, 500_000), (1_234_567, 100_000), (500_001, 500_000), (749_999, 500_000)],
+)
+def test_split_is_coffeas(num_entries, chunksize):
+    meta = FileMeta("s", "f.root", "mini", {"numentries": num_entries, "uuid": b"u"})
+    coffeas = [(i.entrystart, i.entrystop) for i in meta.chunks(chunksize, False)]
+    assert split(num_entries, chunksize) == coffeas
+    if num_entries:
+        ranges = split(num_entries, chunksize)
+        assert ranges[0][0] == 0 and ranges[-1][1] == num_entries
+        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+
+
+def test_work_items_equal_coffeas_preprocessing(small_sample):
+    definition = load("hzz4l")
+    fileset = fileset_module.prepare(
+        fileset_module.read(small_sample), definition, REQUIRED_BRANCHES
+    )
+    runner = processor.Runner(
+        executor=processor.IterativeExecutor(status=False), schema=OpenDataSchema
+    )
+    for entry in fileset.values():
+        entry["preload"] = list(REQUIRED_BRANCHES)
+    coffea_fileset = {
+        k: {key: v[key] for key in ("files", "metadata", "preload")} for k, v in fileset.items()
+    }
+    for chunksize, several in ((3_000, True), (1_000_000, False)):
+        runner.chunksize = chunksize
+        coffeas = list(runner.preprocess(coffea_fileset, treename=definition.tree))
+        mine = work_items(fileset, chunksize, REQUIRED_BRANCHES)
+        assert (len(mine) > len(fileset)) is several
+        assert mine == coffeas  # dataset, file, tree, entries and file uuid
+        assert [(i.usermeta, i.preload) for i in mine] == [(i.usermeta, i.preload) for i in coffeas]
