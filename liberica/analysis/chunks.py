@@ -37,6 +37,7 @@ def work_items(
         chunksize: target events per chunk
         preload: branches each chunk reads in one call before processing
     """
+    branches = frozenset(preload) if preload else None
     items = []
     for sample, entry in fileset.items():
         metadata = entry["metadata"]
@@ -51,7 +52,7 @@ def work_items(
                         stop,
                         entry["uuid"][filename],
                         metadata,
-                        frozenset(preload) if preload else None,
+                        branches,
                     )
                 )
     return items

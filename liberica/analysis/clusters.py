@@ -187,11 +187,10 @@ def _worker_threads(client) -> tuple[int, int]:
 _NO_LEAK_RESTARTS = {"LOKY_MAX_MEMORY_LEAK_SIZE": str(1 << 50)}
 
 
-def _import_modules(modules: tuple[str, ...]) -> int:
-    """Import ``modules`` in this (worker) process; its pid."""
+def _import_modules(modules: tuple[str, ...]) -> None:
+    """Import ``modules`` in this (worker) process."""
     for module in modules:
         importlib.import_module(module)
-    return os.getpid()
 
 
 def _process_pool(max_workers: int, imports: tuple[str, ...] = ()) -> loky.ProcessPoolExecutor:
@@ -241,7 +240,7 @@ def open_executor(
         return
     if profile.executor == "futures":
         workers = int(profile.options.get("workers", 2))
-        # one pool for coffea's preprocessing and the processing: started once
+        # one pool for the whole run, its workers started (and importing) here
         with _process_pool(workers, imports) as pool:
             start_s = time.perf_counter() - start
             executor = processor.FuturesExecutor(

@@ -17,6 +17,7 @@ The settings are made at run time, so they also replace the
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import sys
 
@@ -31,21 +32,14 @@ TRIM_THRESHOLD_BYTES = 512 << 20
 _M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 _M_MMAP_THRESHOLD = -3
 
-_state: dict[str, bool] = {}
 
-
+@functools.cache
 def keep_freed_memory() -> bool:
     """Set glibc's mmap and trim thresholds for this process, once.
 
     Returns:
         bool: whether the thresholds are set; False off glibc
     """
-    if "applied" not in _state:
-        _state["applied"] = _apply()
-    return _state["applied"]
-
-
-def _apply() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:

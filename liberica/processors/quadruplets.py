@@ -161,8 +161,9 @@ def pair_into_z_bosons(quad: FourLeptons, z_mass: float) -> ZPairing:
         z2 = np.where(better, masses[_PARTNER[k]], z2)
     z1 = np.where(has_pairs, z1, np.nan)
     z2 = np.where(has_pairs, z2, np.nan)
-    n_electrons = _count_over_leptons(flavour == ELECTRON_TYPE)
-    n_muons = _count_over_leptons(flavour == MUON_TYPE)
+    # flavour is (4, n): its transpose is the (n, 4) layout, columns contiguous
+    n_electrons = sum_over_leptons((flavour == ELECTRON_TYPE).view(np.int8).T)
+    n_muons = sum_over_leptons((flavour == MUON_TYPE).view(np.int8).T)
     channel = np.full(n, -1, dtype=np.int64)
     channel[(n_electrons == 2) & (n_muons == 2)] = CHANNEL_CODES["2e2mu"]
     channel[n_muons == 4] = CHANNEL_CODES["4mu"]
@@ -170,9 +171,3 @@ def pair_into_z_bosons(quad: FourLeptons, z_mass: float) -> ZPairing:
     channel[~has_pairs] = -1
     pairs = np.asarray(_PAIRS)
     return ZPairing(has_pairs, z1, z2, channel, pairs[best], pairs[_PARTNER[best]])
-
-
-def _count_over_leptons(columns: np.ndarray) -> np.ndarray:
-    """Per event, the True entries of a ``(4, n)`` boolean array."""
-    counts = columns.view(np.int8)
-    return ((counts[0] + counts[1]) + counts[2]) + counts[3]
