@@ -87,3 +87,93 @@ def test_only_events_with_exactly_four_leptons():
     assert list(quad.event_index) == [0, 3]
     mask = np.array([True] * 4 + [True] * 2 + [True, True, True, False, True] + [False] * 4)
     assert list(four_leptons(events, mask).event_index) == [0, 2]
+
+
+def _random_leptons(rng, n_events, per_event=4):
+    """Flat random lepton columns: ``per_event`` leptons per event, mixed flavours and charges."""
+    n = n_events * per_event
+    pt = rng.exponential(30.0, n) + 5.0
+    eta = rng.uniform(-2.5, 2.5, n)
+    return lepton_columns(
+        ak.unflatten(
+            ak.zip(
+                {
+                    "pt": pt,
+                    "eta": eta,
+                    "phi": rng.uniform(-np.pi, np.pi, n),
+                    "energy": pt * np.cosh(eta),
+                    "charge": rng.choice([-1, 1], n).astype(np.int32),
+                    "abs_pdg_id": rng.choice([11, 13], n).astype(np.int32),
+                }
+            ),
+            per_event,
+        )
+    )
+
+
+def _brute_force_pairing(p4, flavour, charge):
+    """Z1/Z2 masses and channel of one event, by trying each pair in turn."""
+    pairs = ((0, 1), (2, 3), (0, 2), (1, 3), (0, 3), (1, 2))
+
+    def mass(i, j):
+        e, x, y, z = p4[i] + p4[j]
+        return np.sqrt(max(e * e - x * x - y * y - z * z, 0.0))
+
+    def sfos(i, j):
+        return flavour[i] == flavour[j] and charge[i] + charge[j] == 0
+
+    best = None
+    for k, (i, j) in enumerate(pairs):
+        partner = pairs[k ^ 1]
+        if sfos(i, j) and sfos(*partner):
+            if best is None or abs(mass(i, j) - Z_MASS) < abs(mass(*best[0]) - Z_MASS):
+                best = ((i, j), partner)
+    if best is None:
+        return None
+    electrons = int(np.sum(flavour == 11))
+    channel = {4: "4e", 0: "4mu", 2: "2e2mu"}[electrons]
+    return mass(*best[0]), mass(*best[1]), CHANNEL_CODES[channel], best
+
+
+def test_pairing_of_random_events_matches_a_brute_force_search():
+    rng = np.random.default_rng(7)
+    quad = four_leptons(_random_leptons(rng, 3000))
+    pairing = pair_into_z_bosons(quad, Z_MASS)
+    n_paired = 0
+    for row in range(len(quad.event_index)):
+        p4 = np.stack([quad.energy[row], quad.px[row], quad.py[row], quad.pz[row]], axis=1)
+        expected = _brute_force_pairing(p4, quad.abs_pdg_id[row], quad.charge[row])
+        if expected is None:
+            assert not pairing.has_two_sfos_pairs[row]
+            assert np.isnan(pairing.z1_mass[row]) and pairing.channel[row] == -1
+            continue
+        n_paired += 1
+        z1_mass, z2_mass, channel, (z1, z2) = expected
+        assert pairing.has_two_sfos_pairs[row]
+        assert pairing.z1_mass[row] == pytest.approx(z1_mass, rel=1e-12)
+        assert pairing.z2_mass[row] == pytest.approx(z2_mass, rel=1e-12)
+        assert pairing.channel[row] == channel
+        assert tuple(pairing.z1_leptons[row]) == z1 and tuple(pairing.z2_leptons[row]) == z2
+    assert 300 < n_paired < 2700  # both outcomes exercised
+
+
+def test_leptons_ordered_by_decreasing_pt_keeping_file_order_on_ties():
+    rng = np.random.default_rng(3)
+    leptons = _random_leptons(rng, 500, per_event=5)
+    # ties: the same pT twice in every event
+    pt = leptons.pt.copy()
+    pt[1::5] = pt[3::5]
+    leptons = leptons._replace(pt=pt)
+    mask = rng.uniform(size=len(pt)) < 0.85
+    quad = four_leptons(leptons, mask)
+    for row, event in enumerate(quad.event_index):
+        first = leptons.offsets[event]
+        kept = np.flatnonzero(mask[first : first + 5])
+        assert len(kept) == 4
+        order = kept[np.argsort(-pt[first + kept], kind="stable")]
+        np.testing.assert_array_equal(quad.pt[row], pt[first + order])
+        np.testing.assert_array_equal(quad.phi[row], leptons.phi[first + order])
+        np.testing.assert_array_equal(
+            quad.px[row], pt[first + order] * np.cos(leptons.phi[first + order])
+        )
+    assert len(quad.event_index) == np.sum(np.add.reduceat(mask, leptons.offsets[:-1]) == 4)

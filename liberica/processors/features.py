@@ -8,9 +8,10 @@ score built from the other kinematics adds information instead of repeating it.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from liberica.processors.quadruplets import FourLeptons, ZPairing, sum_over_leptons
+from liberica.processors.quadruplets import FourLeptons, ZPairing
 
 FEATURE_NAMES: tuple[str, ...] = (
     "m12",
@@ -35,64 +36,104 @@ FEATURE_SET = "hzz4l-v1"
 """Identifies this feature function; a model records the set it was trained with."""
 
 
-def _pair_sum(component: np.ndarray, pair: np.ndarray) -> np.ndarray:
-    rows = np.arange(len(component))
-    return component[rows, pair[:, 0]] + component[rows, pair[:, 1]]
-
-
-def _delta_r(eta: np.ndarray, phi: np.ndarray, pair: np.ndarray) -> np.ndarray:
-    rows = np.arange(len(eta))
-    deta = eta[rows, pair[:, 0]] - eta[rows, pair[:, 1]]
-    dphi = np.angle(np.exp(1j * (phi[rows, pair[:, 0]] - phi[rows, pair[:, 1]])))
-    return np.hypot(deta, dphi)
-
-
 def hzz4l_features(quad: FourLeptons, pairing: ZPairing, rows: np.ndarray) -> np.ndarray:
     """The ``(len(rows), len(FEATURE_NAMES))`` float32 feature matrix.
+
+    Computed in float64 and rounded once to float32. A compiled loop (numba)
+    does the arithmetic, in the order of the numpy expressions it replaced, so
+    the features stayed bit for bit what the models were trained on. The
+    logarithm and arctan2 are left to numpy: the C library's versions, which
+    numba calls, differ from numpy's vectorized ones in the last bit.
 
     Args:
         quad: dense four-lepton events (leptons ordered by pT)
         pairing: their Z1/Z2 pairing
         rows: indices into ``quad`` of the events to compute (paired events only)
     """
-    pt, eta, phi, energy = quad.pt[rows], quad.eta[rows], quad.phi[rows], quad.energy[rows]
-    z1, z2 = pairing.z1_leptons[rows], pairing.z2_leptons[rows]
-    px, py, pz = quad.px[rows], quad.py[rows], quad.pz[rows]
-    total = [sum_over_leptons(c) for c in (energy, px, py, pz)]
-    e4, px4, py4, pz4 = total
-    pt4l = np.hypot(px4, py4)
-    y4l = 0.5 * np.log((e4 + pz4) / np.maximum(e4 - pz4, 1e-12))
-    # cos(theta*): Z1 direction in the 4l rest frame against the 4l flight direction
-    beta = np.stack([px4, py4, pz4], axis=1) / e4[:, None]
-    z1_p4 = np.stack([_pair_sum(c, z1) for c in (energy, px, py, pz)], axis=1)
-    z1_rest = _boost(z1_p4, -beta)
-    direction = np.stack([px4, py4, pz4], axis=1)
-    norm = np.linalg.norm(direction, axis=1) * np.linalg.norm(z1_rest[:, 1:], axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cos_theta_star = np.where(
-            norm > 0, np.einsum("ij,ij->i", direction, z1_rest[:, 1:]) / norm, 0.0
+    features, rapidity_ratio, delta_eta, sin_cos_delta_phi = _features_kernel(
+        np.asarray(rows, dtype=np.int64),
+        quad.pt,
+        quad.eta,
+        quad.phi,
+        quad.energy,
+        quad.px,
+        quad.py,
+        quad.pz,
+        pairing.z1_leptons,
+        pairing.z2_leptons,
+        pairing.z1_mass,
+        pairing.z2_mass,
+    )
+    features[:, _Y4L] = 0.5 * np.log(rapidity_ratio)
+    # wrapped to (-pi, pi], as np.angle(np.exp(1j * delta_phi)), bit for bit
+    delta_phi = np.arctan2(sin_cos_delta_phi[..., 0], sin_cos_delta_phi[..., 1])
+    features[:, _DELTA_R_Z1 : _DELTA_R_Z2 + 1] = np.hypot(delta_eta, delta_phi)
+    return features
+
+
+_Y4L = FEATURE_NAMES.index("y4l")
+_DELTA_R_Z1 = FEATURE_NAMES.index("delta_r_z1")
+_DELTA_R_Z2 = FEATURE_NAMES.index("delta_r_z2")
+assert _DELTA_R_Z2 == _DELTA_R_Z1 + 1
+
+
+@numba.njit(inline="always")
+def _at_least(value: float, floor: float) -> float:  # pragma: no cover - compiled
+    """``np.maximum(value, floor)``: NaN passes through."""
+    return value if value >= floor or value != value else floor
+
+
+@numba.njit(inline="always")
+def _dot(ax, ay, az, bx, by, bz):  # pragma: no cover - compiled
+    """A three-vector dot product summed as (x + z) + y, the order of the numpy einsum it replaced."""
+    return (ax * bx + az * bz) + ay * by
+
+
+@numba.njit(cache=True, nogil=True)
+def _features_kernel(
+    rows, pt, eta, phi, energy, px, py, pz, z1_leptons, z2_leptons, z1_mass, z2_mass
+):  # pragma: no cover - compiled
+    n = len(rows)
+    features = np.empty((n, len(FEATURE_NAMES)), dtype=np.float32)
+    rapidity_ratio = np.empty(n)
+    delta_eta = np.empty((n, 2))
+    sin_cos_delta_phi = np.empty((n, 2, 2))
+    for out in range(n):
+        row = rows[out]
+        e4 = ((energy[row, 0] + energy[row, 1]) + energy[row, 2]) + energy[row, 3]
+        px4 = ((px[row, 0] + px[row, 1]) + px[row, 2]) + px[row, 3]
+        py4 = ((py[row, 0] + py[row, 1]) + py[row, 2]) + py[row, 3]
+        pz4 = ((pz[row, 0] + pz[row, 1]) + pz[row, 2]) + pz[row, 3]
+        rapidity_ratio[out] = (e4 + pz4) / _at_least(e4 - pz4, 1e-12)
+        # cos(theta*): the Z1 direction in the 4l rest frame against the 4l flight direction
+        a, b = z1_leptons[row, 0], z1_leptons[row, 1]
+        z1_e = energy[row, a] + energy[row, b]
+        z1_x, z1_y, z1_z = px[row, a] + px[row, b], py[row, a] + py[row, b], pz[row, a] + pz[row, b]
+        # boost into the 4l rest frame: velocity -p4l / E4l
+        bx, by, bz = -(px4 / e4), -(py4 / e4), -(pz4 / e4)
+        b2 = _dot(bx, by, bz, bx, by, bz)
+        gamma = 1.0 / np.sqrt(_at_least(1.0 - b2, 1e-12))
+        bp = _dot(bx, by, bz, z1_x, z1_y, z1_z)
+        factor = (gamma - 1.0) / b2 if b2 > 0 else 0.0
+        along = factor * bp + gamma * z1_e
+        rest_x, rest_y, rest_z = z1_x + along * bx, z1_y + along * by, z1_z + along * bz
+        norm = np.sqrt((px4 * px4 + py4 * py4) + pz4 * pz4) * np.sqrt(
+            (rest_x * rest_x + rest_y * rest_y) + rest_z * rest_z
         )
-    columns = [
-        pairing.z1_mass[rows],
-        pairing.z2_mass[rows],
-        pt4l,
-        y4l,
-        cos_theta_star,
-        *(pt[:, k] for k in range(4)),
-        *(np.abs(eta[:, k]) for k in range(4)),
-        _delta_r(eta, phi, z1),
-        _delta_r(eta, phi, z2),
-    ]
-    return np.stack(columns, axis=1).astype(np.float32)
-
-
-def _boost(p4: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    """Lorentz boost of ``(n, 4)`` (E, px, py, pz) by velocity ``beta`` ``(n, 3)``."""
-    b2 = np.einsum("ij,ij->i", beta, beta)
-    gamma = 1.0 / np.sqrt(np.maximum(1.0 - b2, 1e-12))
-    bp = np.einsum("ij,ij->i", beta, p4[:, 1:])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        factor = np.where(b2 > 0, (gamma - 1.0) / b2, 0.0)
-    energy = gamma * (p4[:, 0] + bp)
-    momentum = p4[:, 1:] + (factor * bp + gamma * p4[:, 0])[:, None] * beta
-    return np.concatenate([energy[:, None], momentum], axis=1)
+        cos_theta_star = 0.0
+        if norm > 0:
+            cos_theta_star = _dot(px4, py4, pz4, rest_x, rest_y, rest_z) / norm
+        features[out, 0] = z1_mass[row]
+        features[out, 1] = z2_mass[row]
+        features[out, 2] = np.hypot(px4, py4)
+        features[out, 4] = cos_theta_star
+        for k in range(4):
+            features[out, 5 + k] = pt[row, k]
+            features[out, 9 + k] = abs(eta[row, k])
+        for z, pair in enumerate((z1_leptons, z2_leptons)):
+            a, b = pair[row, 0], pair[row, 1]
+            delta_eta[out, z] = eta[row, a] - eta[row, b]
+            delta_phi = phi[row, a] - phi[row, b]
+            sin_cos_delta_phi[out, z, 0] = np.sin(delta_phi)
+            sin_cos_delta_phi[out, z, 1] = np.cos(delta_phi)
+    return features, rapidity_ratio, delta_eta, sin_cos_delta_phi

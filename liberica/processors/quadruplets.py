@@ -1,22 +1,26 @@
 """Four-lepton candidates: pairing into Z1/Z2 and the 4l observables.
 
 Works on events with exactly four leptons, as dense ``(n, 4)`` numpy arrays in
-float64: no padding, no per-event Python.
+float64: no padding. The candidates are gathered, ordered and paired by
+compiled loops (numba, cached on disk), one pass over the leptons each, in the
+same floating-point operations and order as the numpy expressions their
+comments give.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
+import numba
 import numpy as np
 
-from liberica.processors.leptons import LeptonColumns, per_event_count, with_directions
+from liberica.processors.leptons import LeptonColumns, with_directions
 from liberica.processors.schema import ELECTRON_TYPE, MUON_TYPE
 
 # the three ways to split four leptons into two pairs, as indices into _PAIRS
 _PAIRS = ((0, 1), (2, 3), (0, 2), (1, 3), (0, 3), (1, 2))
 _PARTNER = np.array([1, 0, 3, 2, 5, 4])
-_PARTITION = np.array([0, 0, 1, 1, 2, 2])
+_PAIR_ARRAY = np.array(_PAIRS)
 
 
 class FourLeptons(NamedTuple):
@@ -62,6 +66,7 @@ class ZPairing(NamedTuple):
 
 
 CHANNEL_CODES = {"4e": 0, "4mu": 1, "2e2mu": 2}
+_4E, _4MU, _2E2MU = CHANNEL_CODES["4e"], CHANNEL_CODES["4mu"], CHANNEL_CODES["2e2mu"]
 
 
 def four_leptons(leptons: LeptonColumns, mask: np.ndarray | None = None) -> FourLeptons:
@@ -72,35 +77,79 @@ def four_leptons(leptons: LeptonColumns, mask: np.ndarray | None = None) -> Four
         mask: optional flat lepton mask applied first
 
     Returns:
-        FourLeptons: leptons sorted by decreasing pT within each event
+        FourLeptons: leptons sorted by decreasing pT within each event (stable on ties)
     """
-    counts = leptons.counts
-    if mask is None:
-        has_four = counts == 4
-        taken = np.repeat(has_four, counts)
-    else:
-        has_four = per_event_count(leptons.offsets, mask) == 4
-        taken = mask & np.repeat(has_four, counts)
-    index = np.flatnonzero(taken).reshape(-1, 4)
-    pt = leptons.pt[index].astype(np.float64)
-    order = np.argsort(-pt, axis=1, kind="stable")
-    index = np.take_along_axis(index, order, axis=1)
-    pt = np.take_along_axis(pt, order, axis=1)
-    eta = leptons.eta[index].astype(np.float64)
-    phi = leptons.phi[index].astype(np.float64)
     if leptons.cos_phi is None:
         leptons = with_directions(leptons)
-    return FourLeptons(
-        event_index=leptons.event_index[has_four],
-        pt=pt,
-        eta=eta,
-        phi=phi,
-        energy=leptons.energy[index].astype(np.float64),
-        charge=leptons.charge[index].astype(np.int32),
-        abs_pdg_id=leptons.abs_pdg_id[index].astype(np.int32),
-        px=pt * leptons.cos_phi[index],
-        py=pt * leptons.sin_phi[index],
-        pz=pt * leptons.sinh_eta[index],
+    if mask is None:
+        mask = np.ones(len(leptons.pt), dtype=bool)
+    event_rows, *columns = _four_leptons_kernel(
+        leptons.offsets,
+        mask,
+        leptons.pt,
+        leptons.eta,
+        leptons.phi,
+        leptons.energy,
+        leptons.charge,
+        leptons.abs_pdg_id,
+        leptons.cos_phi,
+        leptons.sin_phi,
+        leptons.sinh_eta,
+    )
+    return FourLeptons(leptons.event_index[event_rows], *columns)
+
+
+@numba.njit(cache=True, nogil=True)
+def _four_leptons_kernel(
+    offsets, mask, pt, eta, phi, energy, charge, abs_pdg_id, cos_phi, sin_phi, sinh_eta
+):  # pragma: no cover - compiled
+    n_events = len(offsets) - 1
+    has_four = np.zeros(n_events, dtype=np.bool_)
+    for event in range(n_events):
+        has_four[event] = mask[offsets[event] : offsets[event + 1]].sum() == 4
+    rows = np.flatnonzero(has_four)
+    n = len(rows)
+    shape = (n, 4)
+    out_pt, out_eta, out_phi = np.empty(shape), np.empty(shape), np.empty(shape)
+    out_energy = np.empty(shape)
+    out_charge, out_pdg_id = np.empty(shape, np.int32), np.empty(shape, np.int32)
+    out_px, out_py, out_pz = np.empty(shape), np.empty(shape), np.empty(shape)
+    index = np.empty(4, np.int64)
+    for row in range(n):
+        event = rows[row]
+        k = 0
+        for lepton in range(offsets[event], offsets[event + 1]):
+            if mask[lepton]:
+                # insertion by decreasing pT; a later lepton passes only a strictly smaller pT
+                position = k
+                while position > 0 and pt[index[position - 1]] < pt[lepton]:
+                    index[position] = index[position - 1]
+                    position -= 1
+                index[position] = lepton
+                k += 1
+        for j in range(4):
+            lepton = index[j]
+            lepton_pt = np.float64(pt[lepton])
+            out_pt[row, j] = lepton_pt
+            out_eta[row, j] = eta[lepton]
+            out_phi[row, j] = phi[lepton]
+            out_energy[row, j] = energy[lepton]
+            out_charge[row, j] = charge[lepton]
+            out_pdg_id[row, j] = abs_pdg_id[lepton]
+            out_px[row, j] = lepton_pt * cos_phi[lepton]
+            out_py[row, j] = lepton_pt * sin_phi[lepton]
+            out_pz[row, j] = lepton_pt * sinh_eta[lepton]
+    return (
+        rows,
+        out_pt,
+        out_eta,
+        out_phi,
+        out_energy,
+        out_charge,
+        out_pdg_id,
+        out_px,
+        out_py,
+        out_pz,
     )
 
 
@@ -117,19 +166,45 @@ def sum_over_leptons(values: np.ndarray) -> np.ndarray:
     return ((values[:, 0] + values[:, 1]) + values[:, 2]) + values[:, 3]
 
 
-def _mass(px: np.ndarray, py: np.ndarray, pz: np.ndarray, energy: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.maximum(energy**2 - px**2 - py**2 - pz**2, 0.0))
+@numba.njit(inline="always")
+def _mass(px: float, py: float, pz: float, energy: float) -> float:  # pragma: no cover - compiled
+    squared = energy * energy - px * px - py * py - pz * pz
+    # as np.maximum(squared, 0.0): NaN and -0.0 pass through
+    return np.sqrt(squared if squared >= 0.0 or squared != squared else 0.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _four_lepton_mass_kernel(px, py, pz, energy):  # pragma: no cover - compiled
+    out = np.empty(len(px))
+    for row in range(len(px)):
+        out[row] = _mass(
+            ((px[row, 0] + px[row, 1]) + px[row, 2]) + px[row, 3],
+            ((py[row, 0] + py[row, 1]) + py[row, 2]) + py[row, 3],
+            ((pz[row, 0] + pz[row, 1]) + pz[row, 2]) + pz[row, 3],
+            ((energy[row, 0] + energy[row, 1]) + energy[row, 2]) + energy[row, 3],
+        )
+    return out
 
 
 def four_lepton_mass(quad: FourLeptons) -> np.ndarray:
     """Invariant mass of the four leptons (GeV)."""
-    px, py, pz, energy = (sum_over_leptons(c) for c in _cartesian(quad))
-    return _mass(px, py, pz, energy)
+    return _four_lepton_mass_kernel(*_cartesian(quad))
 
 
 def four_lepton_pt(quad: FourLeptons) -> np.ndarray:
     """Transverse momentum of the four-lepton system (GeV)."""
-    return np.hypot(sum_over_leptons(quad.px), sum_over_leptons(quad.py))
+    return _four_lepton_pt_kernel(quad.px, quad.py)
+
+
+@numba.njit(cache=True, nogil=True)
+def _four_lepton_pt_kernel(px, py):  # pragma: no cover - compiled
+    out = np.empty(len(px))
+    for row in range(len(px)):
+        out[row] = np.hypot(
+            ((px[row, 0] + px[row, 1]) + px[row, 2]) + px[row, 3],
+            ((py[row, 0] + py[row, 1]) + py[row, 2]) + py[row, 3],
+        )
+    return out
 
 
 def pair_into_z_bosons(quad: FourLeptons, z_mass: float) -> ZPairing:
@@ -137,37 +212,62 @@ def pair_into_z_bosons(quad: FourLeptons, z_mass: float) -> ZPairing:
 
     Only splits where both pairs are same-flavour opposite-charge qualify;
     Z2 is the partner of Z1 in its split (the first such pair on a tie).
-    The leptons are taken as contiguous columns once: each is in three pairs.
     """
-    px, py, pz, energy = (np.ascontiguousarray(c.T) for c in _cartesian(quad))
-    flavour, charge = np.ascontiguousarray(quad.abs_pdg_id.T), np.ascontiguousarray(quad.charge.T)
-    masses, sfos = [], []
-    for i, j in _PAIRS:
-        masses.append(_mass(px[i] + px[j], py[i] + py[j], pz[i] + pz[j], energy[i] + energy[j]))
-        sfos.append((flavour[i] == flavour[j]) & (charge[i] + charge[j] == 0))
-    n = len(quad.event_index)
-    best = np.zeros(n, dtype=np.intp)
-    closest = np.full(n, np.inf)
-    has_pairs = np.zeros(n, dtype=bool)
-    z1, z2 = masses[0], masses[_PARTNER[0]]
-    for k in range(len(_PAIRS)):
-        valid = sfos[k] & sfos[_PARTNER[k]]
-        has_pairs |= valid
-        distance = np.where(valid, np.abs(masses[k] - z_mass), np.inf)
-        better = distance < closest  # strictly: the first pair wins a tie
-        best = np.where(better, k, best)
-        closest = np.where(better, distance, closest)
-        z1 = np.where(better, masses[k], z1)
-        z2 = np.where(better, masses[_PARTNER[k]], z2)
-    z1 = np.where(has_pairs, z1, np.nan)
-    z2 = np.where(has_pairs, z2, np.nan)
-    # flavour is (4, n): its transpose is the (n, 4) layout, columns contiguous
-    n_electrons = sum_over_leptons((flavour == ELECTRON_TYPE).view(np.int8).T)
-    n_muons = sum_over_leptons((flavour == MUON_TYPE).view(np.int8).T)
+    has_pairs, z1, z2, channel, best = _pairing_kernel(
+        *_cartesian(quad), quad.abs_pdg_id, quad.charge, float(z_mass)
+    )
+    return ZPairing(has_pairs, z1, z2, channel, _PAIR_ARRAY[best], _PAIR_ARRAY[_PARTNER[best]])
+
+
+@numba.njit(inline="always")
+def _pair_mass(px, py, pz, energy, row, i, j):  # pragma: no cover - compiled
+    return _mass(
+        px[row, i] + px[row, j],
+        py[row, i] + py[row, j],
+        pz[row, i] + pz[row, j],
+        energy[row, i] + energy[row, j],
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _pairing_kernel(px, py, pz, energy, flavour, charge, z_mass):  # pragma: no cover - compiled
+    n = len(px)
+    has_pairs = np.zeros(n, dtype=np.bool_)
+    z1, z2 = np.empty(n), np.empty(n)
     channel = np.full(n, -1, dtype=np.int64)
-    channel[(n_electrons == 2) & (n_muons == 2)] = CHANNEL_CODES["2e2mu"]
-    channel[n_muons == 4] = CHANNEL_CODES["4mu"]
-    channel[n_electrons == 4] = CHANNEL_CODES["4e"]
-    channel[~has_pairs] = -1
-    pairs = np.asarray(_PAIRS)
-    return ZPairing(has_pairs, z1, z2, channel, pairs[best], pairs[_PARTNER[best]])
+    best = np.zeros(n, dtype=np.intp)
+    masses = np.empty(len(_PAIRS))
+    sfos = np.empty(len(_PAIRS), dtype=np.bool_)
+    for row in range(n):
+        for k in range(len(_PAIRS)):
+            i, j = _PAIRS[k]
+            sfos[k] = flavour[row, i] == flavour[row, j] and charge[row, i] + charge[row, j] == 0
+        closest = np.inf
+        chosen = 0
+        for k in range(len(_PAIRS)):
+            if sfos[k] and sfos[_PARTNER[k]]:  # only pairs of a valid split need their mass
+                has_pairs[row] = True
+                i, j = _PAIRS[k]
+                masses[k] = _pair_mass(px, py, pz, energy, row, i, j)
+                distance = abs(masses[k] - z_mass)
+                if distance < closest:  # strictly: the first pair wins a tie
+                    closest, chosen = distance, k
+        best[row] = chosen
+        if not has_pairs[row]:
+            z1[row], z2[row] = np.nan, np.nan
+            continue
+        if closest == np.inf:  # every distance NaN: the first split, as numpy's initial value
+            masses[0] = _pair_mass(px, py, pz, energy, row, 0, 1)
+            masses[1] = _pair_mass(px, py, pz, energy, row, 2, 3)
+        z1[row], z2[row] = masses[chosen], masses[_PARTNER[chosen]]
+        electrons, muons = 0, 0
+        for j in range(4):
+            electrons += flavour[row, j] == ELECTRON_TYPE
+            muons += flavour[row, j] == MUON_TYPE
+        if electrons == 4:
+            channel[row] = _4E
+        elif muons == 4:
+            channel[row] = _4MU
+        elif electrons == 2 and muons == 2:
+            channel[row] = _2E2MU
+    return has_pairs, z1, z2, channel, best
