@@ -80,6 +80,14 @@ def _peak_rss_mb() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)  # kB on Linux
 
 
+def _in_channels(channel: np.ndarray, names: list[str]) -> np.ndarray:
+    """Per row, whether its channel code is one of the channels ``names``."""
+    inside = np.zeros(len(channel), dtype=bool)
+    for name in names:
+        inside |= channel == CHANNEL_CODES[name]
+    return inside
+
+
 class ChunkReadError(OSError):
     """A chunk's baskets could not be read: the message names the file and entries."""
 
@@ -182,8 +190,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
             result = results[region.selection]
             mask = result.passed
             if set(region.channels) != set(CHANNEL_CODES):
-                codes = [CHANNEL_CODES[c] for c in region.channels]
-                mask = mask & np.isin(result.channel, codes)
+                mask = mask & _in_channels(result.channel, region.channels)
             if region.score is not None:
                 low, high = region.score
                 score = result.observables["score"]
@@ -260,11 +267,11 @@ class HZZ4lProcessor(processor.ProcessorABC):
     ) -> None:
         """Fill every region; ``weights_of[selection]`` maps variations to per-row weights."""
         for name, region in self.definition.regions.items():
-            mask = masks[name]
+            rows = np.flatnonzero(masks[name])
             variable = self.definition.observables[region.observable].variable
-            values = results[region.selection].observables[variable][mask]
+            values = results[region.selection].observables[variable][rows]
             weights_of_region = weights_of[region.selection]
-            filler.fill(name, values, {v: w[mask] for v, w in weights_of_region.items()})
+            filler.fill(name, values, {v: w[rows] for v, w in weights_of_region.items()})
 
     def _cutflow(
         self,
@@ -294,8 +301,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
             steps = {step: dict(value) for step, value in shared[region.selection].items()}
             result = results[region.selection]
             if set(region.channels) != set(CHANNEL_CODES):
-                codes = [CHANNEL_CODES[c] for c in region.channels]
-                in_channel = result.passed & np.isin(result.channel, codes)
+                in_channel = result.passed & _in_channels(result.channel, region.channels)
                 steps["channel"] = entry(in_channel, row_weights[region.selection])
             if region.score is not None:
                 steps["score"] = entry(masks[name], row_weights[region.selection])

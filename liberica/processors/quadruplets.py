@@ -20,7 +20,6 @@ from liberica.processors.schema import ELECTRON_TYPE, MUON_TYPE
 # the three ways to split four leptons into two pairs, as indices into _PAIRS
 _PAIRS = ((0, 1), (2, 3), (0, 2), (1, 3), (0, 3), (1, 2))
 _PARTNER = np.array([1, 0, 3, 2, 5, 4])
-_PAIR_ARRAY = np.array(_PAIRS)
 
 
 class FourLeptons(NamedTuple):
@@ -213,10 +212,9 @@ def pair_into_z_bosons(quad: FourLeptons, z_mass: float) -> ZPairing:
     Only splits where both pairs are same-flavour opposite-charge qualify;
     Z2 is the partner of Z1 in its split (the first such pair on a tie).
     """
-    has_pairs, z1, z2, channel, best = _pairing_kernel(
-        *_cartesian(quad), quad.abs_pdg_id, quad.charge, float(z_mass)
+    return ZPairing(
+        *_pairing_kernel(*_cartesian(quad), quad.abs_pdg_id, quad.charge, float(z_mass))
     )
-    return ZPairing(has_pairs, z1, z2, channel, _PAIR_ARRAY[best], _PAIR_ARRAY[_PARTNER[best]])
 
 
 @numba.njit(inline="always")
@@ -235,7 +233,7 @@ def _pairing_kernel(px, py, pz, energy, flavour, charge, z_mass):  # pragma: no 
     has_pairs = np.zeros(n, dtype=np.bool_)
     z1, z2 = np.empty(n), np.empty(n)
     channel = np.full(n, -1, dtype=np.int64)
-    best = np.zeros(n, dtype=np.intp)
+    z1_leptons, z2_leptons = np.empty((n, 2), np.intp), np.empty((n, 2), np.intp)
     masses = np.empty(len(_PAIRS))
     sfos = np.empty(len(_PAIRS), dtype=np.bool_)
     for row in range(n):
@@ -252,7 +250,8 @@ def _pairing_kernel(px, py, pz, energy, flavour, charge, z_mass):  # pragma: no 
                 distance = abs(masses[k] - z_mass)
                 if distance < closest:  # strictly: the first pair wins a tie
                     closest, chosen = distance, k
-        best[row] = chosen
+        z1_leptons[row, 0], z1_leptons[row, 1] = _PAIRS[chosen]
+        z2_leptons[row, 0], z2_leptons[row, 1] = _PAIRS[_PARTNER[chosen]]
         if not has_pairs[row]:
             z1[row], z2[row] = np.nan, np.nan
             continue
@@ -270,4 +269,4 @@ def _pairing_kernel(px, py, pz, energy, flavour, charge, z_mass):  # pragma: no 
             channel[row] = _4MU
         elif electrons == 2 and muons == 2:
             channel[row] = _2E2MU
-    return has_pairs, z1, z2, channel, best
+    return has_pairs, z1, z2, channel, z1_leptons, z2_leptons

@@ -42,7 +42,8 @@ class SelectionResult(NamedTuple):
             cuts on the event that come before the candidates are formed
         steps: ``(name, mask over rows)`` in cutflow order, after the event steps
         passed: per row, whether it passes every event step and every step
-        observables: per row (NaN without a Z pairing); the processor adds ``score``
+        observables: per row (NaN without a Z pairing), an ``Observables``
+            mapping; the processor adds ``score``
         channel: per row, a CHANNEL_CODES value, -1 without a Z pairing
         quad: the dense four-lepton candidates (leptons ordered by pT)
         pairing: their Z1/Z2 pairing
@@ -51,10 +52,31 @@ class SelectionResult(NamedTuple):
     event_steps: tuple[tuple[str, np.ndarray], ...]
     steps: tuple[tuple[str, np.ndarray], ...]
     passed: np.ndarray
-    observables: dict[str, np.ndarray]
+    observables: Observables
     channel: np.ndarray
     quad: FourLeptons
     pairing: ZPairing
+
+
+class Observables(dict):
+    """The per-row observables of a selection pass, by variable name.
+
+    ``m12`` and ``m34`` come with the Z pairing; the four-lepton ``m4l`` and
+    ``pt4l`` are computed on first use, so that a pass computes only what its
+    regions histogram.
+    """
+
+    _COMPUTED = {"m4l": four_lepton_mass, "pt4l": four_lepton_pt}
+
+    def __init__(self, quad: FourLeptons, pairing: ZPairing) -> None:
+        super().__init__(m12=pairing.z1_mass, m34=pairing.z2_mass)
+        self._quad = quad
+
+    def __missing__(self, variable: str) -> np.ndarray:
+        if variable not in self._COMPUTED:
+            raise KeyError(variable)
+        self[variable] = values = self._COMPUTED[variable](self._quad)
+        return values
 
 
 def _result(
@@ -68,12 +90,7 @@ def _result(
         passed &= mask[quad.event_index]
     for _, mask in steps:
         passed &= mask
-    observables = {
-        "m4l": four_lepton_mass(quad),
-        "pt4l": four_lepton_pt(quad),
-        "m12": pairing.z1_mass,
-        "m34": pairing.z2_mass,
-    }
+    observables = Observables(quad, pairing)
     return SelectionResult(event_steps, steps, passed, observables, pairing.channel, quad, pairing)
 
 

@@ -32,15 +32,19 @@ def nominal_weight(events: ak.Array, xsec_pb: float, sumw: float, lumi_fb: float
     return weight * (xsec_pb * lumi_fb * PB_PER_INVERSE_FB / sumw)
 
 
-def _lepton_sf_ratio(
-    systematic: Systematic, lepton_pt: np.ndarray, lepton_abs_pdg_id: np.ndarray, sign: int
+def _lepton_sf_uncertainty(
+    systematic: Systematic, lepton_pt: np.ndarray, lepton_abs_pdg_id: np.ndarray
 ) -> np.ndarray:
+    """Per lepton, the relative scale-factor uncertainty of its pT bin (0 for the other flavour)."""
     edges = np.asarray(systematic.options["pt_edges"], dtype=np.float64)
     values = np.asarray(systematic.options["relative_uncertainty"], dtype=np.float64)
     position = np.clip(np.searchsorted(edges, lepton_pt, side="right") - 1, 0, len(values) - 1)
-    uncertainty = np.where(
+    return np.where(
         lepton_abs_pdg_id == _FLAVOUR_TYPES[systematic.options["flavour"]], values[position], 0.0
     )
+
+
+def _lepton_sf_ratio(uncertainty: np.ndarray, sign: int) -> np.ndarray:
     factors = 1.0 + sign * uncertainty
     ratio = factors[:, 0]
     for k in range(1, factors.shape[1]):  # column by column: np.prod(axis=1)'s order, faster
@@ -76,9 +80,11 @@ def weight_variation_ratios(
     ratios: dict[str, np.ndarray] = {}
     pileup_sf = None
     for systematic in systematics:
+        if systematic.kind == "lepton_scale_factor":
+            uncertainty = _lepton_sf_uncertainty(systematic, lepton_pt, lepton_abs_pdg_id)
         for direction, sign in (("Up", 1), ("Down", -1)):
             if systematic.kind == "lepton_scale_factor":
-                ratio = _lepton_sf_ratio(systematic, lepton_pt, lepton_abs_pdg_id, sign)
+                ratio = _lepton_sf_ratio(uncertainty, sign)
             elif systematic.kind == "pileup_weight":
                 if pileup_sf is None:
                     pileup_sf = np.asarray(events["scaleFactor_PILEUP"], dtype=np.float64)
