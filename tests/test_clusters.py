@@ -101,16 +101,48 @@ def test_local_workers_run_with_one_malloc_arena_and_no_profiler():
     assert list(seen.values()) == [("1", False)]
 
 
+def _on_workers(opened, function) -> list:
+    if opened.client is not None:
+        return list(opened.client.run(function).values())
+    pool = opened.executor.pool
+    return [pool.submit(function).result() for _ in range(opened.workers)]
+
+
 def _imported_on_workers(opened, module: str) -> list[bool]:
     def imported() -> bool:
         import sys
 
         return module in sys.modules
 
-    if opened.client is not None:
-        return list(opened.client.run(imported).values())
-    pool = opened.executor.pool
-    return [pool.submit(imported).result() for _ in range(opened.workers)]
+    return _on_workers(opened, imported)
+
+
+def _compiled_loops() -> tuple[int, int, int]:
+    """Signatures compiled in this process: four-lepton gathering, pairing, features."""
+    from liberica.processors import features, quadruplets
+
+    kernels = (
+        quadruplets._four_leptons_kernel,
+        quadruplets._pairing_kernel,
+        features._features_kernel,
+    )
+    return tuple(len(kernel.signatures) for kernel in kernels)
+
+
+@pytest.mark.parametrize("executor", ["iterative", "futures"])
+def test_workers_compile_the_processor_loops_before_the_run(executor):
+    """The processor module's warm_up runs on every worker: float32 (file) and float64 (varied) momenta."""
+    profile = clusters.Profile("local", executor, {"workers": 2})
+    if executor == "futures":
+        with clusters.open_executor(profile, status=False) as opened:
+            assert _on_workers(opened, _compiled_loops) == [(0, 0, 0)] * 2
+    with clusters.open_executor(
+        profile, status=False, imports=("liberica.processors.hzz4l",)
+    ) as opened:
+        if executor == "iterative":
+            assert _compiled_loops() >= (2, 1, 1)
+        else:
+            assert _on_workers(opened, _compiled_loops) == [(2, 1, 1)] * 2
 
 
 @pytest.mark.parametrize("executor", ["futures", "dask-local"])

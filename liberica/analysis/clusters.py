@@ -188,9 +188,11 @@ _NO_LEAK_RESTARTS = {"LOKY_MAX_MEMORY_LEAK_SIZE": str(1 << 50)}
 
 
 def _import_modules(modules: tuple[str, ...]) -> None:
-    """Import ``modules`` in this (worker) process."""
-    for module in modules:
-        importlib.import_module(module)
+    """Import ``modules`` in this (worker) process, and run the ``warm_up()`` of those that have one."""
+    for name in modules:
+        warm_up = getattr(importlib.import_module(name), "warm_up", None)
+        if callable(warm_up):
+            warm_up()
 
 
 def _process_pool(max_workers: int, imports: tuple[str, ...] = ()) -> loky.ProcessPoolExecutor:
@@ -229,13 +231,19 @@ def open_executor(
         profile: where chunks run
         status: show coffea's progress bars
         imports: modules every worker imports before the executor is yielded
-            (the processor's), so that their import counts as start time,
-            ``start_s``, rather than as the first chunks' time
+            (the processor's), calling a module's ``warm_up()`` where it has
+            one, so that imports and compilation count as start time,
+            ``start_s``, rather than as the first chunks' time (the iterative
+            executor does the same in this process)
     """
     start = time.perf_counter()
     if profile.executor == "iterative":
+        _import_modules(imports)
         yield OpenExecutor(
-            processor.IterativeExecutor(status=status, desc="Processing", unit="chunk"), 1, 1, 0.0
+            processor.IterativeExecutor(status=status, desc="Processing", unit="chunk"),
+            1,
+            1,
+            time.perf_counter() - start,
         )
         return
     if profile.executor == "futures":

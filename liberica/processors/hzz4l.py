@@ -27,7 +27,14 @@ from coffea import processor
 from liberica.analysis.definition import AnalysisDefinition
 from liberica.models import inference
 from liberica.models.spec import Classifier
-from liberica.processors import allocator, histograms, selections, variations, weights
+from liberica.processors import (
+    allocator,
+    histograms,
+    quadruplets,
+    selections,
+    variations,
+    weights,
+)
 from liberica.processors.features import FEATURE_NAMES, hzz4l_features
 from liberica.processors.leptons import (
     LeptonColumns,
@@ -86,6 +93,36 @@ def _in_channels(channel: np.ndarray, names: list[str]) -> np.ndarray:
     for name in names:
         inside |= channel == CHANNEL_CODES[name]
     return inside
+
+
+def warm_up() -> None:
+    """Compile the processor's numba loops for the open-data dtypes, or load them from numba's cache.
+
+    Runs the four-lepton selection, pairing and features on one synthetic
+    event, with float32 kinematics as the files hold them and float64 as the
+    momentum variations make them. ``clusters.open_executor`` calls this once
+    per worker as it starts, so that it counts as start time, not as the first
+    chunk's; a chunk with other dtypes still compiles what it needs.
+    """
+    nominal = with_directions(
+        LeptonColumns(
+            offsets=np.array([0, 4]),
+            event_index=np.array([0]),
+            pt=np.array([50.0, 40.0, 30.0, 20.0], dtype=np.float32),
+            eta=np.array([0.1, -0.2, 0.3, -0.4], dtype=np.float32),
+            phi=np.array([0.5, -2.0, 1.5, 3.0], dtype=np.float32),
+            energy=np.array([51.0, 41.0, 32.0, 22.0], dtype=np.float32),
+            charge=np.array([1, -1, 1, -1], dtype=np.int32),
+            abs_pdg_id=np.array([11, 11, 13, 13], dtype=np.int32),
+        )
+    )
+    for leptons in (nominal, variations.scale_momentum(nominal, "electron", 0.01)):
+        for mask in (None, np.ones(4, dtype=bool)):
+            quad = quadruplets.four_leptons(leptons, mask)
+            pairing = quadruplets.pair_into_z_bosons(quad, 91.1876)
+            quadruplets.four_lepton_mass(quad)
+            quadruplets.four_lepton_pt(quad)
+            hzz4l_features(quad, pairing, np.flatnonzero(pairing.has_two_sfos_pairs))
 
 
 class ChunkReadError(OSError):
