@@ -117,6 +117,12 @@ def _imported_on_workers(opened, module: str) -> list[bool]:
     return _on_workers(opened, imported)
 
 
+def _frozen_objects() -> int:
+    import gc
+
+    return gc.get_freeze_count()
+
+
 def _compiled_loops() -> tuple[int, int, int]:
     """Signatures compiled in this process: four-lepton gathering, pairing, features."""
     from liberica.processors import features, quadruplets
@@ -141,8 +147,11 @@ def test_workers_compile_the_processor_loops_before_the_run(executor):
     ) as opened:
         if executor == "iterative":
             assert _compiled_loops() >= (2, 1, 1)
+            assert _frozen_objects() > 0  # for the run only (processors.collector)
         else:
             assert _on_workers(opened, _compiled_loops) == [(2, 1, 1)] * 2
+            assert all(count > 0 for count in _on_workers(opened, _frozen_objects))
+    assert _frozen_objects() == 0
 
 
 @pytest.mark.parametrize("executor", ["futures", "dask-local"])

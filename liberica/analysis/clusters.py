@@ -35,6 +35,7 @@ import yaml
 from coffea import processor
 
 from liberica.analysis.schema_errors import first_error, locate
+from liberica.processors import collector
 
 log = logging.getLogger(__name__)
 
@@ -188,11 +189,17 @@ _NO_LEAK_RESTARTS = {"LOKY_MAX_MEMORY_LEAK_SIZE": str(1 << 50)}
 
 
 def _import_modules(modules: tuple[str, ...]) -> None:
-    """Import ``modules`` in this (worker) process, and run the ``warm_up()`` of those that have one."""
+    """Import ``modules`` in this process, and run the ``warm_up()`` of those that have one."""
     for name in modules:
         warm_up = getattr(importlib.import_module(name), "warm_up", None)
         if callable(warm_up):
             warm_up()
+
+
+def _prepare_worker(modules: tuple[str, ...]) -> None:
+    """Import ``modules`` on a worker, then freeze what it holds (``processors.collector``)."""
+    _import_modules(modules)
+    collector.freeze_long_lived()
 
 
 def _process_pool(max_workers: int, imports: tuple[str, ...] = ()) -> loky.ProcessPoolExecutor:
@@ -207,7 +214,7 @@ def _process_pool(max_workers: int, imports: tuple[str, ...] = ()) -> loky.Proce
     pool = loky.ProcessPoolExecutor(
         max_workers=max_workers,
         env=_NO_LEAK_RESTARTS,
-        initializer=_import_modules,
+        initializer=_prepare_worker,
         initargs=(imports,),
     )
     # loky starts every worker at the first submission; each runs the
@@ -239,12 +246,13 @@ def open_executor(
     start = time.perf_counter()
     if profile.executor == "iterative":
         _import_modules(imports)
-        yield OpenExecutor(
-            processor.IterativeExecutor(status=status, desc="Processing", unit="chunk"),
-            1,
-            1,
-            time.perf_counter() - start,
-        )
+        with collector.long_lived_frozen():  # this process's objects thaw after the run
+            yield OpenExecutor(
+                processor.IterativeExecutor(status=status, desc="Processing", unit="chunk"),
+                1,
+                1,
+                time.perf_counter() - start,
+            )
         return
     if profile.executor == "futures":
         workers = int(profile.options.get("workers", 2))
@@ -264,7 +272,7 @@ def open_executor(
     if profile.executor in DASK_EXECUTORS:
         with _dask_client(profile) as client:
             if imports:  # on the workers up now; one joining later imports at its first chunk
-                client.run(_import_modules, imports)
+                client.run(_prepare_worker, imports)
             cores, workers = _worker_threads(client)
             yield OpenExecutor(
                 _dask_executor(client, profile, status),

@@ -9,7 +9,8 @@ selections work on four-lepton candidates, and each momentum variation re-runs
 them only on the events they could select (``selections.ChunkSelections``).
 Histograms are filled by ``bincount`` over the axis' own bin index, once per
 region and selection pass for all weight variations. The process keeps freed
-memory for the next chunk (``allocator``).
+memory for the next chunk (``allocator``) and frees the last chunk's cyclic
+garbage first (``collector``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from liberica.models import inference
 from liberica.models.spec import Classifier
 from liberica.processors import (
     allocator,
+    collector,
     histograms,
     quadruplets,
     selections,
@@ -350,6 +352,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
     def process(self, events: ak.Array) -> dict[str, Any]:
         """Histograms, cutflows and event counts of one chunk (see ``on_bad_file``)."""
         allocator.keep_freed_memory()  # once per process: the next chunk reuses this one's pages
+        collector.collect_previous_chunks()  # the last chunk's events object sits in reference cycles
         try:
             return self._process(events)
         except Exception as err:
