@@ -91,8 +91,9 @@ def _best_of(repeat: int, *args) -> dict:
 
 
 def _profile_one_chunk(fileset_path: pathlib.Path, chunksize: int) -> str:
-    """cProfile of the full job on the first MC file's first chunk."""
+    """cProfile of the full job on the first MC file's first chunk, after the workers' warm-up."""
     from liberica.analysis.pipeline import run_processor
+    from liberica.processors.hzz4l import warm_up
 
     fileset = json.loads(fileset_path.read_text())
     sample = "ZZllll"
@@ -111,6 +112,7 @@ def _profile_one_chunk(fileset_path: pathlib.Path, chunksize: int) -> str:
         }
     path = fileset_path.parent / "one_chunk_fileset.json"
     path.write_text(json.dumps(single))
+    warm_up()  # compiled loops loaded, as on every worker before its first chunk
     profiler = cProfile.Profile()
     profiler.enable()
     run_processor("hzz4l", path, executor="iterative", chunksize=chunksize, status=False)
