@@ -17,6 +17,9 @@ import contextlib
 import gc
 from collections.abc import Iterator
 
+_frozen = False  # gc.get_freeze_count() walks the frozen objects: 30 ms for 350k
+
+
 
 def freeze_long_lived() -> None:
     """Collect, then leave every object alive now out of later collections (a worker, after its imports).
@@ -24,18 +27,22 @@ def freeze_long_lived() -> None:
     An object frozen here that later becomes garbage in a reference cycle is
     never freed: freeze once the process holds what it keeps, not a run's data.
     """
+    global _frozen
     gc.collect()
     gc.freeze()
+    _frozen = True
 
 
 @contextlib.contextmanager
 def long_lived_frozen() -> Iterator[None]:
     """Freeze the objects alive now for the duration of the block (a run in this process), then thaw them."""
+    global _frozen
     freeze_long_lived()
     try:
         yield
     finally:
         gc.unfreeze()
+        _frozen = False
 
 
 def collect_previous_chunks() -> int:
@@ -47,6 +54,6 @@ def collect_previous_chunks() -> int:
     Returns:
         int: the unreachable objects found, 0 when nothing is frozen
     """
-    if gc.get_freeze_count() == 0:
+    if not _frozen:
         return 0
     return gc.collect()
