@@ -11,6 +11,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from liberica.processors import compiled
 from liberica.processors.quadruplets import FourLeptons, ZPairing
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -89,7 +90,7 @@ def _dot(ax, ay, az, bx, by, bz):  # pragma: no cover - compiled
     return (ax * bx + az * bz) + ay * by
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled.loop
 def _features_kernel(
     rows, pt, eta, phi, energy, px, py, pz, z1_leptons, z2_leptons, z1_mass, z2_mass
 ):  # pragma: no cover - compiled

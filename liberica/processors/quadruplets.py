@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from liberica.processors import compiled
 from liberica.processors.leptons import LeptonColumns, with_directions
 from liberica.processors.schema import ELECTRON_TYPE, MUON_TYPE
 
@@ -98,7 +99,7 @@ def four_leptons(leptons: LeptonColumns, mask: np.ndarray | None = None) -> Four
     return FourLeptons(leptons.event_index[event_rows], *columns)
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled.loop
 def _four_leptons_kernel(
     offsets, mask, pt, eta, phi, energy, charge, abs_pdg_id, cos_phi, sin_phi, sinh_eta
 ):  # pragma: no cover - compiled
@@ -172,7 +173,7 @@ def _mass(px: float, py: float, pz: float, energy: float) -> float:  # pragma: n
     return np.sqrt(squared if squared >= 0.0 or squared != squared else 0.0)
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled.loop
 def _four_lepton_mass_kernel(px, py, pz, energy):  # pragma: no cover - compiled
     out = np.empty(len(px))
     for row in range(len(px)):
@@ -195,7 +196,7 @@ def four_lepton_pt(quad: FourLeptons) -> np.ndarray:
     return _four_lepton_pt_kernel(quad.px, quad.py)
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled.loop
 def _four_lepton_pt_kernel(px, py):  # pragma: no cover - compiled
     out = np.empty(len(px))
     for row in range(len(px)):
@@ -227,7 +228,7 @@ def _pair_mass(px, py, pz, energy, row, i, j):  # pragma: no cover - compiled
     )
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled.loop
 def _pairing_kernel(px, py, pz, energy, flavour, charge, z_mass):  # pragma: no cover - compiled
     n = len(px)
     has_pairs = np.zeros(n, dtype=np.bool_)
