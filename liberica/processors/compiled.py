@@ -1,8 +1,8 @@
 """How the processor's per-candidate loops are compiled: numba, cached on disk where it can be.
 
-numba keeps compiled code beside the module (``__pycache__``), in
-``NUMBA_CACHE_DIR``, or in the user's cache directory, whichever is writable
-first, so that a worker loads the loops in about 0.5 s instead of compiling
+numba keeps compiled code in ``NUMBA_CACHE_DIR`` when that is set, else
+beside the module (``__pycache__``) or in the user's cache directory, the
+first that is writable, so that a worker loads the loops in about 0.5 s instead of compiling
 them for about 4 s. Where none is writable (a read-only install and home),
 ``numba.njit(cache=True)`` refuses the function outright; the loops are then
 compiled in every process instead, with a warning that says how to cache them.
