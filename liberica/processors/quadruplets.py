@@ -103,6 +103,7 @@ def four_leptons(leptons: LeptonColumns, mask: np.ndarray | None = None) -> Four
 def _four_leptons_kernel(
     offsets, mask, pt, eta, phi, energy, charge, abs_pdg_id, cos_phi, sin_phi, sinh_eta
 ):  # pragma: no cover - compiled
+    """The events with exactly four masked leptons, and those leptons' columns by decreasing pT."""
     n_events = len(offsets) - 1
     has_four = np.zeros(n_events, dtype=np.bool_)
     for event in range(n_events):
@@ -120,7 +121,9 @@ def _four_leptons_kernel(
         k = 0
         for lepton in range(offsets[event], offsets[event + 1]):
             if mask[lepton]:
-                # insertion by decreasing pT; a later lepton passes only a strictly smaller pT
+                # insertion by decreasing pT: a later lepton moves ahead of an earlier one
+                # only with a strictly larger pT, so ties keep the file order, as
+                # np.argsort(-pt, kind="stable") does
                 position = k
                 while position > 0 and pt[index[position - 1]] < pt[lepton]:
                     index[position] = index[position - 1]
