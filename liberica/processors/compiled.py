@@ -6,6 +6,8 @@ first that is writable, so that a worker loads the loops in about 0.5 s instead 
 them for about 4 s. Where none is writable (a read-only install and home),
 ``numba.njit(cache=True)`` refuses the function outright; the loops are then
 compiled in every process instead, with a warning that says how to cache them.
+
+The small pieces the loops share are here too, inlined where they are used.
 """
 
 from __future__ import annotations
@@ -32,3 +34,15 @@ def loop(function: F) -> F:
             err,
         )
         return numba.njit(nogil=True)(function)
+
+
+@numba.njit(inline="always")
+def at_least(value: float, floor: float) -> float:  # pragma: no cover - compiled
+    """``np.maximum(value, floor)`` of two numbers: a NaN value passes through."""
+    return value if value >= floor or value != value else floor
+
+
+@numba.njit(inline="always")
+def sum_of_four(values, row: int) -> float:  # pragma: no cover - compiled
+    """``values[row].sum()`` of an ``(n, 4)`` array, left to right, as numpy sums the row."""
+    return ((values[row, 0] + values[row, 1]) + values[row, 2]) + values[row, 3]

@@ -79,12 +79,6 @@ assert _DELTA_R_Z2 == _DELTA_R_Z1 + 1
 
 
 @numba.njit(inline="always")
-def _at_least(value: float, floor: float) -> float:  # pragma: no cover - compiled
-    """``np.maximum(value, floor)``: NaN passes through."""
-    return value if value >= floor or value != value else floor
-
-
-@numba.njit(inline="always")
 def _dot(ax, ay, az, bx, by, bz):  # pragma: no cover - compiled
     """A three-vector dot product summed as (x + z) + y, the order of the numpy einsum it replaced."""
     return (ax * bx + az * bz) + ay * by
@@ -101,11 +95,9 @@ def _features_kernel(
     sin_cos_delta_phi = np.empty((n, 2, 2))
     for out in range(n):
         row = rows[out]
-        e4 = ((energy[row, 0] + energy[row, 1]) + energy[row, 2]) + energy[row, 3]
-        px4 = ((px[row, 0] + px[row, 1]) + px[row, 2]) + px[row, 3]
-        py4 = ((py[row, 0] + py[row, 1]) + py[row, 2]) + py[row, 3]
-        pz4 = ((pz[row, 0] + pz[row, 1]) + pz[row, 2]) + pz[row, 3]
-        rapidity_ratio[out] = (e4 + pz4) / _at_least(e4 - pz4, 1e-12)
+        e4, px4 = compiled.sum_of_four(energy, row), compiled.sum_of_four(px, row)
+        py4, pz4 = compiled.sum_of_four(py, row), compiled.sum_of_four(pz, row)
+        rapidity_ratio[out] = (e4 + pz4) / compiled.at_least(e4 - pz4, 1e-12)
         # cos(theta*): the Z1 direction in the 4l rest frame against the 4l flight direction
         a, b = z1_leptons[row, 0], z1_leptons[row, 1]
         z1_e = energy[row, a] + energy[row, b]
@@ -113,7 +105,7 @@ def _features_kernel(
         # boost into the 4l rest frame: velocity -p4l / E4l
         bx, by, bz = -(px4 / e4), -(py4 / e4), -(pz4 / e4)
         b2 = _dot(bx, by, bz, bx, by, bz)
-        gamma = 1.0 / np.sqrt(_at_least(1.0 - b2, 1e-12))
+        gamma = 1.0 / np.sqrt(compiled.at_least(1.0 - b2, 1e-12))
         bp = _dot(bx, by, bz, z1_x, z1_y, z1_z)
         factor = (gamma - 1.0) / b2 if b2 > 0 else 0.0
         along = factor * bp + gamma * z1_e

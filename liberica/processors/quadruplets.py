@@ -171,9 +171,7 @@ def sum_over_leptons(values: np.ndarray) -> np.ndarray:
 
 @numba.njit(inline="always")
 def _mass(px: float, py: float, pz: float, energy: float) -> float:  # pragma: no cover - compiled
-    squared = energy * energy - px * px - py * py - pz * pz
-    # as np.maximum(squared, 0.0): NaN and -0.0 pass through
-    return np.sqrt(squared if squared >= 0.0 or squared != squared else 0.0)
+    return np.sqrt(compiled.at_least(energy * energy - px * px - py * py - pz * pz, 0.0))
 
 
 @compiled.loop
@@ -181,10 +179,10 @@ def _four_lepton_mass_kernel(px, py, pz, energy):  # pragma: no cover - compiled
     out = np.empty(len(px))
     for row in range(len(px)):
         out[row] = _mass(
-            ((px[row, 0] + px[row, 1]) + px[row, 2]) + px[row, 3],
-            ((py[row, 0] + py[row, 1]) + py[row, 2]) + py[row, 3],
-            ((pz[row, 0] + pz[row, 1]) + pz[row, 2]) + pz[row, 3],
-            ((energy[row, 0] + energy[row, 1]) + energy[row, 2]) + energy[row, 3],
+            compiled.sum_of_four(px, row),
+            compiled.sum_of_four(py, row),
+            compiled.sum_of_four(pz, row),
+            compiled.sum_of_four(energy, row),
         )
     return out
 
@@ -203,10 +201,7 @@ def four_lepton_pt(quad: FourLeptons) -> np.ndarray:
 def _four_lepton_pt_kernel(px, py):  # pragma: no cover - compiled
     out = np.empty(len(px))
     for row in range(len(px)):
-        out[row] = np.hypot(
-            ((px[row, 0] + px[row, 1]) + px[row, 2]) + px[row, 3],
-            ((py[row, 0] + py[row, 1]) + py[row, 2]) + py[row, 3],
-        )
+        out[row] = np.hypot(compiled.sum_of_four(px, row), compiled.sum_of_four(py, row))
     return out
 
 
