@@ -132,3 +132,26 @@ def assert_same_histograms(run, reference) -> None:
                 rtol=1e-12,
                 atol=0,
             )
+
+
+def random_leptons(rng, counts):
+    """Flat lepton columns of random events with ``counts`` leptons each: mixed flavours and charges."""
+    import awkward as ak
+    import numpy as np
+
+    from liberica.processors.leptons import lepton_columns
+
+    n = int(np.sum(counts))
+    pt = rng.exponential(30.0, n) + 5.0
+    eta = rng.uniform(-2.5, 2.5, n)
+    flat = ak.zip(
+        {
+            "pt": pt,
+            "eta": eta,
+            "phi": rng.uniform(-np.pi, np.pi, n),
+            "energy": pt * np.cosh(eta),
+            "charge": rng.choice([-1, 1], n).astype(np.int32),
+            "abs_pdg_id": rng.choice([11, 13], n).astype(np.int32),
+        }
+    )
+    return lepton_columns(ak.unflatten(flat, counts))

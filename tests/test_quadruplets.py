@@ -1,6 +1,7 @@
 import awkward as ak
 import numpy as np
 import pytest
+from conftest import random_leptons
 
 from liberica.processors.leptons import lepton_columns
 from liberica.processors.quadruplets import (
@@ -89,28 +90,6 @@ def test_only_events_with_exactly_four_leptons():
     assert list(four_leptons(events, mask).event_index) == [0, 2]
 
 
-def _random_leptons(rng, n_events, per_event=4):
-    """Flat random lepton columns: ``per_event`` leptons per event, mixed flavours and charges."""
-    n = n_events * per_event
-    pt = rng.exponential(30.0, n) + 5.0
-    eta = rng.uniform(-2.5, 2.5, n)
-    return lepton_columns(
-        ak.unflatten(
-            ak.zip(
-                {
-                    "pt": pt,
-                    "eta": eta,
-                    "phi": rng.uniform(-np.pi, np.pi, n),
-                    "energy": pt * np.cosh(eta),
-                    "charge": rng.choice([-1, 1], n).astype(np.int32),
-                    "abs_pdg_id": rng.choice([11, 13], n).astype(np.int32),
-                }
-            ),
-            per_event,
-        )
-    )
-
-
 def _brute_force_pairing(p4, flavour, charge):
     """Z1/Z2 masses and channel of one event, by trying each pair in turn."""
     pairs = ((0, 1), (2, 3), (0, 2), (1, 3), (0, 3), (1, 2))
@@ -137,7 +116,7 @@ def _brute_force_pairing(p4, flavour, charge):
 
 def test_pairing_of_random_events_matches_a_brute_force_search():
     rng = np.random.default_rng(7)
-    quad = four_leptons(_random_leptons(rng, 3000))
+    quad = four_leptons(random_leptons(rng, np.full(3000, 4)))
     pairing = pair_into_z_bosons(quad, Z_MASS)
     n_paired = 0
     for row in range(len(quad.event_index)):
@@ -159,7 +138,7 @@ def test_pairing_of_random_events_matches_a_brute_force_search():
 
 def test_leptons_ordered_by_decreasing_pt_keeping_file_order_on_ties():
     rng = np.random.default_rng(3)
-    leptons = _random_leptons(rng, 500, per_event=5)
+    leptons = random_leptons(rng, np.full(500, 5))
     # ties: the same pT twice in every event
     pt = leptons.pt.copy()
     pt[1::5] = pt[3::5]

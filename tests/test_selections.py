@@ -1,8 +1,7 @@
-import awkward as ak
 import numpy as np
 import pytest
+from conftest import random_leptons
 
-from liberica.processors.leptons import lepton_columns
 from liberica.processors.quadruplets import four_lepton_mass, four_lepton_pt
 from liberica.processors.selections import AGC_LEPTON_TYPE_SUMS, Observables, agc_baseline
 
@@ -13,21 +12,7 @@ Z_MASS = 91.1876
 def leptons():
     """Random events with 3 to 5 leptons, mixed flavours and charges."""
     rng = np.random.default_rng(5)
-    counts = rng.integers(3, 6, 4000)
-    n = counts.sum()
-    pt = rng.exponential(30.0, n) + 5.0
-    eta = rng.uniform(-2.5, 2.5, n)
-    flat = ak.zip(
-        {
-            "pt": pt,
-            "eta": eta,
-            "phi": rng.uniform(-np.pi, np.pi, n),
-            "energy": pt * np.cosh(eta),
-            "charge": rng.choice([-1, 1], n).astype(np.int32),
-            "abs_pdg_id": rng.choice([11, 13], n).astype(np.int32),
-        }
-    )
-    return lepton_columns(ak.unflatten(flat, counts))
+    return random_leptons(rng, rng.integers(3, 6, 4000))
 
 
 def test_agc_baseline_keeps_four_lepton_neutral_same_flavour_events(leptons):
