@@ -18,6 +18,7 @@ import numpy as np
 import uproot
 from coffea.nanoevents import NanoEventsFactory
 
+from liberica.analysis.chunks import uproot_options
 from liberica.analysis.definition import load
 from liberica.models.loading import load_classifiers
 from liberica.processors import histograms, selections, weights
@@ -41,7 +42,8 @@ def _split(filename: str, metadata: dict, processor: HZZ4lProcessor) -> dict[str
         last = now
 
     stop = metadata["entrystop"]
-    uproot.open(filename)["mini"].arrays(list(REQUIRED_BRANCHES), how=dict)
+    options = uproot_options([filename])  # as the pipeline reads local files
+    uproot.open(filename, **options)["mini"].arrays(list(REQUIRED_BRANCHES), how=dict)
     tick("pure uproot read (a)")
     events = NanoEventsFactory.from_root(
         {filename: "mini"},
@@ -50,6 +52,7 @@ def _split(filename: str, metadata: dict, processor: HZZ4lProcessor) -> dict[str
         metadata=metadata,
         mode="virtual",
         preload=REQUIRED_BRANCHES,
+        uproot_options=options,
     ).events()
     tick("coffea open + preloaded read")
     leptons = open_data_lepton_columns(events)

@@ -37,17 +37,29 @@ import uproot
 CHUNK_SCAN = (50_000, 100_000, 200_000, 500_000, 1_000_000)
 
 
-def pure_read(fileset: dict, branches: tuple[str, ...]) -> tuple[int, float, int]:
-    """Events, seconds and bytes for reading ``branches`` of every file with uproot."""
+def pure_read(
+    fileset: dict, branches: tuple[str, ...], uproot_default: bool = False
+) -> tuple[int, float, int]:
+    """Events, seconds and bytes for reading ``branches`` of every file with uproot.
+
+    The files are opened as the processing rows open them (``chunks.uproot_options``),
+    in a process with liberica's allocator settings, as a worker has; with
+    ``uproot_default``, through the source uproot picks itself.
+    """
+    from liberica.analysis.chunks import uproot_options
+    from liberica.processors import allocator
+
+    allocator.keep_freed_memory()
+    files = [(f, t) for entry in fileset.values() for f, t in entry["files"].items()]
+    options = {} if uproot_default else uproot_options(f for f, _ in files)
     events, read_bytes = 0, 0
     start = time.perf_counter()
-    for entry in fileset.values():
-        for filename, tree_name in entry["files"].items():
-            with uproot.open(filename) as root_file:
-                tree = root_file[tree_name]
-                tree.arrays(list(branches), library="ak")
-                events += tree.num_entries
-                read_bytes += root_file.file.source.num_requested_bytes
+    for filename, tree_name in files:
+        with uproot.open(filename, **options) as root_file:
+            tree = root_file[tree_name]
+            tree.arrays(list(branches), library="ak")
+            events += tree.num_entries
+            read_bytes += root_file.file.source.num_requested_bytes
     return events, time.perf_counter() - start, read_bytes
 
 
@@ -205,6 +217,9 @@ def main() -> None:
         (pure_read(fileset, REQUIRED_BRANCHES) for _ in range(args.repeat)), key=lambda r: r[1]
     )
     read_rate = n_read / t_read
+    t_default = min(
+        pure_read(fileset, REQUIRED_BRANCHES, uproot_default=True)[1] for _ in range(args.repeat)
+    )
     path = str(sample.fileset_path)
     configurations = [
         ("(b) nominal, no classifier, iterative", (False, False, "iterative")),
@@ -272,6 +287,10 @@ def main() -> None:
             f"| {name} | {n:,} | {t:.2f} | {rate:,.0f} | {rate / cores:,.0f} | "
             f"{rate / cores / read_rate:.3f} | {peak} | {nbytes / 1e6:,.0f} |"
         )
+    print(
+        f"\n(a) through uproot's default source for local files (fsspec): "
+        f"{t_default:.2f} s, {n_read / t_default:,.0f} events/s"
+    )
     iterative = rows[3][3]
     for name, _, _, rate, *_ in rows[4:]:
         print(f"\n{name}: {rate / iterative:.2f}x the iterative full job")

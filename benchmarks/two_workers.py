@@ -28,6 +28,7 @@ def _chunk_task(fileset_path: str, sample: str):
     """A callable processing one chunk of ``sample`` (file stem) with the full job."""
     from coffea.nanoevents import NanoEventsFactory
 
+    from liberica.analysis.chunks import uproot_options
     from liberica.analysis.definition import load
     from liberica.models.loading import load_classifiers
     from liberica.processors.hzz4l import REQUIRED_BRANCHES, HZZ4lProcessor
@@ -51,6 +52,7 @@ def _chunk_task(fileset_path: str, sample: str):
         metadata=metadata,
         mode="eager",
         iteritems_options={"filter_name": list(REQUIRED_BRANCHES)},
+        uproot_options=uproot_options([filename]),
     ).events()
     definition = load("hzz4l")
     processor = HZZ4lProcessor(

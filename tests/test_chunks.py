@@ -1,11 +1,13 @@
 """Chunks made from the prepared fileset are exactly the ones coffea's preprocessing makes."""
 
+import numpy as np
 import pytest
+import uproot
 from coffea import processor
 from coffea.processor.executor import FileMeta
 
 from liberica.analysis import fileset as fileset_module
-from liberica.analysis.chunks import split, work_items
+from liberica.analysis.chunks import split, uproot_options, work_items
 from liberica.analysis.definition import load
 from liberica.processors.hzz4l import REQUIRED_BRANCHES
 from liberica.processors.schema import OpenDataSchema
@@ -46,3 +48,27 @@ def test_work_items_equal_coffeas_preprocessing(small_sample):
         assert (len(mine) > len(fileset)) is several
         assert mine == coffeas  # dataset, file, tree, entries and file uuid
         assert [(i.usermeta, i.preload) for i in mine] == [(i.usermeta, i.preload) for i in coffeas]
+
+
+def test_local_files_are_read_with_plain_file_reads_and_remote_ones_as_uproot_chooses():
+    local = ["/data/a.root", "relative/b.root"]
+    assert uproot_options(local) == {"handler": uproot.source.file.MultithreadedFileSource}
+    assert uproot_options([*local, "root://eospublic.cern.ch//eos/c.root"]) == {}
+    assert uproot_options(["https://example.org/d.root"]) == {}
+
+
+def test_the_chosen_source_reads_the_same_arrays_as_uproots_default(small_sample):
+    fileset = fileset_module.read(small_sample)
+    filename, tree = next(iter(next(iter(fileset.values()))["files"].items()))
+    options = uproot_options([filename])
+    with uproot.open(filename, **options) as chosen, uproot.open(filename) as default:
+        assert isinstance(chosen.file.source, uproot.source.file.MultithreadedFileSource)
+        assert not isinstance(default.file.source, uproot.source.file.MultithreadedFileSource)
+        branches = list(REQUIRED_BRANCHES)
+        a = chosen[tree].arrays(branches, library="np")
+        b = default[tree].arrays(branches, library="np")
+    for name in branches:
+        np.testing.assert_array_equal(
+            np.concatenate(a[name]) if a[name].dtype == object else a[name],
+            np.concatenate(b[name]) if b[name].dtype == object else b[name],
+        )

@@ -20,7 +20,7 @@ from liberica.analysis import definition as definition_module
 from liberica.analysis import fileset as fileset_module
 from liberica.analysis import outputs
 from liberica.analysis.checkpoints import RunCheckpointer
-from liberica.analysis.chunks import work_items
+from liberica.analysis.chunks import uproot_options, work_items
 from liberica.analysis.clusters import Profile, open_executor
 from liberica.models.loading import load_classifiers
 from liberica.processors.histograms import NOMINAL
@@ -275,6 +275,7 @@ def run_processor(
                         definition, lumi_fb, systematics, classifiers, dump_features, policy, run_id
                     ),
                     treename=definition.tree,
+                    uproot_options=uproot_options(item.filename for item in chunks),
                 )
         except Exception as err:
             unreadable = _chunk_read_error(err)
