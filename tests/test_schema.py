@@ -105,3 +105,27 @@ def test_misaligned_lepton_branches_are_named():
     events = ak.Array({"lep_pt": [[1.0, 2.0], [3.0]], "lep_E": [[1.0], [3.0, 4.0]]})
     with pytest.raises(ValueError, match="branch lep_E has other per-event lengths"):
         flat_leptons(events, ["pt", "energy"])
+
+
+@pytest.mark.parametrize(
+    "take",
+    [slice(None), slice(1, None), [2, 0], np.array([True, False, True])],
+    ids=["whole", "offsets not from 0", "list array", "masked"],
+)
+def test_flat_lepton_columns_of_any_jagged_layout_equal_awkwards_own(take):
+    from liberica.processors.schema import flat_leptons
+
+    events = ak.Array(
+        {
+            "lep_pt": [[1000.0, 2000.0], [3000.0], [4000.0, 5000.0, 6000.0]],
+            "lep_eta": [[0.1, 0.2], [0.3], [0.4, 0.5, 0.6]],
+        }
+    )[take]
+    counts, arrays = flat_leptons(events, ["pt", "eta"])
+    np.testing.assert_array_equal(counts, ak.num(events["lep_pt"], axis=1))
+    assert counts.dtype == np.int64
+    np.testing.assert_array_equal(arrays["pt"], ak.flatten(events["lep_pt"]) / 1000.0)
+    np.testing.assert_array_equal(arrays["eta"], ak.flatten(events["lep_eta"]))
+    misaligned = ak.with_field(events, events["lep_eta"][:, ::-1][:, :1], "lep_eta")
+    with pytest.raises(ValueError, match="branch lep_eta has other per-event lengths"):
+        flat_leptons(misaligned, ["pt", "eta"])

@@ -49,6 +49,26 @@ _LEPTON_FIELDS = {
 }
 
 
+def _offsets_and_values(jagged: ak.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The offsets (from 0) and flat values of a jagged array of numbers.
+
+    Read off the layout where it is a list of numbers with offsets, as uproot
+    gives a branch; through ``ak.num`` and ``ak.flatten`` otherwise, which
+    cost 20 ms a 500k-event chunk more.
+    """
+    layout = ak.to_layout(jagged)
+    if isinstance(layout, ak.contents.ListOffsetArray) and isinstance(
+        layout.content, ak.contents.NumpyArray
+    ):
+        offsets = np.asarray(layout.offsets.data)
+        values = np.asarray(layout.content.data)[offsets[0] : offsets[-1]]
+        return (offsets - offsets[0] if offsets[0] else offsets), values
+    counts = np.asarray(ak.num(jagged, axis=1), dtype=np.int64)
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets, np.asarray(ak.flatten(jagged, axis=1))
+
+
 def flat_leptons(
     events: ak.Array, fields: Iterable[str] | None = None
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -61,20 +81,22 @@ def flat_leptons(
     Raises:
         ValueError: naming the branch whose per-event lengths differ from ``lep_pt``'s
     """
-    counts = np.asarray(ak.num(events["lep_pt"], axis=1), dtype=np.int64)
+    pt_offsets, pt_values = _offsets_and_values(events["lep_pt"])
     arrays = {}
     wanted = None if fields is None else set(fields)
     for branch, field in (*_LEPTON_FIELDS_MEV.items(), *_LEPTON_FIELDS.items()):
         if wanted is not None and field not in wanted:
             continue
-        jagged = events[branch]
-        if branch != "lep_pt" and not np.array_equal(ak.num(jagged, axis=1), counts):
-            raise ValueError(f"branch {branch} has other per-event lengths than lep_pt")
-        values = np.asarray(ak.flatten(jagged, axis=1))
+        if branch == "lep_pt":
+            values = pt_values
+        else:
+            offsets, values = _offsets_and_values(events[branch])
+            if not np.array_equal(offsets, pt_offsets):
+                raise ValueError(f"branch {branch} has other per-event lengths than lep_pt")
         arrays[field] = values * MEV_TO_GEV if branch in _LEPTON_FIELDS_MEV else values
     if "abs_pdg_id" in arrays:
         arrays["abs_pdg_id"] = arrays["abs_pdg_id"].astype(np.int32)
-    return counts, arrays
+    return np.diff(pt_offsets), arrays
 
 
 def _gev(array: ak.Array) -> ak.Array:
