@@ -100,7 +100,7 @@ def _in_channels(channel: np.ndarray, names: list[str]) -> np.ndarray:
 def warm_up() -> None:
     """Compile the processor's numba loops for the open-data dtypes, or load them from numba's cache.
 
-    Runs the four-lepton selection, pairing and features on one synthetic
+    Runs the smearing, four-lepton selection, pairing and features on one synthetic
     event, with float32 kinematics as the files hold them and float64 as the
     momentum variations make them. ``clusters.open_executor`` calls this once
     per worker as it starts, so that it counts as start time, not as the first
@@ -118,6 +118,8 @@ def warm_up() -> None:
             abs_pdg_id=np.array([11, 11, 13, 13], dtype=np.int32),
         )
     )
+    one = np.array([1])
+    variations.smear_resolution(nominal, one, one, 0.01, 0.01, salt=_SMEARING_SALT)
     for leptons in (nominal, variations.scale_momentum(nominal, "electron", 0.01)):
         for mask in (None, np.ones(4, dtype=bool)):
             quad = quadruplets.four_leptons(leptons, mask)

@@ -9,35 +9,88 @@ global state, so a chunk gives the same answer on any worker and any chunking.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
+from liberica.processors import compiled
 from liberica.processors.leptons import LeptonColumns
 from liberica.processors.schema import ELECTRON_TYPE, MUON_TYPE
 
 _FLAVOUR_TYPES = {"electron": ELECTRON_TYPE, "muon": MUON_TYPE}
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MASK64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+# the two uniform streams' offsets, stream * golden ratio mod 2**64
+_STREAM_1 = np.uint64(_GOLDEN)
+_STREAM_2 = np.uint64((2 * _GOLDEN) & _MASK64)
 
 
-def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """The splitmix64 finalizer: a bijective, well-mixed hash of uint64 keys."""
-    with np.errstate(over="ignore"):
-        z = x + _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))
+@numba.njit(inline="always")
+def _splitmix64(z: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    """The splitmix64 finalizer of ``z + golden``: a bijective, well-mixed hash of uint64 keys."""
+    z = z + np.uint64(_GOLDEN)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 
-def _uniform(keys: np.ndarray, stream: int) -> np.ndarray:
-    """Uniforms in (0, 1) from 53 bits of the hash of ``keys`` in a stream."""
-    with np.errstate(over="ignore"):
-        hashed = _splitmix64(keys ^ (np.uint64(stream) * _GOLDEN))
-    return ((hashed >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
+@numba.njit(inline="always")
+def _uniform(key: np.uint64, stream: np.uint64) -> float:  # pragma: no cover - compiled
+    """A uniform in (0, 1) from the top 53 bits of the hash of ``key`` in a stream."""
+    return (np.float64(_splitmix64(key ^ stream) >> np.uint64(11)) + 0.5) / 9007199254740992.0
+
+
+@numba.njit(inline="always")
+def _draw(
+    channel: np.int64, event: np.int64, index: np.int64, salt: np.uint64, u1, u2, at: int
+) -> None:  # pragma: no cover - compiled
+    """The two uniforms of one object, keyed on (channel, event, index, salt), into ``at``."""
+    key = (
+        (np.uint64(channel) << np.uint64(40))
+        ^ (np.uint64(event) << np.uint64(8))
+        ^ np.uint64(index)
+    )
+    key = _splitmix64(key ^ salt)
+    u1[at] = _uniform(key, _STREAM_1)
+    u2[at] = _uniform(key, _STREAM_2)
+
+
+@compiled.loop
+def _object_uniforms(channel_number, event_number, index, salt):  # pragma: no cover - compiled
+    u1 = np.empty(len(index))
+    u2 = np.empty(len(index))
+    for at in range(len(index)):
+        _draw(channel_number[at], event_number[at], index[at], salt, u1, u2, at)
+    return u1, u2
+
+
+@compiled.loop
+def _lepton_uniforms(offsets, channel_number, event_number, salt):  # pragma: no cover - compiled
+    """``_object_uniforms`` of every lepton, from per-event numbers and the leptons' offsets."""
+    u1 = np.empty(offsets[-1])
+    u2 = np.empty(offsets[-1])
+    for event in range(len(offsets) - 1):
+        for at in range(offsets[event], offsets[event + 1]):
+            index = at - offsets[event]
+            _draw(channel_number[event], event_number[event], index, salt, u1, u2, at)
+    return u1, u2
+
+
+def _box_muller(u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
+    # numpy's log, not the C library's that numba calls: they differ in the last bit
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def _as_int64(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(values, dtype=np.int64)
 
 
 def event_seeded_normal(
     channel_number: np.ndarray, event_number: np.ndarray, index: np.ndarray, salt: int
 ) -> np.ndarray:
     """Standard normal numbers keyed on (channel, event, object index, salt).
+
+    Two uniforms per object from the splitmix64 hash of the key, then the
+    Box-Muller transform.
 
     Args:
         channel_number: per object, the sample's DSID (or run number for data)
@@ -48,15 +101,11 @@ def event_seeded_normal(
     Returns:
         np.ndarray: one N(0, 1) number per object, reproducible on any worker
     """
-    keys = (
-        (np.asarray(channel_number, dtype=np.int64).astype(np.uint64) << np.uint64(40))
-        ^ (np.asarray(event_number, dtype=np.int64).astype(np.uint64) << np.uint64(8))
-        ^ np.asarray(index, dtype=np.int64).astype(np.uint64)
+    return _box_muller(
+        *_object_uniforms(
+            _as_int64(channel_number), _as_int64(event_number), _as_int64(index), np.uint64(salt)
+        )
     )
-    keys = _splitmix64(keys ^ np.uint64(salt))
-    u1 = _uniform(keys, 1)
-    u2 = _uniform(keys, 2)
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
 def _with_momentum_factor(leptons: LeptonColumns, factor: np.ndarray) -> LeptonColumns:
@@ -90,11 +139,14 @@ def smear_resolution(
     Returns:
         LeptonColumns: leptons with smeared ``pt`` and ``energy``
     """
-    counts = leptons.counts
-    flat_channel = np.repeat(np.asarray(channel_number), counts)
-    flat_event = np.repeat(np.asarray(event_number), counts)
-    flat_index = np.arange(len(leptons.pt)) - np.repeat(leptons.offsets[:-1], counts)
-    normal = event_seeded_normal(flat_channel, flat_event, flat_index, salt)
+    normal = _box_muller(
+        *_lepton_uniforms(
+            _as_int64(leptons.offsets),
+            _as_int64(channel_number),
+            _as_int64(event_number),
+            np.uint64(salt),
+        )
+    )
     width = np.where(
         leptons.abs_pdg_id == ELECTRON_TYPE, electron_relative_smear, muon_relative_smear
     )
