@@ -167,6 +167,26 @@ def test_workers_import_the_processor_before_the_run(executor):
         assert _imported_on_workers(opened, module) == [True, True]
 
 
+def test_dask_executors_import_what_coffeas_executor_imports_before_the_run():
+    """dask.dataframe, which coffea's DaskExecutor imports as it starts, is start time, not run time."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from liberica.analysis import clusters\n"
+        "profile = clusters.Profile('local', 'dask-local', {'workers': 1})\n"
+        "assert 'dask.dataframe' not in sys.modules\n"
+        "with clusters.open_executor(profile, status=False):\n"
+        "    print('dask.dataframe' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "True"
+
+
 def test_dask_gateway_equals_iterative(small_sample, reference, gateway_server, monkeypatch):
     monkeypatch.setenv("LIBERICA_TEST_GATEWAY_PASSWORD", PASSWORD)
     profile = _gateway_profile(gateway_server, "LIBERICA_TEST_GATEWAY_PASSWORD")

@@ -270,6 +270,9 @@ def open_executor(
             yield OpenExecutor(executor, min(workers, os.cpu_count() or 1), workers, start_s)
         return
     if profile.executor in DASK_EXECUTORS:
+        # coffea's DaskExecutor imports dask.dataframe (and pandas) as it is called:
+        # 0.9 s of the run here, during which no chunk was submitted
+        importlib.import_module("dask.dataframe")
         with _dask_client(profile) as client:
             if imports:  # on the workers up now; one joining later imports at its first chunk
                 client.run(_prepare_worker, imports)
