@@ -123,15 +123,17 @@ def _frozen_objects() -> int:
     return gc.get_freeze_count()
 
 
-def _compiled_loops() -> tuple[int, int, int, int]:
-    """Signatures compiled in this process: four-lepton gathering, pairing, features, smearing."""
-    from liberica.processors import features, quadruplets, variations
+def _compiled_loops() -> tuple[int, ...]:
+    """Signatures compiled in this process: four-lepton gathering, pairing, features, smearing,
+    scale-factor ratios."""
+    from liberica.processors import features, quadruplets, variations, weights
 
     kernels = (
         quadruplets._four_leptons_kernel,
         quadruplets._pairing_kernel,
         features._features_kernel,
         variations._lepton_uniforms,
+        weights._lepton_sf_ratios,
     )
     return tuple(len(kernel.signatures) for kernel in kernels)
 
@@ -142,15 +144,15 @@ def test_workers_compile_the_processor_loops_before_the_run(executor):
     profile = clusters.Profile("local", executor, {"workers": 2})
     if executor == "futures":
         with clusters.open_executor(profile, status=False) as opened:
-            assert _on_workers(opened, _compiled_loops) == [(0, 0, 0, 0)] * 2
+            assert _on_workers(opened, _compiled_loops) == [(0, 0, 0, 0, 0)] * 2
     with clusters.open_executor(
         profile, status=False, imports=("liberica.processors.hzz4l",)
     ) as opened:
         if executor == "iterative":
-            assert _compiled_loops() >= (2, 1, 1, 1)
+            assert _compiled_loops() >= (2, 1, 1, 1, 1)
             assert _frozen_objects() > 0  # for the run only (processors.collector)
         else:
-            assert _on_workers(opened, _compiled_loops) == [(2, 1, 1, 1)] * 2
+            assert _on_workers(opened, _compiled_loops) == [(2, 1, 1, 1, 1)] * 2
             assert all(count > 0 for count in _on_workers(opened, _frozen_objects))
     assert _frozen_objects() == 0
 

@@ -54,3 +54,27 @@ def test_object_systematic_is_not_a_weight():
         weight_variation_ratios(
             [scale], _events(), np.arange(3), np.zeros((3, 4)), np.zeros((3, 4), int)
         )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lepton_sf_ratios_equal_numpys_bin_lookup_and_product_bit_for_bit(dtype):
+    """The compiled loop against searchsorted, clip and a column-by-column product in numpy."""
+    edges, values = [5.0, 15.0, 30.0], [0.02, 0.01, 0.005]
+    muon_sf = Systematic(
+        "muon_sf",
+        "lepton_scale_factor",
+        {"flavour": "muon", "pt_edges": edges, "relative_uncertainty": values},
+    )
+    rng = np.random.default_rng(11)
+    pt = rng.exponential(20.0, (5000, 4)).astype(dtype)
+    pt.flat[:8] = [0.0, 5.0, 15.0, 30.0, 1e9, np.nan, np.inf, 4.999]  # edges, beyond, NaN
+    pdg = rng.choice([11, 13], (5000, 4))
+    pdg[:2] = 13
+    position = np.clip(np.searchsorted(edges, pt, side="right") - 1, 0, len(values) - 1)
+    uncertainty = np.where(pdg == 13, np.asarray(values)[position], 0.0)
+    ratios = weight_variation_ratios([muon_sf], None, np.arange(5000), pt, pdg)
+    for direction, sign in (("Up", 1), ("Down", -1)):
+        factors = 1.0 + sign * uncertainty
+        expected = ((factors[:, 0] * factors[:, 1]) * factors[:, 2]) * factors[:, 3]
+        assert ratios[f"muon_sf{direction}"].tobytes() == expected.tobytes(), direction
+    assert ratios["muon_sfUp"][0] == pytest.approx(1.02 * 1.02 * 1.01 * 1.005)

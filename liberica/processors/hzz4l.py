@@ -25,7 +25,7 @@ import awkward as ak
 import numpy as np
 from coffea import processor
 
-from liberica.analysis.definition import AnalysisDefinition
+from liberica.analysis.definition import AnalysisDefinition, Systematic
 from liberica.models import inference
 from liberica.models.spec import Classifier
 from liberica.processors import (
@@ -100,8 +100,8 @@ def _in_channels(channel: np.ndarray, names: list[str]) -> np.ndarray:
 def warm_up() -> None:
     """Compile the processor's numba loops for the open-data dtypes, or load them from numba's cache.
 
-    Runs the smearing, four-lepton selection, pairing and features on one synthetic
-    event, with float32 kinematics as the files hold them and float64 as the
+    Runs the smearing, four-lepton selection, pairing, features and scale-factor
+    ratios on one synthetic event, with float32 kinematics as the files hold them and float64 as the
     momentum variations make them. ``clusters.open_executor`` calls this once
     per worker as it starts, so that it counts as start time, not as the first
     chunk's; a chunk with other dtypes still compiles what it needs.
@@ -120,6 +120,11 @@ def warm_up() -> None:
     )
     one = np.array([1])
     variations.smear_resolution(nominal, one, one, 0.01, 0.01, salt=_SMEARING_SALT)
+    scale_factor = Systematic(
+        "warm_up",
+        "lepton_scale_factor",
+        {"flavour": "muon", "pt_edges": [5.0], "relative_uncertainty": [0.01]},
+    )
     for leptons in (nominal, variations.scale_momentum(nominal, "electron", 0.01)):
         for mask in (None, np.ones(4, dtype=bool)):
             quad = quadruplets.four_leptons(leptons, mask)
@@ -127,6 +132,7 @@ def warm_up() -> None:
             quadruplets.four_lepton_mass(quad)
             quadruplets.four_lepton_pt(quad)
             hzz4l_features(quad, pairing, np.flatnonzero(pairing.has_two_sfos_pairs))
+            weights.lepton_sf_ratios(scale_factor, quad.pt, quad.abs_pdg_id)
 
 
 class ChunkReadError(OSError):

@@ -10,6 +10,7 @@ import awkward as ak
 import numpy as np
 
 from liberica.analysis.definition import Systematic
+from liberica.processors import compiled
 from liberica.processors.schema import ELECTRON_TYPE, MUON_TYPE
 
 SCALE_FACTOR_BRANCHES = (
@@ -32,24 +33,59 @@ def nominal_weight(events: ak.Array, xsec_pb: float, sumw: float, lumi_fb: float
     return weight * (xsec_pb * lumi_fb * PB_PER_INVERSE_FB / sumw)
 
 
-def _lepton_sf_uncertainty(
+@compiled.loop
+def _lepton_sf_ratios(pt, abs_pdg_id, flavour, edges, values):  # pragma: no cover - compiled
+    """Up and down ratios of each candidate: the product over its leptons of 1 +- the
+    relative uncertainty of their pT bin, for leptons of ``flavour`` (1 for the others).
+
+    The bin is ``searchsorted(edges, pt, side="right") - 1`` clipped into
+    ``values`` (NaN sorts last there, so it takes the last bin); the product
+    runs over the leptons left to right, as ``np.prod(axis=1)`` does.
+    """
+    up = np.empty(pt.shape[0])
+    down = np.empty(pt.shape[0])
+    for row in range(pt.shape[0]):
+        ratio_up = 1.0
+        ratio_down = 1.0
+        for k in range(pt.shape[1]):
+            uncertainty = 0.0
+            if abs_pdg_id[row, k] == flavour:
+                x = np.float64(pt[row, k])
+                above = 0  # edges <= x
+                if x != x:
+                    above = len(edges)
+                else:
+                    while above < len(edges) and edges[above] <= x:
+                        above += 1
+                uncertainty = values[min(max(above - 1, 0), len(values) - 1)]
+            if k == 0:
+                ratio_up = 1.0 + uncertainty
+                ratio_down = 1.0 - uncertainty
+            else:
+                ratio_up = ratio_up * (1.0 + uncertainty)
+                ratio_down = ratio_down * (1.0 - uncertainty)
+        up[row] = ratio_up
+        down[row] = ratio_down
+    return up, down
+
+
+def lepton_sf_ratios(
     systematic: Systematic, lepton_pt: np.ndarray, lepton_abs_pdg_id: np.ndarray
-) -> np.ndarray:
-    """Per lepton, the relative scale-factor uncertainty of its pT bin (0 for the other flavour)."""
-    edges = np.asarray(systematic.options["pt_edges"], dtype=np.float64)
-    values = np.asarray(systematic.options["relative_uncertainty"], dtype=np.float64)
-    position = np.clip(np.searchsorted(edges, lepton_pt, side="right") - 1, 0, len(values) - 1)
-    return np.where(
-        lepton_abs_pdg_id == _FLAVOUR_TYPES[systematic.options["flavour"]], values[position], 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up and down weight ratios of a lepton scale-factor systematic, per candidate.
+
+    Args:
+        systematic: of kind ``lepton_scale_factor``
+        lepton_pt: (n, k) pT of each candidate's leptons, GeV
+        lepton_abs_pdg_id: (n, k) their types
+    """
+    return _lepton_sf_ratios(
+        np.ascontiguousarray(lepton_pt),
+        np.ascontiguousarray(lepton_abs_pdg_id),
+        _FLAVOUR_TYPES[systematic.options["flavour"]],
+        np.asarray(systematic.options["pt_edges"], dtype=np.float64),
+        np.asarray(systematic.options["relative_uncertainty"], dtype=np.float64),
     )
-
-
-def _lepton_sf_ratio(uncertainty: np.ndarray, sign: int) -> np.ndarray:
-    factors = 1.0 + sign * uncertainty
-    ratio = factors[:, 0]
-    for k in range(1, factors.shape[1]):  # column by column: np.prod(axis=1)'s order, faster
-        ratio = ratio * factors[:, k]
-    return ratio
 
 
 def _pileup_ratio(systematic: Systematic, pileup_sf: np.ndarray, sign: int) -> np.ndarray:
@@ -81,16 +117,14 @@ def weight_variation_ratios(
     pileup_sf = None
     for systematic in systematics:
         if systematic.kind == "lepton_scale_factor":
-            uncertainty = _lepton_sf_uncertainty(systematic, lepton_pt, lepton_abs_pdg_id)
-        for direction, sign in (("Up", 1), ("Down", -1)):
-            if systematic.kind == "lepton_scale_factor":
-                ratio = _lepton_sf_ratio(uncertainty, sign)
-            elif systematic.kind == "pileup_weight":
-                if pileup_sf is None:
-                    pileup_sf = np.asarray(events["scaleFactor_PILEUP"], dtype=np.float64)
-                    pileup_sf = pileup_sf[event_index]
-                ratio = _pileup_ratio(systematic, pileup_sf, sign)
-            else:
-                raise ValueError(f"{systematic.name}: not a weight systematic ({systematic.kind})")
-            ratios[f"{systematic.name}{direction}"] = ratio
+            up, down = lepton_sf_ratios(systematic, lepton_pt, lepton_abs_pdg_id)
+        elif systematic.kind == "pileup_weight":
+            if pileup_sf is None:
+                pileup_sf = np.asarray(events["scaleFactor_PILEUP"], dtype=np.float64)
+                pileup_sf = pileup_sf[event_index]
+            up, down = (_pileup_ratio(systematic, pileup_sf, sign) for sign in (1, -1))
+        else:
+            raise ValueError(f"{systematic.name}: not a weight systematic ({systematic.kind})")
+        ratios[f"{systematic.name}Up"] = up
+        ratios[f"{systematic.name}Down"] = down
     return ratios
