@@ -1,7 +1,8 @@
 """Why two workers are not twice one: a chunk processed alone, then by two processes at once.
 
 Each process loads one chunk of the performance benchmark's sample, processes
-it once to warm up, then times ``HZZ4lProcessor.process`` ``--repeat`` times.
+it once to warm up, then times ``HZZ4lProcessor.process`` ``--repeat`` times;
+then the same for reading the chunk's branches as the pipeline reads them.
 Run in one process, then in two started together (a barrier), the per-chunk
 time tells how much two busy cores slow each other down on this machine;
 ``2 / (together / alone)`` bounds the speedup of any two-worker executor on
@@ -24,6 +25,21 @@ import numpy as np
 DEFAULT_FILESET = pathlib.Path("liberica-data/hzz4l-20000000-seed42-500000-per-file/fileset.json")
 
 
+def _find(fileset_path: str, sample: str) -> tuple[str, dict, str, str]:
+    """Dataset name, fileset entry, path and tree of the file named ``sample`` (its stem)."""
+    fileset_path = pathlib.Path(fileset_path)
+    fileset = json.loads(fileset_path.read_text())
+    found = [
+        (name, entry, str(fileset_path.parent / filename), tree)
+        for name, entry in fileset.items()
+        for filename, tree in entry["files"].items()
+        if pathlib.Path(filename).stem == sample
+    ]
+    if not found:
+        raise SystemExit(f"{fileset_path}: no file named {sample}.root")
+    return found[0]
+
+
 def _chunk_task(fileset_path: str, sample: str):
     """A callable processing one chunk of ``sample`` (file stem) with the full job."""
     from coffea.nanoevents import NanoEventsFactory
@@ -34,25 +50,15 @@ def _chunk_task(fileset_path: str, sample: str):
     from liberica.processors.hzz4l import REQUIRED_BRANCHES, HZZ4lProcessor
     from liberica.processors.schema import OpenDataSchema
 
-    fileset_path = pathlib.Path(fileset_path)
-    fileset = json.loads(fileset_path.read_text())
-    found = [
-        (name, entry, filename, tree)
-        for name, entry in fileset.items()
-        for filename, tree in entry["files"].items()
-        if pathlib.Path(filename).stem == sample
-    ]
-    if not found:
-        raise SystemExit(f"{fileset_path}: no file named {sample}.root")
-    name, entry, filename, tree = found[0]
-    metadata = dict(entry["metadata"], dataset=name, filename=filename)
+    name, entry, path, tree = _find(fileset_path, sample)
+    metadata = dict(entry["metadata"], dataset=name, filename=path)
     events = NanoEventsFactory.from_root(
-        {str(fileset_path.parent / filename): tree},
+        {path: tree},
         schemaclass=OpenDataSchema,
         metadata=metadata,
         mode="eager",
         iteritems_options={"filter_name": list(REQUIRED_BRANCHES)},
-        uproot_options=uproot_options([filename]),
+        uproot_options=uproot_options([path]),
     ).events()
     definition = load("hzz4l")
     processor = HZZ4lProcessor(
@@ -62,6 +68,24 @@ def _chunk_task(fileset_path: str, sample: str):
         load_classifiers(definition.classifier, None),
     )
     return lambda: processor.process(events)
+
+
+def _read_task(fileset_path: str, sample: str):
+    """A callable reading the processor's branches of ``sample`` as the pipeline reads them."""
+    import uproot
+
+    from liberica.analysis.chunks import uproot_options
+    from liberica.processors import allocator
+    from liberica.processors.hzz4l import REQUIRED_BRANCHES
+
+    allocator.keep_freed_memory()  # as in a worker
+    _, _, path, tree = _find(fileset_path, sample)
+
+    def read():
+        with uproot.open(path, **uproot_options([path])) as root_file:
+            return root_file[tree].arrays(list(REQUIRED_BRANCHES), library="ak")
+
+    return read
 
 
 def _stream_task():
@@ -78,7 +102,13 @@ def _gather_task():
 
 
 def _timed(kind: str, args: tuple, repeat: int, barrier) -> list[float]:
-    task = {"chunk": _chunk_task, "stream": _stream_task, "gather": _gather_task}[kind](*args)
+    tasks = {
+        "chunk": _chunk_task,
+        "read": _read_task,
+        "stream": _stream_task,
+        "gather": _gather_task,
+    }
+    task = tasks[kind](*args)
     task()  # warm-up: imports, sessions, the allocator's pages
     if barrier is not None:
         barrier.wait()
@@ -122,10 +152,12 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    rows = [
-        (f"hzz4l full job, one chunk of {sample}", "chunk", (str(args.fileset), sample))
-        for sample in args.sample or ["ggH125_ZZ4lep_0", "ZZllll_0"]
-    ]
+    rows = []
+    for sample in args.sample or ["ggH125_ZZ4lep_0", "ZZllll_0"]:
+        rows += [
+            (f"hzz4l full job, one chunk of {sample}", "chunk", (str(args.fileset), sample)),
+            (f"uproot read of its branches, {sample}", "read", (str(args.fileset), sample)),
+        ]
     rows += [
         ("numpy stream, 400 MB add", "stream", ()),
         ("numpy random gather, 160 MB", "gather", ()),
