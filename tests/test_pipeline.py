@@ -201,3 +201,10 @@ def test_up_and_down_bracket_nominal(default_run):
                 process,
                 name,
             )
+
+
+@pytest.mark.parametrize("status", [False, True])
+def test_progress_bars_show_only_with_status(small_sample, capfd, status):
+    run_processor("hzz4l", small_sample, executor="iterative", systematics=False, status=status)
+    shown = "Processing" in capfd.readouterr().out
+    assert shown is status

@@ -229,6 +229,23 @@ def _process_pool(max_workers: int, imports: tuple[str, ...] = ()) -> loky.Proce
 
 
 @contextlib.contextmanager
+def _progress_bars(shown: bool) -> Iterator[None]:
+    """Show coffea's progress bars or not, for the duration.
+
+    coffea's executors pass ``disable=not status`` to rich, which takes it for a
+    task field and draws the bar anyway; its console is made quiet instead.
+    """
+    from coffea.util import coffea_console
+
+    quiet = coffea_console.quiet
+    coffea_console.quiet = quiet or not shown
+    try:
+        yield
+    finally:
+        coffea_console.quiet = quiet
+
+
+@contextlib.contextmanager
 def open_executor(
     profile: Profile, status: bool = True, imports: tuple[str, ...] = ()
 ) -> Iterator[OpenExecutor]:
@@ -243,6 +260,12 @@ def open_executor(
             ``start_s``, rather than as the first chunks' time (the iterative
             executor does the same in this process)
     """
+    with _progress_bars(status), _start(profile, status, imports) as opened:
+        yield opened
+
+
+@contextlib.contextmanager
+def _start(profile: Profile, status: bool, imports: tuple[str, ...]) -> Iterator[OpenExecutor]:
     start = time.perf_counter()
     if profile.executor == "iterative":
         _import_modules(imports)
