@@ -169,6 +169,23 @@ def test_workers_import_the_processor_before_the_run(executor):
         assert _imported_on_workers(opened, module) == [True, True]
 
 
+def test_dask_workers_that_join_during_the_run_are_prepared_too():
+    """A worker added later (adaptive scaling, a restart) imports and freezes before its first task."""
+    import time
+
+    profile = clusters.Profile("local", "dask-local", {"workers": 1, "threads_per_worker": 1})
+    module = "wave"  # a module no worker imports by itself
+    with clusters.open_executor(profile, status=False, imports=(module,)) as opened:
+        assert _imported_on_workers(opened, module) == [True]
+        opened.client.cluster.scale(2)
+        opened.client.wait_for_workers(2, timeout=60)
+        deadline = time.monotonic() + 30
+        while _imported_on_workers(opened, module) != [True, True]:
+            assert time.monotonic() < deadline, "the new worker was not prepared"
+            time.sleep(0.2)
+        assert all(count > 0 for count in _on_workers(opened, _frozen_objects))
+
+
 def test_dask_executors_import_what_coffeas_executor_imports_before_the_run():
     """dask.dataframe, which coffea's DaskExecutor imports as it starts, is start time, not run time."""
     import subprocess

@@ -196,7 +196,7 @@ def _import_modules(modules: tuple[str, ...]) -> None:
             warm_up()
 
 
-def _prepare_worker(modules: tuple[str, ...]) -> None:
+def prepare_worker(modules: tuple[str, ...]) -> None:
     """Import ``modules`` on a worker, then freeze what it holds (``processors.collector``)."""
     _import_modules(modules)
     collector.freeze_long_lived()
@@ -214,7 +214,7 @@ def _process_pool(max_workers: int, imports: tuple[str, ...] = ()) -> loky.Proce
     pool = loky.ProcessPoolExecutor(
         max_workers=max_workers,
         env=_NO_LEAK_RESTARTS,
-        initializer=_prepare_worker,
+        initializer=prepare_worker,
         initargs=(imports,),
     )
     # loky starts every worker at the first submission; each runs the
@@ -297,8 +297,10 @@ def _start(profile: Profile, status: bool, imports: tuple[str, ...]) -> Iterator
         # 0.9 s of the run here, during which no chunk was submitted
         importlib.import_module("dask.dataframe")
         with _dask_client(profile) as client:
-            if imports:  # on the workers up now; one joining later imports at its first chunk
-                client.run(_prepare_worker, imports)
+            if imports:  # on the workers up now, and on each that joins or restarts later
+                from liberica.analysis.dask_plugin import WorkerPreparation
+
+                client.register_plugin(WorkerPreparation(imports))
             cores, workers = _worker_threads(client)
             yield OpenExecutor(
                 _dask_executor(client, profile, status),
