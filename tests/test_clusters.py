@@ -80,7 +80,7 @@ def _gateway_profile(server, password_env):
     return clusters.parse(config, "dask_config.yaml")["dask-gateway"]
 
 
-def test_local_workers_run_with_one_malloc_arena_and_no_profiler():
+def test_local_workers_run_with_one_malloc_arena_no_profiler_and_a_slower_tick():
     """The dask defaults that slow the processor down are off on the workers liberica starts.
 
     (The nanny's ``MALLOC_TRIM_THRESHOLD_`` is replaced at run time by the
@@ -96,9 +96,10 @@ def test_local_workers_run_with_one_malloc_arena_and_no_profiler():
             lambda: (
                 os.environ.get("MALLOC_ARENA_MAX"),
                 dask.config.get("distributed.worker.profile.enabled"),
+                dask.config.get("distributed.admin.tick.interval"),
             )
         )
-    assert list(seen.values()) == [("1", False)]
+    assert list(seen.values()) == [("1", False, "200ms")]
 
 
 def _on_workers(opened, function) -> list:
