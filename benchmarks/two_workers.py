@@ -80,9 +80,10 @@ def _read_task(fileset_path: str, sample: str):
 
     allocator.keep_freed_memory()  # as in a worker
     _, _, path, tree = _find(fileset_path, sample)
+    options = uproot_options([path])
 
     def read():
-        with uproot.open(path, **uproot_options([path])) as root_file:
+        with uproot.open(path, **options) as root_file:
             return root_file[tree].arrays(list(REQUIRED_BRANCHES), library="ak")
 
     return read

@@ -58,12 +58,9 @@ def _lepton_sf_ratios(pt, abs_pdg_id, flavour, edges, values):  # pragma: no cov
                     while above < len(edges) and edges[above] <= x:
                         above += 1
                 uncertainty = values[min(max(above - 1, 0), len(values) - 1)]
-            if k == 0:
-                ratio_up = 1.0 + uncertainty
-                ratio_down = 1.0 - uncertainty
-            else:
-                ratio_up = ratio_up * (1.0 + uncertainty)
-                ratio_down = ratio_down * (1.0 - uncertainty)
+            # from 1.0: 1.0 * x is x exactly, so the first factor is taken as is
+            ratio_up = ratio_up * (1.0 + uncertainty)
+            ratio_down = ratio_down * (1.0 - uncertainty)
         up[row] = ratio_up
         down[row] = ratio_down
     return up, down
