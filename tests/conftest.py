@@ -6,15 +6,16 @@ import pathlib
 
 import pytest
 
-REALDATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
-DATA_A = REALDATA / "data_A.4lep.root"
+TEST_DATA = pathlib.Path(__file__).resolve().parent / "data"
+"""Small real files shipped with the tests (origin and licence in data/README.md)."""
+DATA_A = TEST_DATA / "data_A.4lep.root"
 
 
 @pytest.fixture(scope="session")
 def data_a() -> pathlib.Path:
     """The real ATLAS Open Data 4lep file (data period A, 39 events)."""
     if not DATA_A.exists():
-        pytest.fail(f"the real open-data file {DATA_A} is missing (shared/realdata)")
+        pytest.fail(f"the real open-data file {DATA_A} is missing (see tests/data/README.md)")
     return DATA_A
 
 
