@@ -216,6 +216,7 @@ def main() -> None:
     from liberica.analysis import fileset as fileset_module
     from liberica.analysis.definition import load
     from liberica.analysis.pipeline import DEFAULT_CHUNKSIZE
+    from liberica.processors.formats.open_data import OPEN_DATA
     from liberica.processors.hzz4l import REQUIRED_BRANCHES
     from liberica.samples import cached_hzz4l
 
@@ -229,7 +230,7 @@ def main() -> None:
     )
     generation_s = time.perf_counter() - start
     fileset = fileset_module.prepare(
-        fileset_module.read(sample.fileset_path), load("hzz4l"), REQUIRED_BRANCHES
+        fileset_module.read(sample.fileset_path), load("hzz4l"), REQUIRED_BRANCHES, OPEN_DATA
     )
     n_files = sum(len(e["files"]) for e in fileset.values())
     # the first read warms the page cache: every row reads from memory

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import pathlib
 import sys
 from typing import Any
@@ -20,11 +21,30 @@ console = Console()
 DEFAULT_CACHE = pathlib.Path("liberica-data")
 
 
+class _NoCancelledTasks(logging.Filter):
+    """Drops log records of cancelled asyncio tasks.
+
+    A local dask scheduler that closes while a progress bar's feed still
+    sleeps logs the feed's ``CancelledError`` as an error, with its traceback,
+    at the end of every successful run.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        import asyncio
+
+        return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+
+
 def _configure_logging(verbose: bool) -> None:
+    # distributed sets its loggers to INFO as it is imported (here and in the workers
+    # this process starts), from dask's config, which reads the environment
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "info" if verbose else "warning")
+    handler = RichHandler(console=Console(stderr=True), show_path=False)
+    handler.addFilter(_NoCancelledTasks())
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
-        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
+        handlers=[handler],
         force=True,
     )
     for noisy in (
@@ -242,9 +262,10 @@ def _run_processing(
     from liberica.analysis import clusters
     from liberica.analysis.definition import AnalysisDefinitionError
     from liberica.analysis.fileset import FilesetError
+    from liberica.analysis.outputs import OutputError
     from liberica.analysis.pipeline import DEFAULT_CHUNKSIZE, run_processor
     from liberica.models.spec import ModelSpecError
-    from liberica.processors.hzz4l import ChunkReadError
+    from liberica.processors.bad_input import ChunkReadError
 
     profile = None
     try:
@@ -278,8 +299,10 @@ def _run_processing(
         ChunkReadError,
         AnalysisDefinitionError,
         FilesetError,
+        OutputError,
         ModelSpecError,
         clusters.ClusterConfigError,
+        clusters.ClusterStartError,
         FileNotFoundError,
     ) as err:
         console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
@@ -317,9 +340,19 @@ def _print_summary(result) -> None:
             )
     if metrics.get("chunks_resumed"):
         console.print(
-            f"resumed: {metrics['chunks_resumed']} of {metrics['chunks']} chunks loaded from "
-            "checkpoints"
+            f"resumed: {metrics['chunks_resumed']} of {metrics['chunks']} chunks "
+            f"({metrics['events_resumed']:,} events) loaded from checkpoints; the rates count "
+            f"the {metrics['events_computed']:,} events computed in this run"
         )
+    unphysical = metrics.get("unphysical_objects", {})
+    if unphysical:
+        console.print(
+            "[bold yellow]dropped[/] objects with a non-finite or negative pT or E, or a "
+            "non-finite eta or phi, before selection (the events kept their other objects):"
+        )
+        for sample, counts in unphysical.items():
+            branches = ", ".join(f"{b} {n:,}" for b, n in counts.items() if b != "objects")
+            console.print(f"  {sample}: {counts['objects']:,} objects ({branches})")
     if metrics.get("cluster_start_s"):
         console.print(
             f"{metrics['executor']} cluster ({metrics['workers']} workers, {metrics['cores']} "
@@ -373,12 +406,17 @@ def run(
     **options: Any,
 ) -> None:
     """Generate (once) the embedded sample, process it, fit mu and summarize."""
+    from liberica.analysis.outputs import OutputError, check_writable
     from liberica.samples import cached_hzz4l
 
+    out_dir = out_dir or pathlib.Path("runs") / analysis
+    try:  # before the sample is generated
+        check_writable(out_dir)
+    except OutputError as err:
+        console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
+        sys.exit(2)
     sample = cached_hzz4l(cache_dir / f"{analysis}-{events}-seed{seed}", events=events, seed=seed)
-    result = _run_processing(
-        analysis, sample.fileset_path, out_dir or pathlib.Path("runs") / analysis, **options
-    )
+    result = _run_processing(analysis, sample.fileset_path, out_dir, **options)
     _print_summary(result)
     if no_fit:
         return

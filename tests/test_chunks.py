@@ -9,6 +9,7 @@ from coffea.processor.executor import FileMeta
 from liberica.analysis import fileset as fileset_module
 from liberica.analysis.chunks import split, uproot_options, work_items
 from liberica.analysis.definition import load
+from liberica.processors.formats.open_data import OPEN_DATA
 from liberica.processors.hzz4l import REQUIRED_BRANCHES
 from liberica.processors.schema import OpenDataSchema
 
@@ -31,7 +32,7 @@ def test_split_is_coffeas(num_entries, chunksize):
 def test_work_items_equal_coffeas_preprocessing(small_sample):
     definition = load("hzz4l")
     fileset = fileset_module.prepare(
-        fileset_module.read(small_sample), definition, REQUIRED_BRANCHES
+        fileset_module.read(small_sample), definition, REQUIRED_BRANCHES, OPEN_DATA
     )
     runner = processor.Runner(
         executor=processor.IterativeExecutor(status=False), schema=OpenDataSchema

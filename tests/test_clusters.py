@@ -187,6 +187,74 @@ def test_dask_workers_that_join_during_the_run_are_prepared_too():
         assert all(count > 0 for count in _on_workers(opened, _frozen_objects))
 
 
+_DIES_ONCE = """
+import os
+
+try:  # the first worker to import this dies, as a worker killed while being prepared
+    os.close(os.open(os.environ["LIBERICA_TEST_DIED"], os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    os._exit(1)
+except FileExistsError:
+    pass
+"""
+
+
+def test_a_dask_worker_that_dies_while_being_prepared_is_replaced_and_prepared(
+    tmp_path, monkeypatch
+):
+    from distributed import Client, LocalCluster
+
+    (tmp_path / "liberica_dies_once.py").write_text(_DIES_ONCE)
+    died = tmp_path / "died"
+    monkeypatch.syspath_prepend(str(tmp_path))  # spawned workers start with this sys.path
+    monkeypatch.setenv("LIBERICA_TEST_DIED", str(died))
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        profile = clusters.Profile(
+            "scheduler", "dask-scheduler", {"address": cluster.scheduler_address}
+        )
+        with clusters.open_executor(
+            profile, status=False, imports=("liberica_dies_once", "wave")
+        ) as opened:
+            assert died.exists()  # one worker did die during the preparation
+            assert opened.workers == 2
+            assert _imported_on_workers(opened, "wave") == [True, True]
+        assert len(client.scheduler_info()["workers"]) == 2
+
+
+def test_dask_workers_that_always_die_while_being_prepared_fail_the_run_in_one_line(
+    tmp_path, monkeypatch
+):
+    from distributed import Client, LocalCluster
+
+    (tmp_path / "liberica_always_dies.py").write_text("import os\nos._exit(1)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(clusters, "PREPARATION_ATTEMPTS", 2)
+    monkeypatch.setattr(clusters, "PREPARATION_TIMEOUT_S", 5.0)
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster),
+    ):
+        profile = clusters.Profile(
+            "scheduler", "dask-scheduler", {"address": cluster.scheduler_address}
+        )
+        with pytest.raises(clusters.ClusterStartError, match="dask workers died"):
+            with clusters.open_executor(profile, status=False, imports=("liberica_always_dies",)):
+                pass
+
+
+def test_dask_workers_that_cannot_import_the_processor_fail_the_run_in_one_line():
+    profile = clusters.Profile("local", "dask-local", {"workers": 1, "threads_per_worker": 1})
+    with pytest.raises(clusters.ClusterStartError, match="No module named 'not_installed'"):
+        with clusters.open_executor(profile, status=False, imports=("not_installed",)):
+            pass
+
+
 def test_dask_executors_import_what_coffeas_executor_imports_before_the_run():
     """dask.dataframe, which coffea's DaskExecutor imports as it starts, is start time, not run time."""
     import subprocess

@@ -5,6 +5,7 @@ import uproot
 
 from liberica.analysis import fileset
 from liberica.analysis.definition import load
+from liberica.processors.formats.open_data import OPEN_DATA
 from liberica.processors.hzz4l import REQUIRED_BRANCHES
 
 
@@ -32,7 +33,7 @@ def test_missing_file_is_named(tmp_path, definition):
     with pytest.raises(
         fileset.FilesetError, match=r"sample 'ggH': file .*nowhere/ggH_0.root does not exist"
     ):
-        fileset.prepare(raw, definition, REQUIRED_BRANCHES)
+        fileset.prepare(raw, definition, REQUIRED_BRANCHES, OPEN_DATA)
 
 
 def test_missing_branch_is_named(tmp_path, data_a, definition):
@@ -50,7 +51,7 @@ def test_missing_branch_is_named(tmp_path, data_a, definition):
         tmp_path, {"data": {"files": {str(broken): "mini"}, "metadata": {"is_data": True}}}
     )
     with pytest.raises(fileset.FilesetError) as info:
-        fileset.prepare(raw, definition, REQUIRED_BRANCHES)
+        fileset.prepare(raw, definition, REQUIRED_BRANCHES, OPEN_DATA)
     assert str(broken) in str(info.value)
     assert "lep_ptcone30" in str(info.value) and "lacks branch" in str(info.value)
 
@@ -60,20 +61,20 @@ def test_missing_tree_and_unreadable_file(tmp_path, data_a, definition):
         tmp_path, {"data": {"files": {str(data_a): "nominal"}, "metadata": {"is_data": True}}}
     )
     with pytest.raises(fileset.FilesetError, match="has no tree 'nominal'.*keys: mini"):
-        fileset.prepare(raw, definition, REQUIRED_BRANCHES)
+        fileset.prepare(raw, definition, REQUIRED_BRANCHES, OPEN_DATA)
     garbage = tmp_path / "truncated.root"
     garbage.write_bytes(data_a.read_bytes()[:3000])
     raw = _write(
         tmp_path, {"data": {"files": {str(garbage): "mini"}, "metadata": {"is_data": True}}}
     )
     with pytest.raises(fileset.FilesetError, match="truncated.root"):
-        fileset.prepare(raw, definition, REQUIRED_BRANCHES)
+        fileset.prepare(raw, definition, REQUIRED_BRANCHES, OPEN_DATA)
 
 
 def test_unknown_process_and_variation(tmp_path, data_a, definition):
     raw = _write(tmp_path, {"WZ": {"files": {str(data_a): "mini"}, "metadata": {"process": "WZ"}}})
     with pytest.raises(fileset.FilesetError, match="metadata.process 'WZ' is not a process"):
-        fileset.prepare(raw, definition, REQUIRED_BRANCHES)
+        fileset.prepare(raw, definition, REQUIRED_BRANCHES, OPEN_DATA)
     raw = _write(
         tmp_path,
         {
@@ -86,13 +87,13 @@ def test_unknown_process_and_variation(tmp_path, data_a, definition):
     with pytest.raises(
         fileset.FilesetError, match="variation 'pileup' is not an alternative_sample"
     ):
-        fileset.prepare(raw, definition, REQUIRED_BRANCHES)
+        fileset.prepare(raw, definition, REQUIRED_BRANCHES, OPEN_DATA)
 
 
 def test_xsec_and_sumw_from_branches(tmp_path, data_a, definition):
     # data_A stores XSection = SumWeights = 1; read as if it were MC without metadata
     raw = _write(tmp_path, {"ZZ": {"files": {str(data_a): "mini"}, "metadata": {"process": "ZZ"}}})
-    prepared = fileset.prepare(raw, definition, REQUIRED_BRANCHES)
+    prepared = fileset.prepare(raw, definition, REQUIRED_BRANCHES, OPEN_DATA)
     assert prepared["ZZ"]["metadata"]["xsec"] == 1.0
     assert prepared["ZZ"]["metadata"]["sumw"] == 1.0
     assert prepared["ZZ"]["metadata"]["is_data"] is False

@@ -114,6 +114,14 @@ def test_an_interrupted_run_resumes_without_redoing_finished_chunks(
     assert resumed.metrics["chunks_resumed"] == 3
     assert resumed.metrics["chunks"] == first.metrics["chunks"]
     assert_same_histograms(resumed, reference)
+    # every event is counted, the rates only those computed in this run
+    metrics = resumed.metrics
+    assert metrics["events_processed"] == reference.metrics["events_processed"]
+    assert 0 < metrics["events_resumed"] < metrics["events_processed"]
+    assert metrics["events_computed"] + metrics["events_resumed"] == metrics["events_processed"]
+    assert metrics["events_per_second"] == pytest.approx(
+        metrics["events_computed"] / metrics["wall_time_s"]
+    )
     # other settings never reuse these chunks
     other = run_processor(
         "hzz4l",

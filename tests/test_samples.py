@@ -306,3 +306,23 @@ def test_signal_injection_scales_the_signal_only(tmp_path):
     assert generated.samples["data"] == sum(
         uproot.open(f)["mini"].num_entries for f in fileset["data"]["files"]
     )
+
+
+def test_file_uuids_depend_on_every_generation_argument(tmp_path):
+    """Samples that differ in one argument are other files to the fileset check and checkpoints."""
+
+    def uuids(name: str, **options) -> set[bytes]:
+        arguments = {"events": 4_000, "lumi_fb": 2.0, "seed": 7, **options}
+        fileset = json.loads(generate_hzz4l(tmp_path / name, **arguments).fileset_path.read_text())
+        return {uproot.open(f).file.fUUID for e in fileset.values() for f in e["files"]}
+
+    reference = uuids("reference")
+    assert uuids("same") == reference
+    for name, options in (
+        ("mu", {"mu_inject": 0.5}),
+        ("events", {"events": 4_001}),
+        ("lumi", {"lumi_fb": 2.5}),
+        ("per_file", {"events_per_file": 1_500}),
+        ("seed", {"seed": 8}),
+    ):
+        assert not uuids(name, **options) & reference, name

@@ -15,10 +15,15 @@ from typing import Any
 
 from coffea.processor import SimpleCheckpointer
 
+CHUNK_OUTPUT_FORMAT = 2
+"""Bumped whenever a chunk's output changes shape (2: ``computed_in`` counts events)."""
+
 
 def fingerprint(settings: dict[str, Any]) -> str:
-    """A short stable hash of the processor's settings."""
-    text = json.dumps(settings, sort_keys=True, default=str)
+    """A short stable hash of the processor's settings and the chunk output format."""
+    text = json.dumps(
+        {**settings, "chunk_output": CHUNK_OUTPUT_FORMAT}, sort_keys=True, default=str
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -56,6 +56,10 @@ class ClusterConfigError(ValueError):
         super().__init__(f"{source}: invalid cluster configuration at '{key}': {reason}")
 
 
+class ClusterStartError(RuntimeError):
+    """A cluster that could not be started or prepared for the run, with the reason."""
+
+
 class Profile(NamedTuple):
     """Where and how chunks run.
 
@@ -65,7 +69,8 @@ class Profile(NamedTuple):
             or ``dask-gateway``
         options: the executor's settings (workers, address, auth, ...)
         chunksize: events per chunk, or None for the file's or liberica's default
-        retries: resubmissions of a failed chunk (dask executors)
+        retries: retries of a failed chunk, in the worker that ran it, unless it
+            failed on deterministic bad input (``analysis.runner``)
         resources: dask worker resources each chunk asks for
         gpu: ``off``, ``prefer`` or ``require`` (see README)
         on_bad_file: ``fail`` or ``skip``
@@ -176,7 +181,8 @@ def _dask_executor(client, profile: Profile, status: bool) -> processor.DaskExec
         status=status,
         desc="Processing",
         unit="chunk",
-        retries=profile.retries,
+        # chunks are retried in the worker (analysis.runner), not resubmitted
+        retries=0,
         treereduction=8,
     )
 
@@ -299,9 +305,7 @@ def _start(profile: Profile, status: bool, imports: tuple[str, ...]) -> Iterator
         importlib.import_module("dask.dataframe")
         with _dask_client(profile) as client:
             if imports:  # on the workers up now, and on each that joins or restarts later
-                from liberica.analysis.dask_plugin import WorkerPreparation
-
-                client.register_plugin(WorkerPreparation(imports))
+                _prepare_dask_workers(client, imports)
             cores, workers = _worker_threads(client)
             yield OpenExecutor(
                 _dask_executor(client, profile, status),
@@ -312,6 +316,61 @@ def _start(profile: Profile, status: bool, imports: tuple[str, ...]) -> Iterator
             )
         return
     raise ValueError(f"unknown executor '{profile.executor}'")
+
+
+PREPARATION_ATTEMPTS = 3
+"""Registrations of the worker preparation tried while workers die during it."""
+PREPARATION_TIMEOUT_S = 120.0
+"""How long to wait for dead workers to be replaced before trying again."""
+
+
+def _prepare_dask_workers(client, imports: tuple[str, ...]) -> None:
+    """Register the plugin that prepares every worker, now and as workers join or restart.
+
+    A worker that dies while the plugin is being set up on it fails the
+    registration (``CommClosedError``), though the scheduler keeps the plugin
+    and its nanny starts a new worker, which is prepared as it joins. The
+    registration is then tried again once the workers are back, up to
+    :data:`PREPARATION_ATTEMPTS` times.
+
+    Raises:
+        ClusterStartError: if workers kept dying or did not come back, or if the
+            preparation failed on a worker (an import error)
+    """
+    from liberica.analysis.dask_plugin import WorkerPreparation
+
+    wanted = max(len(client.scheduler_info()["workers"]), 1)
+    plugin = WorkerPreparation(imports)
+    for attempt in range(1, PREPARATION_ATTEMPTS + 1):
+        try:
+            client.register_plugin(plugin)
+            return
+        except OSError as err:  # distributed's CommClosedError is an OSError
+            log.warning(
+                "a dask worker died while being prepared (%s: %s); attempt %d of %d",
+                type(err).__name__,
+                " ".join(str(err).split())[:200],
+                attempt,
+                PREPARATION_ATTEMPTS,
+            )
+            reason = f"{type(err).__name__}: {' '.join(str(err).split())[:200]}"
+        except Exception as err:  # the preparation itself failed, e.g. liberica not installed
+            raise ClusterStartError(
+                f"preparing the dask workers failed (importing {', '.join(imports)}): "
+                f"{type(err).__name__}: {' '.join(str(err).split())[:300]}; the workers need "
+                "liberica installed in their environment"
+            ) from None
+        try:
+            client.wait_for_workers(wanted, timeout=PREPARATION_TIMEOUT_S)
+        except (TimeoutError, OSError):
+            raise ClusterStartError(
+                f"dask workers died while being prepared (importing {', '.join(imports)}) and "
+                f"{wanted} did not come back within {PREPARATION_TIMEOUT_S:.0f} s"
+            ) from None
+    raise ClusterStartError(
+        f"dask workers died each of the {PREPARATION_ATTEMPTS} times they were prepared "
+        f"(importing {', '.join(imports)}); last: {reason}"
+    )
 
 
 def _dask_client(profile: Profile) -> contextlib.AbstractContextManager:

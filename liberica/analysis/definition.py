@@ -42,6 +42,8 @@ class Process(NamedTuple):
         label: legend label
         color: plot colour
         xsec_uncertainty: relative cross-section normalization uncertainty
+        allow_negative_sumw: whether its samples may have a negative sum of
+            generator weights (refused otherwise: it flips the sign of the yield)
     """
 
     name: str
@@ -49,6 +51,7 @@ class Process(NamedTuple):
     label: str
     color: str | None
     xsec_uncertainty: float | None
+    allow_negative_sumw: bool = False
 
 
 class FlavourCuts(NamedTuple):
@@ -327,6 +330,7 @@ def _build(config: dict, source_dir: str | None = None) -> AnalysisDefinition:
                 label=p.get("label", name),
                 color=p.get("color"),
                 xsec_uncertainty=p.get("xsec_uncertainty"),
+                allow_negative_sumw=bool(p.get("allow_negative_sumw", False)),
             )
             for name, p in config["processes"].items()
         },

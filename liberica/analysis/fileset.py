@@ -4,18 +4,29 @@ A fileset is coffea-style JSON or YAML::
 
     {sample: {"files": {path: treename}, "metadata": {...}}}
 
-with metadata keys ``process``, ``is_data``, ``xsec`` (pb), ``sumw`` and, for an
-alternative sample, ``variation`` (the systematic's name). Where ``xsec`` or
-``sumw`` is absent for open-data MC, it is read from the XSection and
-SumWeights branches. Every file is opened before processing starts, so a
-missing file, tree or branch stops the run with its name, before any chunk runs.
+with metadata keys ``process``, ``is_data`` (a boolean), ``xsec`` (pb), ``sumw``
+and, for an alternative sample, ``variation`` (the systematic's name); other
+metadata keys are kept as they are. A fileset is validated against
+``schemas/fileset.json`` as it is read, before any file is opened, and every
+error names the sample and key. Where the input format normalizes MC by
+``xsec`` and ``sumw`` and the metadata lacks them, they are read from the
+files' branches (open data: XSection and SumWeights) and checked the same way:
+``xsec > 0``, ``sumw != 0``, and a negative ``sumw`` only for a process whose
+definition allows it. Every file is opened before processing starts, so a
+missing, unreadable or duplicated file, tree or branch stops the run with its
+name before any chunk runs. A file may appear once in a fileset: by path
+(symlinks followed) and by ROOT file UUID.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import os
 import pathlib
+import uuid
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -23,19 +34,48 @@ import uproot
 import yaml
 
 from liberica.analysis.definition import AnalysisDefinition
+from liberica.analysis.schema_errors import first_error, locate
+from liberica.processors.formats import InputFormat
 from liberica.processors.histograms import DATA_PROCESS
 
 log = logging.getLogger(__name__)
-
-_BRANCH_METADATA = (("xsec", "XSection"), ("sumw", "SumWeights"))
 
 
 class FilesetError(ValueError):
     """A fileset that cannot be processed, naming the sample, file, tree or branch."""
 
 
+def _schema() -> dict:
+    text = resources.files("liberica.analysis").joinpath("schemas/fileset.json").read_text()
+    return json.loads(text)
+
+
+def _identity(filename: str) -> str:
+    """What makes two entries the same file: the real path (symlinks followed), or the URL."""
+    return filename if "://" in filename else os.path.realpath(filename)
+
+
+def validate(fileset: Any, source: str = "<fileset>") -> None:
+    """Check a parsed fileset against ``schemas/fileset.json``.
+
+    Raises:
+        FilesetError: ``SOURCE: invalid fileset at 'SAMPLE.metadata.KEY': reason``
+    """
+    if not isinstance(fileset, dict) or not fileset:
+        raise FilesetError(f"{source}: expected a mapping of sample name to files and metadata")
+    error = first_error(_schema(), fileset)
+    if error is not None:
+        key, reason = locate(error)
+        raise FilesetError(f"{source}: invalid fileset at '{key}': {reason}")
+
+
 def read(path: str | pathlib.Path) -> dict[str, Any]:
-    """Read a fileset (JSON or YAML); relative file paths are resolved against its folder."""
+    """Read and validate a fileset (JSON or YAML); relative paths resolve against its folder.
+
+    Raises:
+        FilesetError: for a missing or unparsable file, a schema violation
+            (naming the sample and key), or a file listed twice
+    """
     path = pathlib.Path(path)
     if not path.exists():
         raise FilesetError(f"fileset {path} does not exist")
@@ -44,42 +84,74 @@ def read(path: str | pathlib.Path) -> dict[str, Any]:
         fileset = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as err:
         raise FilesetError(f"{path}: not valid JSON/YAML: {err}") from err
-    if not isinstance(fileset, dict) or not fileset:
-        raise FilesetError(f"{path}: expected a mapping of sample name to files and metadata")
+    validate(fileset, str(path))
     resolved = {}
+    seen: dict[str, tuple[str, str]] = {}
     for sample, entry in fileset.items():
-        if not isinstance(entry, dict) or "files" not in entry:
-            raise FilesetError(f"{path}: sample '{sample}' needs a 'files' mapping")
         files = entry["files"]
         if isinstance(files, list):
+            if len(set(files)) != len(files):
+                twice = next(f for f in files if files.count(f) > 1)
+                raise FilesetError(f"{path}: sample '{sample}' lists {twice} twice")
             files = {f: None for f in files}
-        if not isinstance(files, dict) or not files:
-            raise FilesetError(f"{path}: '{sample}.files' must be a non-empty mapping path -> tree")
-        resolved[sample] = {
-            "files": {
-                str((path.parent / f).resolve() if not pathlib.Path(f).is_absolute() else f): tree
-                for f, tree in files.items()
-            },
-            "metadata": dict(entry.get("metadata") or {}),
-        }
+        kept = {}
+        for name, tree in files.items():
+            filename = (
+                name
+                if "://" in name or pathlib.Path(name).is_absolute()
+                else str((path.parent / name).resolve())
+            )
+            identity = _identity(filename)
+            if identity in seen:
+                other_sample, other = seen[identity]
+                raise FilesetError(
+                    f"{path}: {filename} of sample '{sample}' is the same file as {other} of "
+                    f"sample '{other_sample}' ({identity}); a file may be listed once"
+                )
+            seen[identity] = (sample, filename)
+            kept[filename] = tree
+        resolved[sample] = {"files": kept, "metadata": dict(entry.get("metadata") or {})}
     return resolved
 
 
-def _first_value(tree: uproot.TTree, branch: str, filename: str) -> float:
-    if branch not in tree:
-        raise FilesetError(
-            f"{filename}: branch '{branch}' is missing (needed for the sample's {branch})"
-        )
-    values = tree[branch].array(library="np", entry_stop=1)
-    if len(values) == 0:
-        raise FilesetError(f"{filename}: tree is empty, cannot read {branch}")
-    return float(values[0])
+def _check_normalization(
+    sample: str, key: str, value: float, where: str, definition: AnalysisDefinition, process: str
+) -> None:
+    """``xsec`` finite and > 0; ``sumw`` finite and != 0, negative only where the process allows."""
+    if not math.isfinite(value):
+        raise FilesetError(f"sample '{sample}': {where} is {value}, not a finite number")
+    if key == "xsec" and value <= 0:
+        raise FilesetError(f"sample '{sample}': {where} is {value:g}; a cross-section must be > 0")
+    if key == "sumw":
+        if value == 0:
+            raise FilesetError(f"sample '{sample}': {where} is zero")
+        if value < 0:
+            if not definition.processes[process].allow_negative_sumw:
+                raise FilesetError(
+                    f"sample '{sample}': {where} is {value:g}, negative: it flips the sign of "
+                    f"every {process} yield; set processes.{process}.allow_negative_sumw: true "
+                    "in the analysis definition if that is intended"
+                )
+            log.warning(
+                "sample %s: %s is negative (%g), allowed for %s", sample, where, value, process
+            )
 
 
-def _check_sample_metadata(sample: str, metadata: dict, definition: AnalysisDefinition) -> None:
+def _check_sample_metadata(
+    sample: str, metadata: dict, definition: AnalysisDefinition, input_format: InputFormat
+) -> None:
     if "is_data" not in metadata:
         metadata["is_data"] = metadata.get("process") == DATA_PROCESS
     if metadata["is_data"]:
+        if metadata.get("process", DATA_PROCESS) != DATA_PROCESS:
+            raise FilesetError(
+                f"sample '{sample}': metadata.is_data is true but metadata.process is "
+                f"'{metadata['process']}'"
+            )
+        if "variation" in metadata:
+            raise FilesetError(
+                f"sample '{sample}': metadata.variation is set on data (only MC samples vary)"
+            )
         metadata["process"] = DATA_PROCESS
         return
     process = metadata.get("process")
@@ -98,33 +170,62 @@ def _check_sample_metadata(sample: str, metadata: dict, definition: AnalysisDefi
                 f"sample '{sample}': metadata.variation '{variation}' is not an "
                 f"alternative_sample systematic of analysis '{definition.name}'"
             )
+        if systematic.options["process"] != process:
+            raise FilesetError(
+                f"sample '{sample}': metadata.variation '{variation}' is an alternative sample "
+                f"of process '{systematic.options['process']}', not of '{process}'"
+            )
+    for key in input_format.normalization_keys:
+        if key in metadata:
+            value = float(metadata[key])
+            _check_normalization(sample, key, value, f"metadata.{key}", definition, process)
+        elif key not in input_format.normalization_branches:
+            raise FilesetError(
+                f"sample '{sample}': metadata.{key} is missing ({input_format.name} MC needs it)"
+            )
+
+
+def _read_first_values(tree: uproot.TTree, branches: dict[str, str]) -> dict[str, float]:
+    """The first entry of each branch (``{key: branch}``), which the files repeat on every entry."""
+    values = {}
+    for key, branch in branches.items():
+        array = tree[branch].array(library="np", entry_stop=1)
+        if len(array) == 0:
+            raise ValueError(f"the tree is empty, it holds no {branch}")
+        values[key] = float(array[0])
+    return values
 
 
 def prepare(
     fileset: dict[str, Any],
     definition: AnalysisDefinition,
     required_branches: tuple[str, ...],
+    input_format: InputFormat,
     on_bad_file: str = "fail",
     report: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Check every file and complete the metadata; return the fileset for coffea.
 
-    Opens each file, checks its tree and the branches the processor reads, and
-    fills ``xsec``/``sumw`` from the XSection/SumWeights branches where absent.
-    Each sample also gets ``num_entries`` and ``uuid`` per file, from which
-    ``chunks.work_items`` splits it without opening the files again.
+    Checks each sample's metadata against the analysis, then opens each file,
+    checks its tree and the branches the processor reads, and fills the
+    format's normalization keys (``xsec``/``sumw``) from its branches where the
+    metadata lacks them. Each sample also gets ``num_entries`` and ``uuid`` per
+    file, from which ``chunks.work_items`` splits it without opening the files
+    again.
 
     Args:
-        fileset: the fileset as read
+        fileset: the fileset as read (:func:`read`)
         definition: the analysis
         required_branches: branches the processor reads
+        input_format: the input format (how MC is normalized)
         on_bad_file: ``fail`` raises on a missing, unreadable or incomplete file;
-            ``skip`` leaves it out and lists it in ``report["skipped_files"]``
+            ``skip`` leaves it out and lists it in ``report["skipped_files"]``.
+            Metadata errors and duplicated files fail under either.
         report: filled with ``events_in_files`` (entries of the files kept) and
             ``skipped_files`` (sample, file, reason, events where known)
 
     Raises:
-        FilesetError: naming the sample and the file, tree or branch at fault
+        FilesetError: naming the sample and the file, tree, branch or key at fault
     """
     report = report if report is not None else {}
     report.setdefault("events_in_files", 0)
@@ -138,16 +239,22 @@ def prepare(
             {"sample": sample, "file": filename, "reason": reason, "events": events}
         )
 
-    prepared = {}
+    metadata_of = {}
     for sample, entry in fileset.items():
-        metadata = dict(entry["metadata"])
-        _check_sample_metadata(sample, metadata, definition)
+        metadata_of[sample] = dict(entry["metadata"])
+        _check_sample_metadata(sample, metadata_of[sample], definition, input_format)
+
+    prepared = {}
+    uuid_seen: dict[bytes, tuple[str, str]] = {}
+    for sample, entry in fileset.items():
+        metadata = metadata_of[sample]
         files, num_entries, uuids = {}, {}, {}
-        from_branches: dict[str, list[float]] = {
-            key: []
-            for key, _ in _BRANCH_METADATA
+        from_branches = {
+            key: branch
+            for key, branch in input_format.normalization_branches.items()
             if not metadata["is_data"] and key not in metadata
         }
+        branch_values: dict[str, list[float]] = {key: [] for key in from_branches}
         for filename, tree_name in entry["files"].items():
             tree_name = tree_name or definition.tree
             if not pathlib.Path(filename).exists() and "://" not in filename:
@@ -156,57 +263,67 @@ def prepare(
             try:
                 root_file = uproot.open(filename)
             except Exception as err:  # uproot raises many types for unreadable files
-                bad(sample, filename, f"cannot open {filename}: {err}", None)
+                bad(sample, filename, f"cannot open {filename}: {_reason(err)}", None)
                 continue
             with root_file:
-                if tree_name not in root_file:
+                try:
+                    has_tree = tree_name in root_file
                     keys = ", ".join(root_file.keys(cycle=False)) or "none"
+                    tree = root_file[tree_name] if has_tree else None
+                    entries = int(tree.num_entries) if has_tree else 0
+                    file_uuid = root_file.file.fUUID
+                except Exception as err:  # a header too short for its directory or tree
+                    bad(sample, filename, f"cannot read {filename}: {_reason(err)}", None)
+                    continue
+                if not has_tree:
                     bad(sample, filename, f"{filename} has no tree '{tree_name}' (keys: {keys})", 0)
                     continue
-                tree = root_file[tree_name]
-                missing = [b for b in required_branches if b not in tree]
+                missing = [
+                    b for b in (*required_branches, *from_branches.values()) if b not in tree
+                ]
                 if missing:
                     bad(
                         sample,
                         filename,
                         f"{filename} tree '{tree_name}' lacks branch(es) {', '.join(missing)}",
-                        int(tree.num_entries),
+                        entries,
                     )
                     continue
                 try:
-                    values = {
-                        key: _first_value(tree, branch, filename)
-                        for key, branch in _BRANCH_METADATA
-                        if key in from_branches
-                    }
-                except FilesetError:
-                    raise
+                    values = _read_first_values(tree, from_branches)
                 except Exception as err:
-                    bad(sample, filename, f"cannot read {filename}: {err}", int(tree.num_entries))
+                    bad(sample, filename, f"cannot read {filename}: {_reason(err)}", entries)
                     continue
-                for key, value in values.items():
-                    from_branches[key].append(value)
-                report["events_in_files"] += int(tree.num_entries)
-                num_entries[filename] = int(tree.num_entries)
-                uuids[filename] = root_file.file.fUUID
+            if file_uuid in uuid_seen:
+                other_sample, other = uuid_seen[file_uuid]
+                raise FilesetError(
+                    f"sample '{sample}': {filename} and {other} of sample '{other_sample}' are "
+                    f"the same ROOT file (UUID {_uuid_text(file_uuid)}); a file may be listed once"
+                )
+            uuid_seen[file_uuid] = (sample, filename)
+            for key, value in values.items():
+                branch_values[key].append(value)
+            report["events_in_files"] += entries
+            num_entries[filename] = entries
+            uuids[filename] = file_uuid
             files[filename] = tree_name
         if not files:
             if on_bad_file == "skip":
                 log.warning("sample %s: every file skipped", sample)
                 continue
             raise FilesetError(f"sample '{sample}': no files")
-        for key, branch in _BRANCH_METADATA:
-            per_file = from_branches.get(key)
-            if per_file:
-                if not np.allclose(per_file, per_file[0], rtol=1e-6):
-                    raise FilesetError(
-                        f"sample '{sample}': the files disagree on {branch} ({per_file}); "
-                        f"set metadata.{key} explicitly"
-                    )
-                metadata[key] = per_file[0]
-                log.info("sample %s: %s = %g read from branch %s", sample, key, per_file[0], branch)
-        if not metadata["is_data"] and float(metadata["sumw"]) == 0.0:
-            raise FilesetError(f"sample '{sample}': metadata.sumw is zero")
+        for key, per_file in branch_values.items():
+            branch = from_branches[key]
+            if not np.allclose(per_file, per_file[0], rtol=1e-6, equal_nan=True):
+                raise FilesetError(
+                    f"sample '{sample}': the files disagree on {branch} ({per_file}); "
+                    f"set metadata.{key} explicitly"
+                )
+            _check_normalization(
+                sample, key, per_file[0], f"branch {branch}", definition, metadata["process"]
+            )
+            metadata[key] = per_file[0]
+            log.info("sample %s: %s = %g read from branch %s", sample, key, per_file[0], branch)
         prepared[sample] = {
             "files": files,
             "metadata": metadata,
@@ -214,6 +331,16 @@ def prepare(
             "uuid": uuids,
         }
     return prepared
+
+
+def _uuid_text(raw: bytes) -> str:
+    """A ROOT file's 16-byte fUUID as the usual text form."""
+    return str(uuid.UUID(bytes=bytes(raw))) if len(raw) == 16 else repr(raw)
+
+
+def _reason(err: BaseException) -> str:
+    """An exception as one short line: its type and message."""
+    return f"{type(err).__name__}: {' '.join(str(err).split())}"[:300]
 
 
 def data_metadata(fileset: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import pickle
 from typing import Any
@@ -12,6 +13,32 @@ import numpy as np
 import uproot
 
 from liberica.processors.histograms import DATA_PROCESS, NOMINAL
+
+
+class OutputError(OSError):
+    """An output folder that cannot be created or written, named with the reason."""
+
+
+def check_writable(output_dir: str | pathlib.Path) -> pathlib.Path:
+    """Create ``output_dir`` if needed and check a file can be written there.
+
+    Runs before any work, so that a bad ``--out`` costs nothing.
+
+    Raises:
+        OutputError: naming the folder and the reason (read-only, a path under a
+            regular file, no space, ...)
+    """
+    output_dir = pathlib.Path(output_dir)
+    probe = output_dir / f".liberica-write-test-{os.getpid()}"
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        where = f" ({err.filename})" if err.filename and str(err.filename) != str(probe) else ""
+        raise OutputError(f"cannot write outputs to {output_dir}: {reason}{where}") from None
+    return output_dir
 
 
 def histogram_name(region: str, process: str, variation: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import pathlib
-import re
 import time
 import uuid
 from typing import Any, NamedTuple
@@ -12,7 +11,6 @@ from typing import Any, NamedTuple
 import dask
 import hist
 import numpy as np
-from coffea import processor
 from coffea.processor.checkpointer import CheckpointerABC
 
 import liberica
@@ -21,12 +19,14 @@ from liberica.analysis import fileset as fileset_module
 from liberica.analysis import outputs
 from liberica.analysis.checkpoints import RunCheckpointer
 from liberica.analysis.chunks import uproot_options, work_items
-from liberica.analysis.clusters import Profile, open_executor
+from liberica.analysis.clusters import ClusterStartError, Profile, open_executor
+from liberica.analysis.runner import Runner
 from liberica.models.loading import load_classifiers
+from liberica.processors.bad_input import ChunkReadError
+from liberica.processors.formats.open_data import OPEN_DATA
 from liberica.processors.histograms import NOMINAL
 from liberica.processors.histograms import book as book_histograms
-from liberica.processors.hzz4l import REQUIRED_BRANCHES, ChunkReadError, HZZ4lProcessor
-from liberica.processors.schema import OpenDataSchema
+from liberica.processors.hzz4l import REQUIRED_BRANCHES, HZZ4lProcessor
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +86,14 @@ def _gpu_routing(profile: Profile, opened, runs_inference: bool) -> dict[str, An
     """dask annotations sending inference chunks to GPU workers when the profile requires it.
 
     Raises:
-        RuntimeError: if ``gpu: require`` but no worker declares a ``GPU`` resource
+        ClusterStartError: if ``gpu: require`` but no worker declares a ``GPU`` resource
     """
     if profile.gpu != "require" or not runs_inference or opened.client is None:
         return {}
     workers = opened.client.scheduler_info()["workers"]
     with_gpu = [a for a, w in workers.items() if w.get("resources", {}).get("GPU", 0) > 0]
     if not with_gpu:
-        raise RuntimeError(
+        raise ClusterStartError(
             f"profile '{profile.name}' has gpu: require, but none of the {len(workers)} workers "
             "declares a GPU resource (start them with `dask worker --resources GPU=1`)"
         )
@@ -103,40 +103,10 @@ def _gpu_routing(profile: Profile, opened, runs_inference: bool) -> dict[str, An
     return {"resources": {"GPU": 1}}
 
 
-def _chunk_read_error(err: BaseException) -> ChunkReadError | None:
-    """The ChunkReadError behind an executor's wrapped exception, if any.
-
-    coffea wraps a chunk's exception in ``Exception("Failed processing file: ...")``,
-    and process pools pass it on as text; the message is recovered either way.
-    """
-    seen = err
-    while seen is not None:
-        if isinstance(seen, ChunkReadError):
-            return ChunkReadError(str(seen))
-        seen = seen.__cause__ or seen.__context__
-    match = re.search(r"ChunkReadError\((['\"])(.*?)\1\)", str(err), re.S)
-    if match:
-        return ChunkReadError(match.group(2).replace("\\n", " ").replace("\n", " "))
-    # a preloaded chunk fails in coffea's reading, before the processor runs
-    match = re.search(
-        r"Failed creating nanoevents: WorkItem\(.*?filename='(.*?)'.*?entrystart=(\d+), "
-        r"entrystop=(\d+).*?The error was: (.*)",
-        str(err),
-        re.S,
-    )
-    if match:
-        filename, start, stop, reason = match.groups()
-        reason = " ".join(reason.replace("\\n", " ").split()).rstrip(".")[:300]
-        return ChunkReadError(f"cannot read {filename} entries {start}-{stop}: {reason}")
-    return None
-
-
 def _bad_input(policy: str, report: dict, output: dict, processed: int) -> dict[str, Any]:
     """Skipped files and chunks, and the event accounting."""
     files = report.get("skipped_files", [])
-    chunks = sorted(
-        output.get("skipped_chunks", {}).values(), key=lambda c: (c["file"], c["entrystart"])
-    )
+    chunks = _bad_chunks(output)
     skipped = sum(c["events"] for c in chunks) + sum(f["events"] or 0 for f in files)
     in_fileset = report.get("events_in_files", 0) + sum(f["events"] or 0 for f in files)
     return {
@@ -149,6 +119,25 @@ def _bad_input(policy: str, report: dict, output: dict, processed: int) -> dict[
         "files_with_unknown_events": [f["file"] for f in files if f["events"] is None],
         "accounting_closes": processed + skipped == in_fileset,
     }
+
+
+def _bad_chunks(output: dict) -> list[dict[str, Any]]:
+    """The chunks that were bad input (``analysis.runner``), by file and first entry."""
+    return sorted(output.get("bad_chunks", {}).values(), key=lambda c: (c["file"], c["entrystart"]))
+
+
+def _fail_on_bad_chunks(output: dict) -> None:
+    """Under ``on_bad_file: fail``: one line naming the first bad chunk, and how many more."""
+    chunks = _bad_chunks(output)
+    if not chunks:
+        return
+    first = chunks[0]
+    what = "bad input in" if first["kind"] == "format" else "cannot read"
+    more = f" (and {len(chunks) - 1} more bad chunk(s))" if len(chunks) > 1 else ""
+    raise ChunkReadError(
+        f"{what} {first['file']} entries {first['entrystart']}-{first['entrystop']}: "
+        f"{first['reason']}{more}"
+    )
 
 
 def _classifier_metrics(inference: dict, classifiers, metrics: dict) -> dict[str, Any]:
@@ -221,17 +210,18 @@ def run_processor(
         if isinstance(analysis, definition_module.AnalysisDefinition)
         else definition_module.load(analysis)
     )
+    if output_dir is not None:
+        outputs.check_writable(output_dir)
     if profile is None:
         profile = Profile(executor, executor, {"workers": workers})
     policy = on_bad_file or profile.on_bad_file
     raw_fileset = fileset_module.read(fileset_path)
     input_report: dict[str, Any] = {}
     fileset = fileset_module.prepare(
-        raw_fileset, definition, REQUIRED_BRANCHES, policy, input_report
+        raw_fileset, definition, REQUIRED_BRANCHES, OPEN_DATA, policy, input_report
     )
-    # each chunk reads the processor's branches in one uproot call; under `skip`
-    # they are read inside the processor, which can skip a bad chunk
-    chunks = work_items(fileset, chunksize, REQUIRED_BRANCHES if policy != "skip" else None)
+    # each chunk reads the processor's branches in one uproot call
+    chunks = work_items(fileset, chunksize, REQUIRED_BRANCHES)
     data_metadata = fileset_module.data_metadata(fileset)
     if lumi_fb is None:
         lumi_fb = float(data_metadata.get("lumi_fb", definition.luminosity_fb))
@@ -258,39 +248,42 @@ def run_processor(
                     "version": liberica.__version__,
                 },
             )
-        runner = processor.Runner(
+        runner = Runner(
             executor=opened.executor,
-            schema=OpenDataSchema,
+            schema=OPEN_DATA.schema,
             chunksize=chunksize,
             savemetrics=True,
             checkpointer=checkpointer,
+            chunk_retries=profile.retries,
         )
         routing = _gpu_routing(profile, opened, bool(classifiers))
         start = time.perf_counter()
-        try:
-            with dask.annotate(**routing):
-                output, coffea_metrics = runner(
-                    chunks,
-                    HZZ4lProcessor(
-                        definition, lumi_fb, systematics, classifiers, dump_features, policy, run_id
-                    ),
-                    treename=definition.tree,
-                    uproot_options=uproot_options(item.filename for item in chunks),
-                )
-        except Exception as err:
-            unreadable = _chunk_read_error(err)
-            if unreadable is not None:
-                raise unreadable from None
-            raise
+        with dask.annotate(**routing):
+            output, coffea_metrics = runner(
+                chunks,
+                HZZ4lProcessor(
+                    definition, lumi_fb, systematics, classifiers, dump_features, run_id
+                ),
+                treename=definition.tree,
+                uproot_options=uproot_options(item.filename for item in chunks),
+            )
         wall_time = time.perf_counter() - start
+    if policy != "skip":
+        _fail_on_bad_chunks(output)
 
     if "histograms" not in output:  # every chunk was skipped
-        output["histograms"], output["counts"] = book_histograms(definition)
+        output["histograms"], output["counts"] = book_histograms(definition, systematics)
     for key in ("events", "sum_mc_weights", "cutflow"):
         output.setdefault(key, {})
     events_processed = int(sum(output["events"].values()))
     cores = opened.cores
-    rate = events_processed / wall_time if wall_time > 0 else float("nan")
+    # chunks loaded from checkpoints took no processing: the rates count the others
+    resumed = {"chunks": 0, "events": 0}
+    for run, done in output.get("computed_in", {}).items():
+        if run != run_id:
+            resumed = {k: resumed[k] + done[k] for k in resumed}
+    events_computed = events_processed - resumed["events"]
+    rate = events_computed / wall_time if wall_time > 0 else float("nan")
     metrics = {
         "analysis": definition.name,
         "executor": profile.executor,
@@ -302,6 +295,7 @@ def run_processor(
         "chunks": int(coffea_metrics.get("chunks", 0)),
         "events_processed": events_processed,
         "events_per_sample": dict(sorted(output["events"].items())),
+        "unphysical_objects": dict(sorted(output.get("unphysical_objects", {}).items())),
         "wall_time_s": wall_time,
         "events_per_second": rate,
         "events_per_second_per_core": rate / cores,
@@ -319,9 +313,9 @@ def run_processor(
         "chunk_time_s": float(output.get("chunk_time_s", 0.0)),
         "bad_input": _bad_input(policy, input_report, output, events_processed),
         "peak_rss_mb_per_process": _peak_rss(output.get("peak_rss", set())),
-        "chunks_resumed": int(
-            sum(n for run, n in output.get("computed_in", {}).items() if run != run_id)
-        ),
+        "chunks_resumed": int(resumed["chunks"]),
+        "events_resumed": int(resumed["events"]),
+        "events_computed": int(events_computed),
     }
     if classifiers:
         metrics["classifier"] = _classifier_metrics(output["inference"], classifiers, metrics)

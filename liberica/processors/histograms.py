@@ -17,13 +17,22 @@ DATA_PROCESS = "data"
 NOMINAL = "nominal"
 
 
-def book(definition: AnalysisDefinition) -> tuple[dict[str, hist.Hist], dict[str, hist.Hist]]:
+def book(
+    definition: AnalysisDefinition, systematics: bool = True
+) -> tuple[dict[str, hist.Hist], dict[str, hist.Hist]]:
     """Empty weighted and raw-count histograms for every region.
+
+    Args:
+        definition: the analysis
+        systematics: whether the variation axis holds every variation, or only
+            ``nominal`` (a nominal-only run: no empty variation templates that a
+            fit could take for real ones)
 
     Returns:
         tuple: ``({region: weighted Hist}, {region: raw-count Hist})``
     """
     processes = [*definition.processes, DATA_PROCESS]
+    variations = definition.variations if systematics else [NOMINAL]
     weighted, counts = {}, {}
     for name, region in definition.regions.items():
         observable = definition.observables[region.observable]
@@ -36,7 +45,7 @@ def book(definition: AnalysisDefinition) -> tuple[dict[str, hist.Hist], dict[str
                 label=observable.label,
             ),
             hist.axis.StrCategory(processes, name="process", label="Process"),
-            hist.axis.StrCategory(definition.variations, name="variation", label="Variation"),
+            hist.axis.StrCategory(variations, name="variation", label="Variation"),
         )
         weighted[name] = hist.Hist(*axes, storage=hist.storage.Weight())
         counts[name] = hist.Hist(*axes, storage=hist.storage.Int64())

@@ -40,6 +40,7 @@ from liberica.processors import (
 from liberica.processors.features import FEATURE_NAMES, hzz4l_features
 from liberica.processors.leptons import (
     LeptonColumns,
+    drop_unphysical,
     open_data_lepton_columns,
     take_events,
     with_directions,
@@ -135,21 +136,6 @@ def warm_up() -> None:
             weights.lepton_sf_ratios(scale_factor, quad.pt, quad.abs_pdg_id)
 
 
-class ChunkReadError(OSError):
-    """A chunk's baskets could not be read: the message names the file and entries."""
-
-
-def _is_read_error(err: BaseException) -> bool:
-    """Whether ``err`` came from reading the file (I/O, decompression, deserialization)."""
-    if isinstance(err, (OSError, EOFError)):
-        return True
-    traceback = err.__traceback__
-    while traceback is not None and traceback.tb_next is not None:
-        traceback = traceback.tb_next
-    filename = traceback.tb_frame.f_code.co_filename if traceback is not None else ""
-    return "/uproot/" in filename or type(err).__module__.split(".")[0] in ("uproot", "lz4", "zlib")
-
-
 class HZZ4lProcessor(processor.ProcessorABC):
     """Histograms and cutflows of the H -> ZZ* -> 4l analysis.
 
@@ -170,9 +156,6 @@ class HZZ4lProcessor(processor.ProcessorABC):
             when the definition has a classifier
         dump_features: also return the nominal features of selected MC events
             (with weight, process and eventNumber) under ``features``
-        on_bad_file: a chunk whose baskets cannot be read (truncated or corrupt
-            file) stops the run (``fail``) or is left out and listed under
-            ``skipped_chunks`` with its event count (``skip``)
         run_id: tags each chunk's output (``computed_in``), so that a resumed run
             can tell chunks loaded from checkpoints from those it computed
     """
@@ -184,7 +167,6 @@ class HZZ4lProcessor(processor.ProcessorABC):
         systematics: bool = True,
         classifiers: list[Classifier] | None = None,
         dump_features: bool = False,
-        on_bad_file: str = "fail",
         run_id: str = "",
     ) -> None:
         if definition.classifier is not None and not classifiers:
@@ -194,7 +176,6 @@ class HZZ4lProcessor(processor.ProcessorABC):
         self.systematics = systematics
         self.classifiers = list(classifiers or [])
         self.dump_features = dump_features
-        self.on_bad_file = on_bad_file
         self.run_id = run_id
 
     # -- object variations ---------------------------------------------------
@@ -358,31 +339,10 @@ class HZZ4lProcessor(processor.ProcessorABC):
     # -- the chunk -------------------------------------------------------------
 
     def process(self, events: ak.Array) -> dict[str, Any]:
-        """Histograms, cutflows and event counts of one chunk (see ``on_bad_file``)."""
+        """Histograms, cutflows and event counts of one chunk."""
         allocator.keep_freed_memory()  # once per process: the next chunk reuses this one's pages
         collector.collect_previous_chunks()  # the last chunk's events object sits in reference cycles
-        try:
-            return self._process(events)
-        except Exception as err:
-            if not _is_read_error(err):
-                raise
-            metadata = events.metadata
-            start, stop = int(metadata["entrystart"]), int(metadata["entrystop"])
-            where = f"{metadata['filename']} entries {start}-{stop}"
-            if self.on_bad_file != "skip":
-                raise ChunkReadError(f"cannot read {where}: {err}") from err
-            return {
-                "skipped_chunks": {
-                    where: {
-                        "sample": metadata["dataset"],
-                        "file": metadata["filename"],
-                        "entrystart": start,
-                        "entrystop": stop,
-                        "events": stop - start,
-                        "reason": f"{type(err).__name__}: {err}"[:300],
-                    }
-                }
-            }
+        return self._process(events)
 
     def _process(self, events: ak.Array) -> dict[str, Any]:
         metadata = events.metadata
@@ -394,7 +354,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
         chunk_start = time.perf_counter()
         sessions_before = inference.stats()["sessions_created"]
         timing = {"features_s": 0.0, "inference_s": 0.0, "rows_scored": 0}
-        weighted, counts = histograms.book(self.definition)
+        weighted, counts = histograms.book(self.definition, self.systematics)
         output: dict[str, Any] = {"histograms": weighted, "counts": counts}
 
         n = len(events)
@@ -405,7 +365,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
                 events, float(metadata["xsec"]), float(metadata["sumw"]), self.lumi_fb
             )
         event_number = np.asarray(events["eventNumber"], dtype=np.int64)
-        leptons = open_data_lepton_columns(events)
+        leptons, unphysical = drop_unphysical(open_data_lepton_columns(events))
         # every selection needs four leptons: the other events are never selected
         leptons = with_directions(take_events(leptons, np.flatnonzero(leptons.counts >= 4)))
         chunk_selections = selections.ChunkSelections(
@@ -464,6 +424,8 @@ class HZZ4lProcessor(processor.ProcessorABC):
             output["features"] = [self._feature_rows(events, results[selection], process, weight)]
         output["cutflow"] = {sample: self._cutflow(results, masks, weight)}
         output["events"] = {sample: n}
+        if unphysical:
+            output["unphysical_objects"] = {sample: unphysical}
         output["sum_mc_weights"] = {
             sample: float(np.sum(np.asarray(events["mcWeight"], dtype=np.float64)))
         }
@@ -480,7 +442,7 @@ class HZZ4lProcessor(processor.ProcessorABC):
                 **timing,
             }
         output["chunk_time_s"] = time.perf_counter() - chunk_start
-        output["computed_in"] = {self.run_id: 1}
+        output["computed_in"] = {self.run_id: {"chunks": 1, "events": n}}
         # a set merges by union: (process id, peak resident MB) pairs, max taken later
         output["peak_rss"] = {(os.getpid(), _peak_rss_mb())}
         return output

@@ -14,7 +14,7 @@ import awkward as ak
 import numpy as np
 
 from liberica.analysis.definition import LeptonSelection
-from liberica.processors.schema import ELECTRON_TYPE, MUON_TYPE, flat_leptons
+from liberica.processors.schema import ELECTRON_TYPE, LEPTON_BRANCHES, MUON_TYPE, flat_leptons
 
 
 class LeptonColumns(NamedTuple):
@@ -84,6 +84,47 @@ def lepton_columns(leptons: ak.Array) -> LeptonColumns:
 def open_data_lepton_columns(events: ak.Array) -> LeptonColumns:
     """The lepton columns of an open-data chunk, read from its branches (GeV, via the schema)."""
     return _columns(*flat_leptons(events, LeptonColumns._fields[2:]))
+
+
+def drop_unphysical(leptons: LeptonColumns) -> tuple[LeptonColumns, dict[str, int]]:
+    """Drop each lepton with a non-finite or negative pT or E, or a non-finite eta or phi.
+
+    The policy for values no detector gives: the object is removed before any
+    selection, and its event keeps its other objects, exactly as if the file
+    had not held it. Counts are per branch (an object can be counted under
+    several) and in total, so that the run reports what it dropped.
+
+    Returns:
+        tuple: the columns without those leptons, and ``{"objects": n, branch: n, ...}``
+        (empty when nothing was dropped)
+    """
+    bad = {
+        # NaN fails every comparison, so each test also catches NaN
+        "pt": ~((leptons.pt >= 0) & (leptons.pt < np.inf)),
+        "energy": ~((leptons.energy >= 0) & (leptons.energy < np.inf)),
+        "eta": ~(np.abs(leptons.eta) < np.inf),
+        "phi": ~(np.abs(leptons.phi) < np.inf),
+    }
+    dropped = bad["pt"] | bad["energy"] | bad["eta"] | bad["phi"]
+    n_dropped = int(np.count_nonzero(dropped))
+    if n_dropped == 0:
+        return leptons, {}
+    counts = {"objects": n_dropped}
+    counts.update(
+        {
+            LEPTON_BRANCHES[field]: int(np.count_nonzero(mask))
+            for field, mask in bad.items()
+            if mask.any()
+        }
+    )
+    kept = ~dropped
+    offsets = np.zeros(leptons.n_events + 1, dtype=np.int64)
+    np.cumsum(per_event_count(leptons.offsets, kept), out=offsets[1:])
+    columns = {
+        name: None if values is None else values[kept]
+        for name, values in zip(LeptonColumns._fields[2:], leptons[2:], strict=True)
+    }
+    return LeptonColumns(offsets=offsets, event_index=leptons.event_index, **columns), counts
 
 
 class EventSubset:

@@ -20,6 +20,8 @@ import numpy as np
 from coffea.nanoevents.methods import base, candidate
 from coffea.nanoevents.schemas.base import BaseSchema
 
+from liberica.processors.bad_input import InputFormatError
+
 MEV_TO_GEV = 1.0e-3
 """Multiply a quantity stored in MeV by this to get GeV."""
 
@@ -47,6 +49,12 @@ _LEPTON_FIELDS = {
     "lep_trackd0pvunbiased": "d0",  # mm
     "lep_tracksigd0pvunbiased": "d0_significance",  # |d0| / sigma(d0)
 }
+
+
+LEPTON_BRANCHES = {
+    field: branch for branch, field in (*_LEPTON_FIELDS_MEV.items(), *_LEPTON_FIELDS.items())
+}
+"""The branch each field of the lepton collection is read from."""
 
 
 def _offsets_and_values(jagged: ak.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +87,7 @@ def flat_leptons(
     branches of ``fields`` (default: every field of ``events.leptons``) are read.
 
     Raises:
-        ValueError: naming the branch whose per-event lengths differ from ``lep_pt``'s
+        InputFormatError: naming the branch whose per-event lengths differ from ``lep_pt``'s
     """
     pt_offsets, pt_values = _offsets_and_values(events["lep_pt"])
     arrays = {}
@@ -92,7 +100,7 @@ def flat_leptons(
         else:
             offsets, values = _offsets_and_values(events[branch])
             if not np.array_equal(offsets, pt_offsets):
-                raise ValueError(f"branch {branch} has other per-event lengths than lep_pt")
+                raise InputFormatError(f"branch {branch} has other per-event lengths than lep_pt")
         arrays[field] = values * MEV_TO_GEV if branch in _LEPTON_FIELDS_MEV else values
     if "abs_pdg_id" in arrays:
         arrays["abs_pdg_id"] = arrays["abs_pdg_id"].astype(np.int32)

@@ -6,7 +6,12 @@ import json
 import logging
 import pathlib
 
-from liberica.samples.hzz4l import EVENTS_PER_FILE, GeneratedSample, generate_hzz4l
+from liberica.samples.hzz4l import (
+    EVENTS_PER_FILE,
+    GENERATION_FORMAT,
+    GeneratedSample,
+    generate_hzz4l,
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +28,7 @@ def cached_hzz4l(
     """The hzz4l embedded sample in ``cache_dir``, generated only if absent or stale.
 
     The cache is valid when ``generation.json`` records the same arguments and
-    every file of ``fileset.json`` exists.
+    generation format, and every file of ``fileset.json`` exists.
     """
     cache_dir = pathlib.Path(cache_dir)
     record = cache_dir / "generation.json"
@@ -34,6 +39,7 @@ def cached_hzz4l(
         "mu_inject": mu_inject,
         "seed": seed,
         "events_per_file": events_per_file,
+        "format": GENERATION_FORMAT,
     }
     if record.exists() and fileset.exists():
         recorded = json.loads(record.read_text())

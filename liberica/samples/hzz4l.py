@@ -69,8 +69,9 @@ from liberica.samples.writer import concatenate_objects, take_events, write_mini
 
 log = logging.getLogger(__name__)
 
-GENERATION_FORMAT = 1
-"""Bumped whenever the generated content changes for the same arguments."""
+GENERATION_FORMAT = 2
+"""Bumped whenever the generated content changes for the same arguments (2: file UUIDs from
+every generation argument)."""
 
 MC_RUN_NUMBER = 284500
 """The run number of all MC events (mc16a-like)."""
@@ -720,7 +721,7 @@ def _remove_stale(out_dir: pathlib.Path, names: list[str]) -> None:
 
 
 def _generate_mc(
-    out_dir: pathlib.Path, sample: Sample, n: int, seed: int, per_file: int
+    out_dir: pathlib.Path, sample: Sample, n: int, seed: int, per_file: int, generation: str
 ) -> tuple[list[str], float]:
     key = _key(sample.name)
     weights = _generator_weights(_rng(seed, key, 0), n, sample.negative_weight_fraction)
@@ -738,7 +739,7 @@ def _generate_mc(
             "XSection": np.full(size, sample.xsec_pb),
             "SumWeights": np.full(size, sumw),
         }
-        _write_file(path, events, bookkeeping, f"{seed}/{sample.name}/{index}")
+        _write_file(path, events, bookkeeping, f"{generation}/{sample.name}/{index}")
         files.append(str(path.resolve()))
         start += size
     log.info("%s: %d events in %d file(s), sumw = %.6g", sample.name, n, len(files), sumw)
@@ -755,7 +756,12 @@ def expected_data_events(lumi_fb: float, mu_inject: float) -> dict[str, float]:
 
 
 def _generate_data(
-    out_dir: pathlib.Path, lumi_fb: float, mu_inject: float, seed: int, per_file: int
+    out_dir: pathlib.Path,
+    lumi_fb: float,
+    mu_inject: float,
+    seed: int,
+    per_file: int,
+    generation: str,
 ) -> tuple[list[str], int]:
     key = _key(DATA_SAMPLE)
     counts_rng = _rng(seed, key, 0)
@@ -802,7 +808,7 @@ def _generate_data(
             {b: zeros[start:stop] for b in chunk.branches if b.startswith("scaleFactor_")}
         )
         path = out_dir / f"{DATA_SAMPLE}_{index}.root"
-        _write_file(path, chunk, bookkeeping, f"{seed}/{DATA_SAMPLE}/{index}")
+        _write_file(path, chunk, bookkeeping, f"{generation}/{DATA_SAMPLE}/{index}")
         files.append(str(path.resolve()))
         start = stop
     log.info("data: %d events in %d file(s)", n, len(files))
@@ -854,9 +860,25 @@ def generate_hzz4l(
     _remove_stale(out_dir, [s.name for s in SAMPLES] + [DATA_SAMPLE])
 
     counts = mc_event_counts(events)
+    # every file's ROOT UUID depends on every generation argument: samples generated
+    # with other arguments are other files, for the fileset's duplicate check and the
+    # checkpoints alike
+    generation = json.dumps(
+        {
+            "format": GENERATION_FORMAT,
+            "events": int(events),
+            "lumi_fb": float(lumi_fb),
+            "mu_inject": float(mu_inject),
+            "seed": int(seed),
+            "events_per_file": int(events_per_file),
+        },
+        sort_keys=True,
+    )
     fileset: dict[str, dict] = {}
     for sample in SAMPLES:
-        files, sumw = _generate_mc(out_dir, sample, counts[sample.name], seed, events_per_file)
+        files, sumw = _generate_mc(
+            out_dir, sample, counts[sample.name], seed, events_per_file, generation
+        )
         metadata = {
             "process": sample.process,
             "is_data": False,
@@ -868,7 +890,7 @@ def generate_hzz4l(
         fileset[sample.name] = {"files": {f: "mini" for f in files}, "metadata": metadata}
 
     data_files, counts[DATA_SAMPLE] = _generate_data(
-        out_dir, lumi_fb, mu_inject, seed, events_per_file
+        out_dir, lumi_fb, mu_inject, seed, events_per_file, generation
     )
     fileset[DATA_SAMPLE] = {
         "files": {f: "mini" for f in data_files},

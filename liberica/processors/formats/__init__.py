@@ -1,0 +1,59 @@
+"""Input formats: what a format's files hold besides events, and how MC is normalized.
+
+A format names the coffea schema that reads its files and the per-sample
+normalization it needs. Open-data MC is normalized by cross-section and sum of
+generator weights (``xsec`` and ``sumw`` in the fileset's metadata, else read
+from branches of the files); a flat table whose rows carry an already
+normalized weight needs neither. The fileset checks ask the format, never a
+format's name.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class InputFormat(NamedTuple):
+    """What liberica needs to know of an input format.
+
+    Attributes:
+        name: the format's name in definitions
+        schema: the coffea schema class that reads its files
+        normalization_keys: metadata keys every MC sample needs to be normalized
+            (each ``xsec`` > 0, ``sumw`` != 0)
+        normalization_branches: for each of those keys, a branch of the files
+            holding it on every entry, read where the metadata lacks the key
+    """
+
+    name: str
+    schema: type
+    normalization_keys: tuple[str, ...]
+    normalization_branches: dict[str, str]
+
+
+FORMATS: dict[str, InputFormat] = {}
+"""Registered input formats by name."""
+
+
+def register(input_format: InputFormat) -> InputFormat:
+    """Add a format to the registry (a name is registered once)."""
+    if input_format.name in FORMATS:
+        raise ValueError(f"input format {input_format.name!r} is registered twice")
+    FORMATS[input_format.name] = input_format
+    return input_format
+
+
+def get(name: str) -> InputFormat:
+    """The registered format ``name``.
+
+    Raises:
+        KeyError: naming the known formats
+    """
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise KeyError(f"unknown input format {name!r} (known: {', '.join(FORMATS)})") from None
+
+
+# the shipped formats register themselves on import
+from liberica.processors.formats import open_data  # noqa: E402, F401
