@@ -6,6 +6,7 @@ import logging
 import os
 import pathlib
 import sys
+import time
 from typing import Any
 
 import click
@@ -420,9 +421,6 @@ def run(
     _print_summary(result)
     if no_fit:
         return
-    if options["no_systematics"]:
-        log.info("no fit: the fit model needs the systematic variations")
-        return
     _fit_and_print(result.output_dir, analysis, None, asimov=False)
 
 
@@ -450,6 +448,13 @@ def run(
 )
 @click.option("--no-ranking", is_flag=True, help="Skip the nuisance-parameter ranking.")
 @click.option("--no-figures", is_flag=True, help="Skip the plots.")
+@click.option(
+    "--maxiter",
+    type=click.IntRange(min=1),
+    default=None,
+    help="MIGRAD's call limit for each attempt of each fit, as in cabinetry and pyhf "
+    "[default: Minuit2's own].",
+)
 def fit(
     run_dir: pathlib.Path,
     analysis: str,
@@ -458,28 +463,161 @@ def fit(
     regions: str | None,
     no_ranking: bool,
     no_figures: bool,
+    maxiter: int | None,
 ) -> None:
     """Fit the signal strength mu to the histograms of RUN_DIR.
 
     Writes fit/cabinetry.yaml (when no --config is given), fit/workspace.json,
     fit/results.json, fit/correlation.json and the plots in fit/figures/.
     """
-    _fit_and_print(run_dir, analysis, config_path, asimov, not no_ranking, not no_figures, regions)
+    _fit_and_print(
+        run_dir, analysis, config_path, asimov, not no_ranking, not no_figures, regions, maxiter
+    )
 
 
-def _fit_and_print(
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path))
+@click.option(
+    "--analysis",
+    default="hzz4l",
+    show_default=True,
+    help="Analysis definition the run was made with (name or YAML).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, path_type=pathlib.Path),
+    default=None,
+    help="A cabinetry config to use instead of the generated one.",
+)
+@click.option("--regions", default=None, help="Fit regions, as for `liberica fit`.")
+@click.option(
+    "--ntoys", type=click.IntRange(min=2), default=200, show_default=True, help="Toys per mu."
+)
+@click.option(
+    "--mu",
+    "mu_values",
+    default="0,1,2",
+    show_default=True,
+    help="True values of mu, comma-separated.",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the toys.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Local worker processes [default: one per core].",
+)
+def toys(
     run_dir: pathlib.Path,
     analysis: str,
     config_path: pathlib.Path | None,
-    asimov: bool,
-    ranking: bool = True,
-    figures: bool = True,
-    regions: str | None = None,
+    regions: str | None,
+    ntoys: int,
+    mu_values: str,
+    seed: int,
+    workers: int | None,
 ) -> None:
+    """Pseudo-experiments on the fit of RUN_DIR: bias, pull width and coverage of mu.
+
+    Toys are drawn at (mu, theta-hat-hat(mu)), main and auxiliary data, and fitted
+    like `liberica fit` (MINOS on mu). Writes fit/toys/results.json and the pull plots.
+    """
+    from rich.progress import Progress
+
+    from liberica.fits import toys as toys_module
+    from liberica.fits.measurement import FitInputError, build_workspace
+    from liberica.fits.minimize import FitFailure
+    from liberica.fits.run import observable_edges
+    from liberica.fits.templates import TemplateRules
+
+    try:
+        mus = tuple(float(m) for m in mu_values.split(","))
+    except ValueError:
+        raise click.BadParameter(
+            f"not a list of numbers: {mu_values!r}", param_hint="--mu"
+        ) from None
+    definition, config, model_kind = _fit_inputs(run_dir, analysis, config_path, regions)
+    folder = run_dir / "fit" / "toys"
+    workers = workers or toys_module.default_workers()
+    try:
+        workspace, _ = build_workspace(
+            config,
+            folder / "workspace.json",
+            TemplateRules(**definition.fit_templates),
+            observable_edges(definition),
+        )
+        start = time.perf_counter()
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"toys ({workers} workers)", total=ntoys * len(mus))
+            sets = toys_module.run_toys(
+                workspace,
+                mus,
+                ntoys,
+                seed,
+                workers,
+                progress=lambda n: progress.advance(task, n),
+            )
+        wall = time.perf_counter() - start
+    except (FitInputError, FitFailure, FileNotFoundError) as err:
+        console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
+        sys.exit(2)
+    settings = {
+        "ntoys": ntoys,
+        "mu_true": list(mus),
+        "seed": seed,
+        "workers": workers,
+        "model": model_kind,
+        "regions": list(definition.fit_regions),
+        "wall_time_s": wall,
+    }
+    toys_module.write_results(sets, folder, settings)
+    table = Table(title=f"Toys, {run_dir} ({ntoys} per mu, {wall:.0f} s on {workers} workers)")
+    for column in (
+        "mu true",
+        "toys",
+        "failed",
+        "mean mu-hat",
+        "pull mean",
+        "pull width",
+        "68% cov.",
+    ):
+        table.add_column(column, justify="right")
+    for s in sets:
+        table.add_row(
+            f"{s.mu_true:g}",
+            str(s.n),
+            str(s.n_failed),
+            f"{s.mu_hat_mean:.3f}",
+            f"{s.pull_mean:+.3f}",
+            f"{s.pull_width:.3f}",
+            f"{s.coverage_68:.3f}",
+        )
+    console.print(table)
+    failed = sum(s.n_failed for s in sets)
+    if failed:
+        console.print(
+            f"[bold yellow]{failed} toy fit(s) failed[/]: counted in n_failed, left out of the "
+            "pull statistics (fit_status in results.json)"
+        )
+    console.print(f"toy outputs in {folder}")
+
+
+def _fit_inputs(
+    run_dir: pathlib.Path,
+    analysis: str,
+    config_path: pathlib.Path | None,
+    regions: str | None,
+):
+    """The definition (with ``--regions``), the cabinetry config and the model kind of a run.
+
+    A nominal-only run (``"systematics": false`` in its metrics.json) gets a model
+    without template systematics, and the CLI says so.
+    """
+    import json
+
     from liberica.analysis.definition import load
     from liberica.fits.config import build_config, read_config, write_config
-    from liberica.fits.measurement import FitInputError
-    from liberica.fits.run import fit_run
 
     definition = load(analysis)
     if regions is not None:
@@ -491,19 +629,52 @@ def _fit_and_print(
                 f"unknown region(s) {unknown}; region sets: {sets}", param_hint="--regions"
             )
         definition = definition._replace(fit_regions=tuple(chosen))
-    if config_path is None:
-        config = build_config(definition, run_dir)
-        write_config(config, run_dir / "fit" / "cabinetry.yaml")
-    else:
-        config = read_config(config_path)
+    metrics_path = run_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    with_systematics = metrics.get("systematics", True)
+    if config_path is not None:
+        return definition, read_config(config_path), "user_config"
+    config = build_config(definition, run_dir, template_systematics=with_systematics)
+    write_config(config, run_dir / "fit" / "cabinetry.yaml")
+    if not with_systematics:
+        console.print(
+            "the run has no systematic variations (--no-systematics): fitting a model without "
+            "template systematics (normalizations and MC statistics only)"
+        )
+        return definition, config, "no_template_systematics"
+    return definition, config, "full"
+
+
+def _fit_and_print(
+    run_dir: pathlib.Path,
+    analysis: str,
+    config_path: pathlib.Path | None,
+    asimov: bool,
+    ranking: bool = True,
+    figures: bool = True,
+    regions: str | None = None,
+    maxiter: int | None = None,
+) -> None:
+    from liberica.fits.measurement import FitInputError
+    from liberica.fits.minimize import FitFailure
+    from liberica.fits.run import fit_run
+
+    definition, config, model_kind = _fit_inputs(run_dir, analysis, config_path, regions)
     try:
         with console.status(
             "fitting: mu, significance, CLs limit" + (", ranking" if ranking else "")
         ):
             results = fit_run(
-                run_dir, config, definition, asimov=asimov, ranking=ranking, figures=figures
+                run_dir,
+                config,
+                definition,
+                asimov=asimov,
+                ranking=ranking,
+                figures=figures,
+                model_kind=model_kind,
+                call_limit=maxiter,
             )
-    except (FitInputError, FileNotFoundError) as err:
+    except (FitInputError, FitFailure, FileNotFoundError) as err:
         console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
         sys.exit(2)
     _print_fit(run_dir, results)
@@ -553,6 +724,19 @@ def _print_fit(run_dir: pathlib.Path, results: dict) -> None:
         console.print(ranking)
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in results["timing_s"].items())
     console.print(f"fit steps: {timing}")
+    retried = results.get("fits_with_retries", [])
+    if retried:
+        console.print(
+            f"[bold yellow]fits that needed retries[/] (fit_status in results.json): "
+            f"{'; '.join(retried)}",
+            soft_wrap=True,
+        )
+    merged = results.get("templates", {}).get("merged", {})
+    for region, groups in merged.items():
+        console.print(
+            f"{region}: merged {', '.join(g['range'] for g in groups)} (too little MC; "
+            "fit_templates in the definition)"
+        )
     console.print(f"fit outputs in {run_dir / 'fit'}")
 
 

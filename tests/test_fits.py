@@ -25,7 +25,7 @@ def workspace(default_run):
     config = build_config(load("hzz4l"), default_run.output_dir)
     assert [r["Name"] for r in config["Regions"]] == ["sr_4l_low", "sr_4l_high"]
     assert {s["Name"] for s in config["Samples"] if s.get("Data")} == {"data"}
-    return build_workspace(config, default_run.output_dir / "fit" / "workspace.json")
+    return build_workspace(config, default_run.output_dir / "fit" / "workspace.json")[0]
 
 
 def test_asimov_fit_returns_one(workspace):
@@ -53,11 +53,12 @@ def test_closure_recovers_injected_mu(tmp_path, injected):
         output_dir=tmp_path / "run",
         status=False,
     )
-    workspace = build_workspace(
+    workspace, _ = build_workspace(
         build_config(load("hzz4l"), run.output_dir), run.output_dir / "fit" / "workspace.json"
     )
     model, data = cabinetry.model_utils.model_and_data(workspace)
-    mu, _ = fit_signal_strength(model, data)
+    mu, _, status = fit_signal_strength(model, data)
+    assert status["total"].valid and status["total"].retries == 0
     error = mu.up if mu.bestfit < injected else mu.down
     assert abs(mu.bestfit - injected) < 2 * error, mu
     assert 0.05 < error < 1.0  # a measurement, not a free-floating parameter
@@ -87,7 +88,15 @@ def test_fit_command_writes_results_ranking_and_plots(default_run):
     assert mu["bestfit"] < limit["observed"] < mu["bestfit"] + 3 * mu["up"]
     assert limit["expected"] == sorted(limit["expected"]) and limit["expected"][2] < 0.5
     ranking = results["ranking"]
-    keys = {"name", "impact_up", "impact_down", "prefit_impact_up", "prefit_impact_down", "fitted"}
+    keys = {
+        "name",
+        "impact_up",
+        "impact_down",
+        "prefit_impact_up",
+        "prefit_impact_down",
+        "fitted",
+        "valid",
+    }
     assert all(set(r) == keys for r in ranking)
     assert len(ranking) == len(results["pulls"])  # every nuisance parameter, pruned or not
     # the lepton scale factors and the ZZ* normalization lead; they pull mu opposite ways
@@ -95,6 +104,16 @@ def test_fit_command_writes_results_ranking_and_plots(default_run):
     assert all(r["fitted"] for r in ranking[:20])
     assert ranking[0]["impact_up"] * ranking[0]["impact_down"] < 0
     assert results["timing_s"]["ranking"] < 60
+    # every fit converged at its first attempt (fits/minimize.py)
+    status = results["fit_status"]
+    assert (
+        status["mu_observed"]["total"]["valid"] and status["mu_observed"]["total"]["retries"] == 0
+    )
+    for step in ("significance", "upper_limit", "ranking"):
+        assert status[step]["n_valid"] == status[step]["n_fits"] > 0
+        assert status[step]["fits_with_retries"] == 0 and status[step]["failed"] == []
+    assert results["fits_with_retries"] == [] and all(r["valid"] for r in ranking)
+    assert results["model"] == "full"
     figures = {p.rsplit("/", 1)[-1] for p in results["figures"]}
     for name in (
         "sr_4l_low_prefit",

@@ -176,6 +176,10 @@ class AnalysisDefinition(NamedTuple):
         regions: regions by name
         systematics: systematics by name
         fit_regions: regions the fit uses (default: every region)
+        classifier: the event classifier, if any
+        fit_region_sets: other named sets of fit regions (``liberica fit --regions``)
+        fit_templates: the template rules of the fit (``fits.templates.TemplateRules``
+            fields; defaults where absent)
     """
 
     name: str
@@ -192,6 +196,7 @@ class AnalysisDefinition(NamedTuple):
     fit_regions: tuple[str, ...] = ()
     classifier: ClassifierConfig | None = None
     fit_region_sets: dict[str, tuple[str, ...]] = {}
+    fit_templates: dict[str, float] = {}
 
     def systematics_of(self, category: str) -> list[Systematic]:
         """The systematics of one category (``weight``, ``object``, ``sample``)."""
@@ -382,6 +387,7 @@ def _build(config: dict, source_dir: str | None = None) -> AnalysisDefinition:
             else None
         ),
         fit_region_sets={k: tuple(v) for k, v in config.get("fit_region_sets", {}).items()},
+        fit_templates=dict(config.get("fit_templates", {})),
     )
 
 

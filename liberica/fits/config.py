@@ -20,7 +20,9 @@ POI = "mu"
 DATA_SAMPLE = "data"
 
 
-def build_config(definition: AnalysisDefinition, run_dir: pathlib.Path) -> dict[str, Any]:
+def build_config(
+    definition: AnalysisDefinition, run_dir: pathlib.Path, template_systematics: bool = True
+) -> dict[str, Any]:
     """A validated cabinetry config for the run in ``run_dir``.
 
     It has the definition's fit regions, its samples with data marked, a free
@@ -28,6 +30,13 @@ def build_config(definition: AnalysisDefinition, run_dir: pathlib.Path) -> dict[
     systematic as NormPlusShape (one-sided ones arrive already symmetrized by
     the processor), and the luminosity and per-background cross-section
     uncertainties as Normalization.
+
+    Args:
+        definition: the analysis
+        run_dir: the run, with its histograms.root
+        template_systematics: False for a nominal-only run (``--no-systematics``),
+            which has no variation templates: the model keeps the normalizations
+            and the MC-statistics gammas only
     """
     run_dir = pathlib.Path(run_dir).resolve()
     signals = [p.name for p in definition.processes.values() if p.kind == "signal"]
@@ -39,6 +48,7 @@ def build_config(definition: AnalysisDefinition, run_dir: pathlib.Path) -> dict[
             "Down": {"VariationPath": f"{s.name}Down"},
         }
         for s in definition.systematics.values()
+        if template_systematics
     ]
     lumi = definition.luminosity_uncertainty
     systematics.append(

@@ -62,11 +62,14 @@ class CLsCalculator:
         self._poi = poi
         upper = likelihood.bounds[poi][1]
         self._bounds = {poi: (0.0, upper)}  # q~mu: mu_hat is not allowed below 0
-        self._free = likelihood.fit(bounds=self._bounds)
-        background_only = likelihood.fit(fixed={poi: 0.0})
+        self._free = likelihood.fit(bounds=self._bounds, step="CLs: free fit (mu >= 0)")
+        background_only = likelihood.fit(fixed={poi: 0.0}, step="CLs: background-only fit")
         self._asimov = likelihood.expected_data(background_only.bestfit)
         self._free_asimov = likelihood.fit(
-            self._asimov, init=background_only.bestfit, bounds=self._bounds
+            self._asimov,
+            init=background_only.bestfit,
+            bounds=self._bounds,
+            step="CLs: free fit to the background-only Asimov data",
         )
         self._cache: dict[float, tuple[float, list[float]]] = {}
 
@@ -83,7 +86,13 @@ class CLsCalculator:
     def _q(self, mu: float, data, free: FitPoint) -> float:
         if free.bestfit[self._poi] > mu:
             return 0.0
-        conditional = self._likelihood.fit(data, fixed={self._poi: mu}, init=free.bestfit)
+        conditional = self._likelihood.fit(
+            data,
+            fixed={self._poi: mu},
+            init=free.bestfit,
+            step=f"CLs scan at mu = {mu:.4g}",
+            must_converge=False,
+        )
         return max(conditional.twice_nll - free.twice_nll, 0.0)
 
     def cls(self, mu: float) -> tuple[float, list[float]]:

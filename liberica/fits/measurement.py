@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import pathlib
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import cabinetry
 import numpy as np
 from cabinetry.fit.results_containers import FitResults
 
+from liberica.fits import templates
 from liberica.fits.config import POI
-from liberica.fits.likelihood import Likelihood
+from liberica.fits.likelihood import Likelihood, twice_nll_function
+from liberica.fits.minimize import FitStatus, Minimum, Objective, minimize
+from liberica.fits.templates import TemplateRules
 
 log = logging.getLogger(__name__)
 
@@ -72,63 +76,155 @@ def check_model_covers_data(workspace: dict[str, Any]) -> None:
         )
 
 
-def build_workspace(config: dict[str, Any], workspace_path: pathlib.Path) -> dict[str, Any]:
-    """Collect the templates from histograms.root, check them, and write the pyhf workspace.
+def build_workspace(
+    config: dict[str, Any],
+    workspace_path: pathlib.Path,
+    rules: TemplateRules | None = None,
+    edges: dict[str, np.ndarray] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Collect the templates from histograms.root, make them usable, check, write the workspace.
+
+    Args:
+        config: the cabinetry config
+        workspace_path: where the pyhf workspace is written
+        rules: the template rules (``fits/templates.py``), default ones if None
+        edges: bin edges per region, for the report of merged bins
+
+    Returns:
+        tuple: the workspace, and what the template rules changed
 
     Raises:
         FitInputError: if a bin has data but no MC prediction
     """
     pathlib.Path(config["General"]["HistogramFolder"]).mkdir(parents=True, exist_ok=True)
     cabinetry.templates.collect(config, method="uproot")
-    workspace = cabinetry.workspace.build(config)
+    workspace, report = templates.apply(
+        cabinetry.workspace.build(config), rules or TemplateRules(), edges
+    )
     check_model_covers_data(workspace)
     workspace_path.parent.mkdir(parents=True, exist_ok=True)
     workspace_path.write_text(json.dumps(workspace, indent=2, sort_keys=True))
-    return workspace
+    return workspace, report
 
 
-def _minos(fit_results: FitResults) -> tuple[float, float]:
-    down, up = fit_results.minos_uncertainty[POI]
-    return float(up), float(-down)
+def pyhf_objective(model, data) -> Objective:
+    """-2 ln L of pyhf's model (numpy; yields floored as in ``fits/likelihood.py``), with
+    MIGRAD's numerical gradient."""
+    observed = np.asarray(data, dtype=np.float64)
+    twice_nll = twice_nll_function(model)
+    return Objective(
+        lambda p: float(twice_nll(np.asarray(p, dtype=np.float64), observed)),
+        None,
+        "pyhf (numerical gradient)",
+    )
 
 
-def fit_signal_strength(model, data) -> tuple[SignalStrength, FitResults]:
+def _fit_results(minimum: Minimum, labels: list[str]) -> FitResults:
+    """cabinetry's container of a fit, for its plots and predictions."""
+    error = minimum.uncertainty
+    outer = np.outer(error, error)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        correlation = np.where(outer > 0, minimum.covariance / outer, 0.0)
+    np.fill_diagonal(correlation, 1.0)
+    return FitResults(
+        bestfit=minimum.bestfit,
+        uncertainty=error,
+        labels=labels,
+        corr_mat=correlation,
+        best_twice_nll=minimum.twice_nll,
+        minos_uncertainty=dict(minimum.minos),
+    )
+
+
+def fit_signal_strength(
+    model,
+    data,
+    fallback: Callable[[], Objective] | None = None,
+    label: str = "observed",
+    call_limit: int | None = None,
+    first_call_limit: int | None = None,
+) -> tuple[SignalStrength, FitResults, dict[str, FitStatus]]:
     """Total fit with MINOS on mu, then the stat-only fit (every NP fixed at its best fit).
 
+    Both run pyhf's model with MIGRAD down the retry ladder of ``fits/minimize.py``,
+    then the ``fallback`` objective (the compiled likelihood).
+
+    Args:
+        model, data: the pyhf model and its data (main and auxiliary)
+        fallback: makes the objective tried when pyhf's does not converge
+        label: names the fits in their status and errors, e.g. ``Asimov``
+        call_limit: MIGRAD's call limit for every attempt (``maxiter``)
+        first_call_limit: a call limit for the first attempt (to test the ladder)
+
     Returns:
-        the measured mu, and cabinetry's results of the total fit
+        the measured mu, the total fit as cabinetry's FitResults, and the
+        status of each fit (``total``, ``stat_only``)
+
+    Raises:
+        FitFailure: if either fit does not converge
     """
     index = model.config.poi_index
-    total = cabinetry.fit.fit(model, data, minos=POI)
-    fix = [True] * len(total.bestfit)
-    fix[index] = False
-    stat = cabinetry.fit.fit(model, data, minos=POI, init_pars=list(total.bestfit), fix_pars=fix)
-    up, down = _minos(total)
-    stat_up, stat_down = _minos(stat)
+    labels = list(model.config.par_names)
+    bounds = [tuple(b) for b in model.config.suggested_bounds()]
+    fixed = list(model.config.suggested_fixed())
+    objectives = [pyhf_objective(model, data)]
+    if fallback is not None:
+        objectives.append(fallback)
+    total = minimize(
+        objectives,
+        model.config.suggested_init(),
+        labels,
+        bounds,
+        fixed,
+        step=f"{label} fit",
+        errors=True,
+        minos=[POI],
+        call_limit=call_limit,
+        first_call_limit=first_call_limit,
+    )
+    hold = [True] * len(labels)
+    hold[index] = False
+    stat = minimize(
+        objectives,
+        total.bestfit,
+        labels,
+        bounds,
+        hold,
+        step=f"{label} stat-only fit",
+        errors=True,
+        minos=[POI],
+        call_limit=call_limit,
+    )
+    down, up = total.minos[POI]
+    stat_down, stat_up = stat.minos[POI]
     if not np.isclose(stat.bestfit[index], total.bestfit[index], rtol=1e-3, atol=1e-3):
         log.warning(
             "stat-only fit moved mu from %.4f to %.4f", total.bestfit[index], stat.bestfit[index]
         )
-    return SignalStrength(float(total.bestfit[index]), up, down, stat_up, stat_down), total
+    strength = SignalStrength(float(total.bestfit[index]), up, -down, stat_up, -stat_down)
+    statuses = {"total": total.status, "stat_only": stat.status}
+    return strength, _fit_results(total, labels), statuses
 
 
 def measure_mu(workspace: dict[str, Any], asimov: bool = False) -> SignalStrength:
     """Fit mu to data (or to the pre-fit Asimov data set at mu = 1), total and stat-only."""
     model, data = cabinetry.model_utils.model_and_data(workspace, asimov=asimov)
-    return fit_signal_strength(model, data)[0]
+    return fit_signal_strength(model, data, label="Asimov" if asimov else "observed")[0]
 
 
-def _z_from_q0(likelihood: Likelihood, data: np.ndarray) -> float:
+def _z_from_q0(likelihood: Likelihood, data: np.ndarray, label: str) -> float:
     """Z = sqrt(q0), q0 = -2 ln [L(mu=0) / L(mu_hat)] for mu_hat >= 0, else 0.
 
     Taken from the likelihood ratio rather than through a p-value, so it stays
     finite for a strong signal.
     """
     index = likelihood.poi_index
-    free = likelihood.fit(data)
+    free = likelihood.fit(data, step=f"{label} significance, free fit")
     if free.bestfit[index] <= 0:
         return 0.0
-    background_only = likelihood.fit(data, fixed={index: 0.0}, init=free.bestfit)
+    background_only = likelihood.fit(
+        data, fixed={index: 0.0}, init=free.bestfit, step=f"{label} significance, mu = 0 fit"
+    )
     return float(np.sqrt(max(background_only.twice_nll - free.twice_nll, 0.0)))
 
 
@@ -139,5 +235,6 @@ def discovery_significance(
     likelihood = likelihood or Likelihood(workspace)
     _, asimov = cabinetry.model_utils.model_and_data(workspace, asimov=True)
     return Significance(
-        _z_from_q0(likelihood, likelihood.data), _z_from_q0(likelihood, np.asarray(asimov))
+        _z_from_q0(likelihood, likelihood.data, "observed"),
+        _z_from_q0(likelihood, np.asarray(asimov), "expected"),
     )

@@ -63,6 +63,7 @@ def data_mc(
     folder: pathlib.Path,
     stage: str,
     lumi_fb: float | None = None,
+    edges: dict[str, Sequence[float]] | None = None,
 ) -> list[pathlib.Path]:
     """Stacked model against data per fit region, with a data/model ratio panel.
 
@@ -76,6 +77,8 @@ def data_mc(
         folder: where the figures go
         stage: ``prefit`` or ``postfit``, used in the file names and the label
         lumi_fb: integrated luminosity for the label
+        edges: bin edges per region, where the fit merged bins (default: the
+            observable's regular binning)
     """
     model = prediction.model
     samples = list(model.config.samples)
@@ -83,7 +86,10 @@ def data_mc(
     for channel_index, channel in enumerate(model.config.channels):
         region = definition.regions[channel]
         observable = definition.observables[region.observable]
-        edges = np.linspace(observable.low, observable.high, observable.bins + 1)
+        if edges is not None and channel in edges:
+            bin_edges = np.asarray(edges[channel], dtype=float)
+        else:
+            bin_edges = np.linspace(observable.low, observable.high, observable.bins + 1)
         yields = np.asarray(prediction.model_yields[channel_index])
         total = yields.sum(axis=0)
         band = np.asarray(prediction.total_stdev_model_bins[channel_index][-1])
@@ -97,7 +103,7 @@ def data_mc(
             )
             mplhep.histplot(
                 [yields[i] for i in order],
-                edges,
+                bin_edges,
                 stack=True,
                 histtype="fill",
                 label=[p.label for p in processes],
@@ -106,7 +112,7 @@ def data_mc(
             )
             top.stairs(
                 total + band,
-                edges,
+                bin_edges,
                 baseline=total - band,
                 fill=True,
                 hatch="////",
@@ -115,12 +121,13 @@ def data_mc(
                 linewidth=0,
                 label="Uncertainty",
             )
-            centres = 0.5 * (edges[1:] + edges[:-1])
+            centres = 0.5 * (bin_edges[1:] + bin_edges[:-1])
             top.errorbar(
                 centres, observed, yerr=np.sqrt(observed), fmt="ko", markersize=4, label="Data"
             )
-            width = edges[1] - edges[0]
-            top.set_ylabel(f"Events / {width:g} GeV")
+            widths = np.diff(bin_edges)
+            uniform = np.allclose(widths, widths[0])
+            top.set_ylabel(f"Events / {widths[0]:g} GeV" if uniform else "Events / bin")
             top.set_ylim(0, 1.45 * max(observed.max() + np.sqrt(observed.max()), total.max()))
             # legend: data, then the stack from top to bottom, then the band
             entries = dict(zip(*top.get_legend_handles_labels()[::-1], strict=True))
@@ -133,7 +140,7 @@ def data_mc(
             safe = np.where(total > 0, total, np.nan)
             bottom.stairs(
                 1 + band / safe,
-                edges,
+                bin_edges,
                 baseline=1 - band / safe,
                 fill=True,
                 hatch="////",
@@ -148,7 +155,7 @@ def data_mc(
             bottom.set_ylim(0.5, 1.5)
             bottom.set_ylabel("Data / Model")
             bottom.set_xlabel(observable.label)
-            bottom.set_xlim(edges[0], edges[-1])
+            bottom.set_xlim(bin_edges[0], bin_edges[-1])
             paths += save(figure, folder, f"{channel}_{stage}")
     return paths
 
@@ -331,3 +338,42 @@ def cls_scan(limit: UpperLimit, folder: pathlib.Path) -> list[pathlib.Path]:
         ax.set_ylabel(r"CL$_s$")
         ax.legend(loc="upper right", fontsize="small")
         return save(figure, folder, "cls_scan")
+
+
+def toy_pulls(toy_sets: Sequence, folder: pathlib.Path) -> list[pathlib.Path]:
+    """The pull distribution of the toys at each true mu, with a Gaussian fit.
+
+    The Gaussian is the maximum-likelihood one (mean and width of the pulls);
+    the unit Gaussian is drawn for comparison.
+    """
+    from scipy.stats import norm
+
+    with plt.style.context(STYLE):
+        figure, axes = plt.subplots(
+            1, len(toy_sets), figsize=(6 * len(toy_sets), 5.5), squeeze=False
+        )
+        for ax, toys in zip(axes[0], toy_sets, strict=True):
+            pulls = np.array([t.pull for t in toys.toys if t.valid])
+            edges = np.linspace(-4, 4, 33)
+            width = edges[1] - edges[0]
+            ax.hist(pulls, bins=edges, histtype="step", color="black", label="Toys")
+            x = np.linspace(-4, 4, 200)
+            scale = len(pulls) * width
+            mean, sigma = norm.fit(pulls) if len(pulls) > 1 else (np.nan, np.nan)
+            ax.plot(
+                x,
+                scale * norm.pdf(x, mean, sigma),
+                color="#d62728",
+                label=f"Gaussian fit: {mean:.3f} $\\pm$ {sigma:.3f}",
+            )
+            ax.plot(x, scale * norm.pdf(x), color="grey", linestyle="--", label="N(0, 1)")
+            ax.set_xlabel(r"$(\hat{\mu} - \mu_\mathrm{true}) / \sigma_{\hat{\mu}}$")
+            ax.set_ylabel(f"Toys / {width:g}")
+            ax.set_title(
+                f"$\\mu_\\mathrm{{true}}$ = {toys.mu_true:g}: {toys.n} toys, "
+                f"{toys.n_failed} failed, 68% coverage {toys.coverage_68:.3f}",
+                fontsize="small",
+            )
+            ax.legend(fontsize="small", loc="upper right")
+            ax.set_ylim(0, ax.get_ylim()[1] * 1.3)
+        return save(figure, folder, "pulls")

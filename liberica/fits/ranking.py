@@ -40,6 +40,8 @@ class Impact(NamedTuple):
         prefit_impact_up: change in mu at best fit + pre-fit sigma
         prefit_impact_down: likewise at best fit - pre-fit sigma
         fitted: False when the impact is the linear estimate of a pruned gamma
+        valid: False when one of its refits did not converge (listed in
+            ``fit_status.ranking.failed``)
     """
 
     name: str
@@ -48,6 +50,7 @@ class Impact(NamedTuple):
     prefit_impact_up: float
     prefit_impact_down: float
     fitted: bool
+    valid: bool = True
 
 
 def _is_gamma(label: str) -> bool:
@@ -72,7 +75,7 @@ def rank(
     prefit = np.asarray(cabinetry.model_utils.prefit_uncertainties(likelihood.model))
     sigma_mu = postfit[poi]
     # -2 ln L at mu_hat is the reference; every impact is mu' - mu_hat
-    nominal = likelihood.fit(init=bestfit)
+    nominal = likelihood.fit(init=bestfit, step="ranking: nominal fit")
     mu_hat = nominal.bestfit[poi]
     rho = np.asarray(fit_results.corr_mat)[poi]
     impacts: list[Impact] = []
@@ -90,15 +93,20 @@ def rank(
             )
             continue
         shifts = []
+        valid = True
         for width in (prefit[index], -prefit[index], postfit[index], -postfit[index]):
             if width == 0.0:  # unconstrained (pre-fit) or fixed: no impact
                 shifts.append(0.0)
                 continue
-            point = likelihood.fit(fixed={index: bestfit[index] + width}, init=nominal.bestfit)
-            if not point.valid:
-                log.warning("ranking fit for %s at %+.3g did not converge", label, width)
+            point = likelihood.fit(
+                fixed={index: bestfit[index] + width},
+                init=nominal.bestfit,
+                step=f"ranking: {label} at {width:+.3g}",
+                must_converge=False,
+            )
+            valid = valid and point.valid
             shifts.append(float(point.bestfit[poi] - mu_hat))
-        impacts.append(Impact(label, shifts[2], shifts[3], shifts[0], shifts[1], True))
+        impacts.append(Impact(label, shifts[2], shifts[3], shifts[0], shifts[1], True, valid))
     log.info(
         "ranking: %d parameters fitted, %d MC-statistics gammas below %.3g sigma_mu kept "
         "at their linear estimate",
