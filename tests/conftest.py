@@ -44,6 +44,11 @@ def default_run(tmp_path_factory):
 @pytest.fixture
 def tiny_workspace() -> dict:
     """A three-bin pyhf workspace with every modifier type the fits meet."""
+    return make_tiny_workspace()
+
+
+def make_tiny_workspace() -> dict:
+    """The workspace of the ``tiny_workspace`` fixture, for module-scoped fixtures."""
     signal = {
         "name": "signal",
         "data": [5.0, 12.0, 3.0],

@@ -286,8 +286,9 @@ def _pushed_out(minuit: iminuit.Minuit, objective: Objective, labels: Sequence[s
     else:
         gradient = np.asarray(objective.gradient(np.array(minuit.values, dtype=float)))
     pushed = []
+    near = set(_at_bound(minuit, labels))
     for k, label in enumerate(labels):
-        if label not in _at_bound(minuit, labels):
+        if label not in near:
             continue
         low, high = minuit.limits[k]
         at_low = abs(minuit.values[k] - low) <= abs(high - minuit.values[k])
@@ -329,25 +330,20 @@ def _finish(minuit, labels, step, attempts, calls, objective, errors, minos) -> 
     if errors or minos:
         with np.errstate(all="ignore"):
             minuit.hesse()
-        covariance = np.asarray(minuit.covariance, dtype=np.float64)
-        fixed = np.asarray(minuit.fixed, dtype=bool)
-        covariance[fixed, :] = 0.0
-        covariance[:, fixed] = 0.0
-        uncertainty = np.where(fixed, 0.0, np.asarray(minuit.errors, dtype=np.float64))
     intervals: dict[str, tuple[float, float]] = {}
     minos_valid = None
     if minos:
         minos_valid = True
         for name in minos:
-            with np.errstate(all="ignore"):
-                minuit.minos(name)
-            if not minuit.merrors[name].is_valid:  # once more, at the careful strategy
-                minuit.strategy = MAX_STRATEGY
-                with np.errstate(all="ignore"):
-                    minuit.minos(name)
-            error = minuit.merrors[name]
+            error = _minos(minuit, name, attempts)
             minos_valid = minos_valid and bool(error.is_valid)
             intervals[name] = (float(error.lower), float(error.upper))
+    if errors or minos:  # after MINOS: it may have moved the minimum to a lower one
+        fixed = np.asarray(minuit.fixed, dtype=bool)
+        covariance = np.asarray(minuit.covariance, dtype=np.float64)
+        covariance[fixed, :] = 0.0
+        covariance[:, fixed] = 0.0
+        uncertainty = np.where(fixed, 0.0, np.asarray(minuit.errors, dtype=np.float64))
     status = _status(minuit, labels, step, attempts, calls, objective, True, minos_valid)
     return Minimum(
         np.array(minuit.values, dtype=np.float64),
@@ -359,9 +355,26 @@ def _finish(minuit, labels, step, attempts, calls, objective, errors, minos) -> 
     )
 
 
+def _minos(minuit: iminuit.Minuit, name: str, attempts: list[str]):
+    """MINOS on ``name``, once more at strategy 2 if its interval is not valid."""
+    with np.errstate(all="ignore"):
+        minuit.minos(name)
+    error = minuit.merrors[name]
+    if not error.is_valid:
+        attempts.append(f"minos on {name} not valid: again at strategy {MAX_STRATEGY}")
+        minuit.strategy = MAX_STRATEGY
+        with np.errstate(all="ignore"):
+            minuit.minos(name)
+        error = minuit.merrors[name]
+    return error
+
+
 def summarize(statuses: Sequence[FitStatus]) -> dict[str, Any]:
-    """The status of a step of many fits: counts, worst EDM, retries, and every failed fit."""
-    failed = [s for s in statuses if not s.valid]
+    """The status of a step of many fits: counts, worst EDM, retries, and every failed fit.
+
+    A fit counts as failed when its minimum is invalid or its MINOS interval is.
+    """
+    failed = [s for s in statuses if not s.valid or s.minos_valid is False]
     edms = [s.edm for s in statuses if np.isfinite(s.edm)]
     return {
         "n_fits": len(statuses),

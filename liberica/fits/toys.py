@@ -171,10 +171,16 @@ def _likelihood(workspace_text: str) -> Likelihood:
 
 
 def fit_batch(
-    workspace_text: str, toys: np.ndarray, mu_true: float, init: np.ndarray, first: int
+    workspace_text: str,
+    toys: np.ndarray,
+    mu_true: float,
+    init: np.ndarray,
+    first: int,
+    call_limit: int | None = None,
 ) -> list[ToyFit]:
     """Fit a batch of toys (a worker's task); ``first`` numbers them in the status."""
     likelihood = _likelihood(workspace_text)
+    likelihood.call_limit = call_limit
     fits = []
     for k, data in enumerate(toys):
         fits.append(
@@ -208,6 +214,7 @@ def run_toys(
     workers: int = 2,
     fluctuate_auxiliary: bool = True,
     progress: Callable[[int], None] | None = None,
+    call_limit: int | None = None,
 ) -> list[ToySet]:
     """Toys at each true mu, fitted in parallel.
 
@@ -219,6 +226,7 @@ def run_toys(
         workers: local worker processes (1: in this process)
         fluctuate_auxiliary: see :func:`sample`
         progress: called with the number of toys just finished
+        call_limit: MIGRAD's call limit for each attempt of each toy fit (``maxiter``)
 
     Raises:
         FitFailure: if the conditional fit to data at some mu does not converge
@@ -226,8 +234,8 @@ def run_toys(
     import cabinetry
 
     model, _ = cabinetry.model_utils.model_and_data(workspace)
-    likelihood = _likelihood(json.dumps(workspace, sort_keys=True))
     workspace_text = json.dumps(workspace, sort_keys=True)
+    likelihood = _likelihood(workspace_text)
     free = likelihood.fit(step="toys: fit to data")
     tasks = []
     generation_of = {}
@@ -251,7 +259,11 @@ def run_toys(
 
     if workers <= 1:
         for j, first, toys in tasks:
-            collect(j, first, fit_batch(workspace_text, toys, mus[j], generation_of[j], first))
+            collect(
+                j,
+                first,
+                fit_batch(workspace_text, toys, mus[j], generation_of[j], first, call_limit),
+            )
     else:
         import loky
 

@@ -1,0 +1,119 @@
+"""Fits on small samples and on nominal-only runs: they converge, or fail in one line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import cabinetry
+import numpy as np
+import pytest
+
+from liberica.analysis.definition import load
+from liberica.analysis.pipeline import run_processor
+from liberica.fits.config import build_config
+from liberica.fits.likelihood import Likelihood
+from liberica.fits.measurement import build_workspace, fit_signal_strength
+from liberica.fits.run import observable_edges
+from liberica.fits.templates import TemplateRules
+from liberica.samples import generate_hzz4l
+
+SEEDS = range(3001, 3011)
+
+
+def _cli(*arguments: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "300"}
+    command = [sys.executable, "-m", "liberica.cli", *arguments]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
+
+
+@pytest.fixture(scope="module")
+def small_runs(small_sample, tmp_path_factory):
+    """The small sample processed with and without systematics."""
+    folder = tmp_path_factory.mktemp("small_runs")
+    runs = {}
+    for name, systematics in (("full", True), ("nominal", False)):
+        runs[name] = run_processor(
+            "hzz4l",
+            small_sample,
+            executor="iterative",
+            systematics=systematics,
+            output_dir=folder / name,
+            status=False,
+        ).output_dir
+    return runs
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_200k_sample_fits_at_the_first_attempt(seed, tmp_path):
+    """Observed, Asimov and stat-only fits in the default regions: valid, no retries, mu right."""
+    sample = generate_hzz4l(tmp_path / "sample", events=200_000, seed=seed)
+    run = run_processor(
+        "hzz4l",
+        sample.fileset_path,
+        executor="iterative",
+        output_dir=tmp_path / "run",
+        status=False,
+    )
+    definition = load("hzz4l")
+    workspace, _ = build_workspace(
+        build_config(definition, run.output_dir),
+        tmp_path / "workspace.json",
+        TemplateRules(**definition.fit_templates),
+        observable_edges(definition),
+    )
+    assert [c["name"] for c in workspace["channels"]] == list(definition.fit_regions)
+    model, data = cabinetry.model_utils.model_and_data(workspace)
+    _, asimov = cabinetry.model_utils.model_and_data(workspace, asimov=True)
+
+    def fallback(values):  # compiled only if pyhf's fit fails, which must not happen
+        return lambda: Likelihood(workspace).objective(np.asarray(values))
+
+    mu, _, status = fit_signal_strength(model, data, fallback(data))
+    expected, _, asimov_status = fit_signal_strength(
+        model, asimov, fallback(asimov), label="Asimov"
+    )
+    for fit in (*status.values(), *asimov_status.values()):
+        assert fit.valid and fit.retries == 0 and fit.minos_valid, fit
+    error = mu.up if mu.bestfit < 1.0 else mu.down
+    assert abs(mu.bestfit - 1.0) < 3 * error, mu
+    assert expected.bestfit == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_nominal_only_run_is_fitted_without_template_systematics(small_runs):
+    done = _cli("fit", str(small_runs["nominal"]), "--no-ranking", "--no-figures")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "fitting a model without template systematics" in done.stdout
+    results = json.loads((small_runs["nominal"] / "fit" / "results.json").read_text())
+    assert results["model"] == "no_template_systematics"
+    workspace = json.loads((small_runs["nominal"] / "fit" / "workspace.json").read_text())
+    kinds = {m["type"] for c in workspace["channels"] for s in c["samples"] for m in s["modifiers"]}
+    assert kinds == {"normfactor", "normsys", "staterror"}  # no histosys: no variation templates
+    status = results["fit_status"]["mu_observed"]["total"]
+    assert status["valid"] and status["retries"] == 0
+
+
+def test_a_fit_that_cannot_converge_exits_2_with_one_line(small_runs):
+    done = _cli("fit", str(small_runs["full"]), "--no-ranking", "--no-figures", "--maxiter", "2")
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert "Traceback" not in output
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert errors[0].startswith("error: observed fit did not converge: EDM ")
+    assert "parameters at or near a bound:" in errors[0]
+
+
+def test_the_toys_command_writes_results_and_pull_plots(small_runs):
+    run = small_runs["full"]
+    done = _cli("toys", str(run), "--ntoys", "12", "--mu", "0,1", "--workers", "1", "--seed", "3")
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((run / "fit" / "toys" / "results.json").read_text())
+    assert [t["mu_true"] for t in results["toys"]] == [0.0, 1.0]
+    for toy_set in results["toys"]:
+        assert toy_set["n"] == 12 and len(toy_set["per_toy"]["pull"]) == 12
+        for key in ("n_failed", "pull_mean", "pull_width", "mu_hat_mean", "coverage_68"):
+            assert key in toy_set
+    assert {"pulls.png", "pulls.pdf"} <= {p.name for p in (run / "fit" / "toys").iterdir()}
+    assert "pull width" in done.stdout

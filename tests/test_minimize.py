@@ -1,0 +1,81 @@
+"""Every fit reports its status, retries down the stated ladder, and fails in one line."""
+
+import json
+import pathlib
+
+import cabinetry
+import pytest
+
+from liberica.fits.likelihood import Likelihood
+from liberica.fits.measurement import fit_signal_strength
+from liberica.fits.minimize import FitFailure, Objective, minimize
+from liberica.fits.run import fit_workspace
+
+WORKSPACE = pathlib.Path(__file__).parent / "data" / "hzz4l_200k_seed2004_workspace.json"
+
+
+@pytest.fixture(scope="module")
+def workspace() -> dict:
+    return json.loads(WORKSPACE.read_text())
+
+
+def test_a_fit_whose_first_migrad_fails_is_retried_and_the_status_says_so(workspace, tmp_path):
+    results = fit_workspace(
+        workspace, tmp_path / "fit", ranking=False, figures=False, first_call_limit=50
+    )
+    total = results["fit_status"]["mu_observed"]["total"]
+    assert total["valid"] and total["retries"] >= 1
+    assert "invalid" in total["attempts"][0] and "(limit 50)" in total["attempts"][0]
+    assert total["attempts"][-1].endswith("calls") and "valid" in total["attempts"][-1]
+    assert results["fits_with_retries"] == [f"observed fit: {total['retries'] + 1} attempts"]
+    # the retried fit finds the minimum of a fit without the call limit
+    free = fit_workspace(workspace, tmp_path / "free", ranking=False, figures=False)
+    assert free["fit_status"]["mu_observed"]["total"]["retries"] == 0
+    assert results["mu"]["bestfit"] == pytest.approx(free["mu"]["bestfit"], abs=1e-3)
+    written = json.loads((tmp_path / "fit" / "results.json").read_text())
+    assert written["fit_status"]["mu_observed"]["total"]["retries"] == total["retries"]
+
+
+def test_small_sample_fits_converge_at_the_first_attempt(workspace):
+    """The committed 200k workspace: observed, Asimov and stat-only, no retries."""
+    likelihood = Likelihood(workspace)
+    model, data = cabinetry.model_utils.model_and_data(workspace)
+    _, asimov = cabinetry.model_utils.model_and_data(workspace, asimov=True)
+    for values, label in ((data, "observed"), (asimov, "Asimov")):
+        mu, _, status = fit_signal_strength(model, values, likelihood.objective, label=label)
+        for name in ("total", "stat_only"):
+            assert status[name].valid and status[name].retries == 0, status[name]
+            assert status[name].minos_valid
+        assert 0 < mu.stat_up < mu.up and 0 < mu.stat_down < mu.down
+    assert mu.bestfit == pytest.approx(1.0, abs=1e-3)
+
+
+def test_nothing_converging_raises_one_line_naming_the_step_and_bounds():
+    """Two calls per attempt are too few for MIGRAD: every rung of the ladder stays invalid."""
+
+    def twice_nll(p):
+        return float((p[0] - 0.3) ** 2 + 10 * (p[1] - 0.5) ** 2 + p[0] * p[1])
+
+    objective = Objective(twice_nll, None, "test")
+    with pytest.raises(FitFailure) as failure:
+        minimize(
+            [objective, objective], [0.9, 0.9], ["x", "y"], [(0.0, 1.0), (0.0, 1.0)],
+            [False, False], step="test fit", call_limit=2,
+        )  # fmt: skip
+    message = str(failure.value)
+    assert "\n" not in message
+    assert message.startswith("test fit did not converge: EDM ")
+    assert (
+        "attempts (MIGRAD up to strategy 2, bound parameters held, SIMPLEX restart on test"
+        in message
+    )
+    assert message.endswith("parameters at or near a bound: none")
+    status = failure.value.status
+    # two objectives, each: strategy 1, strategy 2, SIMPLEX restart
+    assert not status.valid and status.retries == 5
+    # the same with must_converge=False: the last point, flagged invalid
+    last = minimize(
+        [objective], [0.9, 0.9], ["x", "y"], [(0.0, 1.0), (0.0, 1.0)], [False, False],
+        step="test fit", call_limit=2, must_converge=False,
+    )  # fmt: skip
+    assert not last.status.valid and last.status.retries == 2
