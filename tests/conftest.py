@@ -29,15 +29,26 @@ def small_sample(tmp_path_factory) -> pathlib.Path:
 
 
 @pytest.fixture(scope="session")
-def default_run(tmp_path_factory):
-    """The default embedded sample (2M MC events, seed 42) processed with futures x2."""
-    from liberica.analysis.pipeline import run_processor
+def default_sample(tmp_path_factory):
+    """The default embedded sample (2M MC events, seed 42)."""
     from liberica.samples import generate_hzz4l
 
-    sample = generate_hzz4l(tmp_path_factory.mktemp("hzz4l_default"))
+    return generate_hzz4l(tmp_path_factory.mktemp("hzz4l_default"))
+
+
+@pytest.fixture(scope="session")
+def default_run(default_sample, tmp_path_factory):
+    """The default embedded sample processed with futures x2."""
+    from liberica.analysis.pipeline import run_processor
+
     out = tmp_path_factory.mktemp("run_default")
     return run_processor(
-        "hzz4l", sample.fileset_path, executor="futures", workers=2, output_dir=out, status=False
+        "hzz4l",
+        default_sample.fileset_path,
+        executor="futures",
+        workers=2,
+        output_dir=out,
+        status=False,
     )
 
 

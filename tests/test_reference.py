@@ -1,0 +1,32 @@
+"""hzz4l stays bit for bit what it was before the plug-in port (liberica at 1b1fe4b).
+
+Every histogram (weighted values, variances and raw counts, flow bins included,
+per region, process and variation) and every cutflow of the default sample,
+processed iteratively so that chunks merge in one order, against the digests
+in tests/data/hzz4l_default_reference.json (made by tests/reference.py at 1b1fe4b).
+"""
+
+import json
+import pathlib
+
+from reference import digests
+
+from liberica.analysis.pipeline import run_processor
+
+REFERENCE = pathlib.Path(__file__).parent / "data" / "hzz4l_default_reference.json"
+
+
+def test_default_sample_histograms_and_cutflows_are_bit_for_bit_the_reference(default_sample):
+    result = run_processor("hzz4l", default_sample.fileset_path, executor="iterative", status=False)
+    reference = json.loads(REFERENCE.read_text())
+    mine = digests(result)
+    assert mine["cutflow"] == reference["cutflow"]
+    differing = [
+        f"{region}/{process}/{variation}"
+        for region, processes in reference["histograms"].items()
+        for process, variations in processes.items()
+        for variation, digest in variations.items()
+        if mine["histograms"].get(region, {}).get(process, {}).get(variation) != digest
+    ]
+    assert differing == []
+    assert mine["histograms"].keys() == reference["histograms"].keys()
