@@ -20,9 +20,10 @@ from coffea.nanoevents import NanoEventsFactory
 
 from liberica.analysis.chunks import uproot_options
 from liberica.analysis.definition import load
-from liberica.models.loading import load_classifiers
-from liberica.processors import histograms, selections, weights
-from liberica.processors.hzz4l import REQUIRED_BRANCHES, HZZ4lProcessor
+from liberica.analysis.hzz4l import selections
+from liberica.analysis.hzz4l.processor import REQUIRED_BRANCHES, HZZ4lProcessor, Objects
+from liberica.analysis.pipeline import classifiers_of
+from liberica.processors import histograms, weights
 from liberica.processors.leptons import open_data_lepton_columns, take_events, with_directions
 from liberica.processors.schema import OpenDataSchema
 
@@ -61,7 +62,7 @@ def _split(filename: str, metadata: dict, processor: HZZ4lProcessor) -> dict[str
     tick("lepton columns of events with >= 4 leptons")
     kinds = {region.selection for region in definition.regions.values()}
     chunk = selections.ChunkSelections(
-        kinds, definition.lepton_selection, definition.event_selection, events, leptons
+        kinds, definition.cuts.leptons, definition.cuts.events, events, leptons
     )
     results = chunk.nominal()
     tick("nominal selections")
@@ -72,25 +73,26 @@ def _split(filename: str, metadata: dict, processor: HZZ4lProcessor) -> dict[str
     )
     weights_of = {}
     for name, result in results.items():
-        quad = result.quad
-        row_weight = weight[quad.event_index]
-        ratios = weights.weight_variation_ratios(
-            definition.systematics_of("weight"),
-            events,
-            quad.event_index,
-            quad.pt,
-            quad.abs_pdg_id,
-        )
+        row_weight = weight[result.event_index]
         weights_of[name] = {"nominal": row_weight}
-        weights_of[name].update({v: row_weight * r for v, r in ratios.items()})
+        rows = kinds.RowInputs(events, result.event_index, result.weight_objects, {})
+        for systematic in definition.systematics_of("weight"):
+            up, down = kinds.get(systematic.kind).ratios(systematic, rows)
+            weights_of[name][f"{systematic.name}Up"] = row_weight * up
+            weights_of[name][f"{systematic.name}Down"] = row_weight * down
     tick("weights and weight variations")
     filler = histograms.ChunkFiller(*histograms.book(definition), metadata["process"])
     processor._fill(filler, results, processor._region_masks(results), weights_of)
     tick("region masks + fills, nominal and weight variations")
-    channel_number = np.asarray(events["channelNumber"], dtype=np.int64)
-    for label, varied in processor._object_variations(leptons, channel_number, event_number):
+    inputs = kinds.ChunkInputs(np.asarray(events["channelNumber"], dtype=np.int64), event_number)
+    variations = [
+        (f"{s.name}{direction}", varied)
+        for s in definition.systematics_of("object")
+        for direction, varied in kinds.get(s.kind).vary(s, leptons, inputs)
+    ]
+    for label, varied in variations:
         tick("momentum variations: the varied columns")
-        varied_results = chunk.varied(varied)
+        varied_results = chunk.varied(Objects(varied))
         tick("momentum variations: selections")
         processor._add_scores(varied_results, event_number, timing)
         tick("momentum variations: classifier")
@@ -98,7 +100,7 @@ def _split(filename: str, metadata: dict, processor: HZZ4lProcessor) -> dict[str
             filler,
             varied_results,
             processor._region_masks(varied_results),
-            {n: {label: weight[r.quad.event_index]} for n, r in varied_results.items()},
+            {n: {label: weight[r.event_index]} for n, r in varied_results.items()},
         )
         tick("momentum variations: masks + fills")
     processor.process(events)
@@ -122,7 +124,7 @@ def main() -> None:
         entry["metadata"], dataset=args.sample, filename=filename, entrystart=0, entrystop=n
     )
     definition = load("hzz4l")
-    processor = HZZ4lProcessor(definition, 140.0, True, load_classifiers(definition.classifier))
+    processor = HZZ4lProcessor(definition, 140.0, True, classifiers_of(definition))
     runs = [_split(filename, metadata, processor) for _ in range(args.repeat)]
     print(f"{args.sample}: one chunk of {n:,} events ({filename}), best of {args.repeat}, ms\n")
     print("| step | ms |\n| --- | ---: |")

@@ -21,9 +21,9 @@ import tempfile
 import numpy as np
 
 from liberica.analysis.clusters import Profile
+from liberica.analysis.hzz4l.generator import cached_hzz4l
 from liberica.analysis.local_gateway import local_gateway
 from liberica.analysis.pipeline import run_processor
-from liberica.samples import cached_hzz4l
 
 
 def _same(run, reference) -> bool:

@@ -21,8 +21,8 @@ import time
 import numpy as np
 import onnxruntime as ort
 
+from liberica.analysis.hzz4l.features import FEATURE_NAMES
 from liberica.models.loading import shipped_model
-from liberica.processors.features import FEATURE_NAMES
 
 BATCHES = (1, 16, 256, 4096, 65536, 262144)
 
@@ -53,8 +53,8 @@ def make_session(provider: str, threads: int) -> ort.InferenceSession:
 
 
 def chunk_fractions(cache: pathlib.Path) -> list[tuple[str, dict]]:
+    from liberica.analysis.hzz4l.generator import cached_hzz4l
     from liberica.analysis.pipeline import run_processor
-    from liberica.samples import cached_hzz4l
 
     sample = cached_hzz4l(cache / "hzz4l-2000000-seed42")
     rows = []

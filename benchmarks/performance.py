@@ -124,8 +124,8 @@ def _best_of(repeat: int, *args) -> dict:
 
 def _profile_one_chunk(fileset_path: pathlib.Path, chunksize: int) -> str:
     """cProfile of the full job on the first MC file's first chunk, after the workers' warm-up."""
+    from liberica.analysis.hzz4l.processor import warm_up
     from liberica.analysis.pipeline import run_processor
-    from liberica.processors.hzz4l import warm_up
 
     fileset = json.loads(fileset_path.read_text())
     sample = "ZZllll"
@@ -215,10 +215,10 @@ def main() -> None:
 
     from liberica.analysis import fileset as fileset_module
     from liberica.analysis.definition import load
+    from liberica.analysis.hzz4l.generator import cached_hzz4l
+    from liberica.analysis.hzz4l.processor import REQUIRED_BRANCHES
     from liberica.analysis.pipeline import DEFAULT_CHUNKSIZE
     from liberica.processors.formats.open_data import OPEN_DATA
-    from liberica.processors.hzz4l import REQUIRED_BRANCHES
-    from liberica.samples import cached_hzz4l
 
     chunksize = args.chunksize or DEFAULT_CHUNKSIZE
     start = time.perf_counter()

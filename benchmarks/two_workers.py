@@ -46,8 +46,8 @@ def _chunk_task(fileset_path: str, sample: str):
 
     from liberica.analysis.chunks import uproot_options
     from liberica.analysis.definition import load
-    from liberica.models.loading import load_classifiers
-    from liberica.processors.hzz4l import REQUIRED_BRANCHES, HZZ4lProcessor
+    from liberica.analysis.hzz4l.processor import REQUIRED_BRANCHES, HZZ4lProcessor
+    from liberica.analysis.pipeline import classifiers_of
     from liberica.processors.schema import OpenDataSchema
 
     name, entry, path, tree = _find(fileset_path, sample)
@@ -65,7 +65,7 @@ def _chunk_task(fileset_path: str, sample: str):
         definition,
         10.0,
         True,
-        load_classifiers(definition.classifier, None),
+        classifiers_of(definition),
     )
     return lambda: processor.process(events)
 
@@ -75,8 +75,8 @@ def _read_task(fileset_path: str, sample: str):
     import uproot
 
     from liberica.analysis.chunks import uproot_options
+    from liberica.analysis.hzz4l.processor import REQUIRED_BRANCHES
     from liberica.processors import allocator
-    from liberica.processors.hzz4l import REQUIRED_BRANCHES
 
     allocator.keep_freed_memory()  # as in a worker
     _, _, path, tree = _find(fileset_path, sample)

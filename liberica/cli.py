@@ -75,8 +75,29 @@ def main(verbose: bool) -> None:
     _configure_logging(verbose)
 
 
+def _registered_names() -> list[str]:
+    from liberica.analysis import registry
+
+    return registry.names()
+
+
+def _analysis_and_definition(analysis: str):
+    """The registered analysis and the definition of ANALYSIS: a name, or a YAML path.
+
+    A YAML definition names the analysis it is for (``analysis:``); errors are one line.
+    """
+    from liberica.analysis.definition import AnalysisDefinitionError, load
+
+    try:
+        definition = load(analysis)
+    except (AnalysisDefinitionError, FileNotFoundError) as err:
+        console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
+        sys.exit(2)
+    return definition.registered(), definition
+
+
 @main.command()
-@click.argument("analysis", type=click.Choice(["hzz4l"]))
+@click.argument("analysis", type=click.Choice(_registered_names()))
 @click.option(
     "--out",
     "out_dir",
@@ -87,9 +108,8 @@ def main(verbose: bool) -> None:
 @click.option(
     "--events",
     type=click.IntRange(min=1000),
-    default=2_000_000,
-    show_default=True,
-    help="Total MC events over all MC samples.",
+    default=None,
+    help="Total MC events over all MC samples [default: the analysis's].",
 )
 @click.option(
     "--lumi",
@@ -117,18 +137,19 @@ def main(verbose: bool) -> None:
 def generate(
     analysis: str,
     out_dir: pathlib.Path,
-    events: int,
+    events: int | None,
     lumi_fb: float,
     mu_inject: float,
     seed: int,
     events_per_file: int,
 ) -> None:
-    """Generate the embedded sample of ANALYSIS in the ATLAS open-data format."""
-    from liberica.samples import generate_hzz4l
+    """Generate the embedded sample of ANALYSIS in its input format."""
+    from liberica.analysis import registry
 
-    sample = generate_hzz4l(
+    registered = registry.get(analysis)
+    sample = registered.generator()(
         out_dir,
-        events=events,
+        events=registered.default_events if events is None else events,
         lumi_fb=lumi_fb,
         mu_inject=mu_inject,
         seed=seed,
@@ -371,13 +392,13 @@ def _print_summary(result) -> None:
 
 
 @main.command()
-@click.argument("analysis", default="hzz4l", type=click.Choice(["hzz4l"]))
+@click.argument("analysis", default=None, required=False)
 @click.option(
     "--out",
     "out_dir",
     type=click.Path(path_type=pathlib.Path),
     default=None,
-    help="Output folder [default: runs/ANALYSIS].",
+    help="Output folder [default: runs/NAME].",
 )
 @click.option(
     "--cache",
@@ -390,33 +411,42 @@ def _print_summary(result) -> None:
 @click.option(
     "--events",
     type=click.IntRange(min=1000),
-    default=2_000_000,
-    show_default=True,
-    help="Total MC events of the embedded sample.",
+    default=None,
+    help="Total MC events of the embedded sample [default: the analysis's].",
 )
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--no-fit", is_flag=True, help="Process only; skip the mu fit.")
 @_process_options
 def run(
-    analysis: str,
+    analysis: str | None,
     out_dir: pathlib.Path | None,
     cache_dir: pathlib.Path,
-    events: int,
+    events: int | None,
     seed: int,
     no_fit: bool,
     **options: Any,
 ) -> None:
-    """Generate (once) the embedded sample, process it, fit mu and summarize."""
-    from liberica.analysis.outputs import OutputError, check_writable
-    from liberica.samples import cached_hzz4l
+    """Generate (once) the embedded sample of ANALYSIS, process it, fit mu and summarize.
 
-    out_dir = out_dir or pathlib.Path("runs") / analysis
+    ANALYSIS is a registered analysis or a YAML definition naming one [default: the
+    registry's default analysis].
+    """
+    from liberica.analysis import registry
+    from liberica.analysis.outputs import OutputError, check_writable
+    from liberica.samples import cached_sample
+
+    analysis = analysis or registry.DEFAULT_ANALYSIS
+    registered, definition = _analysis_and_definition(analysis)
+    events = registered.default_events if events is None else events
+    out_dir = out_dir or pathlib.Path("runs") / definition.name
     try:  # before the sample is generated
         check_writable(out_dir)
     except OutputError as err:
         console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
         sys.exit(2)
-    sample = cached_hzz4l(cache_dir / f"{analysis}-{events}-seed{seed}", events=events, seed=seed)
+    sample = cached_sample(
+        registered, cache_dir / f"{registered.name}-{events}-seed{seed}", events=events, seed=seed
+    )
     result = _run_processing(analysis, sample.fileset_path, out_dir, **options)
     _print_summary(result)
     if no_fit:
@@ -428,9 +458,8 @@ def run(
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path))
 @click.option(
     "--analysis",
-    default="hzz4l",
-    show_default=True,
-    help="Analysis definition the run was made with (name or YAML).",
+    default=None,
+    help="Analysis definition (name or YAML) [default: the run's, from its metrics.json].",
 )
 @click.option(
     "--config",
@@ -457,7 +486,7 @@ def run(
 )
 def fit(
     run_dir: pathlib.Path,
-    analysis: str,
+    analysis: str | None,
     config_path: pathlib.Path | None,
     asimov: bool,
     regions: str | None,
@@ -479,9 +508,8 @@ def fit(
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path))
 @click.option(
     "--analysis",
-    default="hzz4l",
-    show_default=True,
-    help="Analysis definition the run was made with (name or YAML).",
+    default=None,
+    help="Analysis definition (name or YAML) [default: the run's, from its metrics.json].",
 )
 @click.option(
     "--config",
@@ -510,7 +538,7 @@ def fit(
 )
 def toys(
     run_dir: pathlib.Path,
-    analysis: str,
+    analysis: str | None,
     config_path: pathlib.Path | None,
     regions: str | None,
     ntoys: int,
@@ -605,7 +633,7 @@ def toys(
 
 def _fit_inputs(
     run_dir: pathlib.Path,
-    analysis: str,
+    analysis: str | None,
     config_path: pathlib.Path | None,
     regions: str | None,
 ):
@@ -616,10 +644,13 @@ def _fit_inputs(
     """
     import json
 
-    from liberica.analysis.definition import load
+    from liberica.analysis import registry
     from liberica.fits.config import build_config, read_config, write_config
 
-    definition = load(analysis)
+    metrics_path = run_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    analysis = analysis or metrics.get("definition") or registry.DEFAULT_ANALYSIS
+    _, definition = _analysis_and_definition(analysis)
     if regions is not None:
         chosen = definition.fit_region_sets.get(regions) or tuple(regions.split(","))
         unknown = [r for r in chosen if r not in definition.regions]
@@ -629,8 +660,6 @@ def _fit_inputs(
                 f"unknown region(s) {unknown}; region sets: {sets}", param_hint="--regions"
             )
         definition = definition._replace(fit_regions=tuple(chosen))
-    metrics_path = run_dir / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
     with_systematics = metrics.get("systematics", True)
     if config_path is not None:
         return definition, read_config(config_path), "user_config"
@@ -647,7 +676,7 @@ def _fit_inputs(
 
 def _fit_and_print(
     run_dir: pathlib.Path,
-    analysis: str,
+    analysis: str | None,
     config_path: pathlib.Path | None,
     asimov: bool,
     ranking: bool = True,
@@ -741,14 +770,20 @@ def _print_fit(run_dir: pathlib.Path, results: dict) -> None:
 
 
 @main.command()
-@click.argument("analysis", default="hzz4l", type=click.Choice(["hzz4l"]))
+@click.argument("analysis", default=None, required=False)
+@click.option(
+    "--classifier",
+    "classifier_name",
+    default=None,
+    help="The definition's classifier to train [default: its only one].",
+)
 @click.option(
     "--out",
     "out_dir",
     type=click.Path(path_type=pathlib.Path),
     default=pathlib.Path("models"),
     show_default=True,
-    help="Folder for hzz4l_fold0.onnx, hzz4l_fold1.onnx and the ROC and score plots.",
+    help="Folder for the fold models (named as in the definition) and the ROC and score plots.",
 )
 @click.option(
     "--features",
@@ -767,12 +802,15 @@ def _print_fit(run_dir: pathlib.Path, results: dict) -> None:
     help="Where the embedded sample is generated once and reused.",
 )
 @click.option(
-    "--all-backgrounds", is_flag=True, help="Train against every background, not only ZZ*."
+    "--all-backgrounds",
+    is_flag=True,
+    help="Train against every background, not only the classifier's background processes.",
 )
 @click.option("--unweighted", is_flag=True, help="Count events instead of using event weights.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Training seed.")
 def train(
-    analysis: str,
+    analysis: str | None,
+    classifier_name: str | None,
     out_dir: pathlib.Path,
     features_path: pathlib.Path | None,
     cache_dir: pathlib.Path,
@@ -780,32 +818,53 @@ def train(
     unweighted: bool,
     seed: int,
 ) -> None:
-    """Train the ANALYSIS classifier (two folds by eventNumber parity) and export it to ONNX.
+    """Train a classifier of ANALYSIS (two folds by eventNumber parity) and export it to ONNX.
 
-    With the defaults this reproduces the models shipped with liberica.
+    ANALYSIS is a registered analysis or a YAML definition naming one [default: the
+    registry's default analysis]. The classes, feature set and model names come from the
+    definition's classifier. With the defaults this reproduces the models shipped with
+    liberica.
     """
     import numpy as np
 
-    from liberica.analysis.definition import load, without_classifier
+    from liberica.analysis import registry
+    from liberica.analysis.definition import without_classifier
     from liberica.models.train import TrainingConfig
     from liberica.models.train import train as train_models
 
-    definition = load(analysis)
+    registered, definition = _analysis_and_definition(analysis or registry.DEFAULT_ANALYSIS)
+    if classifier_name is None:
+        if len(definition.classifiers) != 1:
+            raise click.BadParameter(
+                f"the definition has {len(definition.classifiers)} classifiers "
+                f"({', '.join(definition.classifiers) or 'none'}): name one",
+                param_hint="--classifier",
+            )
+        classifier_name = next(iter(definition.classifiers))
+    if classifier_name not in definition.classifiers:
+        raise click.BadParameter(
+            f"no classifier {classifier_name!r} ({', '.join(definition.classifiers)})",
+            param_hint="--classifier",
+        )
+    classifier = definition.classifiers[classifier_name]
     if features_path is None:
         from liberica.analysis.pipeline import run_processor
-        from liberica.samples import cached_hzz4l
+        from liberica.samples import cached_sample
 
-        sample = cached_hzz4l(cache_dir / f"{analysis}-2000000-seed42")
+        events = registered.default_events
+        sample = cached_sample(registered, cache_dir / f"{registered.name}-{events}-seed42")
         result = run_processor(
             without_classifier(definition),
             sample.fileset_path,
             executor="futures",
             workers=2,
             systematics=False,
-            dump_features=True,
+            dump_features=classifier,
         )
         table = result.features
-        description = f"liberica embedded {analysis} sample, 2M MC events, seed 42"
+        description = (
+            f"liberica embedded {registered.name} sample, {events / 1e6:g}M MC events, seed 42"
+        )
     else:
         import pyarrow.parquet as pq
 
@@ -813,16 +872,27 @@ def train(
         names = list(columns)
         table = np.rec.fromarrays([np.asarray(columns[n]) for n in names], names=names)
         description = str(features_path)
-    signal = [p.name for p in definition.processes.values() if p.kind == "signal"]
+    signal = list(classifier.signal)
     backgrounds = (
         [p.name for p in definition.processes.values() if p.kind == "background"]
         if all_backgrounds
-        else ["ZZ"]
+        else list(classifier.background)
     )
     config = TrainingConfig(weighted=not unweighted, all_backgrounds=all_backgrounds, seed=seed)
     with console.status("training two folds"):
-        reports = train_models(table, signal, backgrounds, out_dir, config, description)
-    report_table = Table(title=f"{analysis} classifier, {signal} vs {backgrounds}")
+        reports = train_models(
+            table,
+            signal,
+            backgrounds,
+            out_dir,
+            config,
+            description,
+            feature_set=registered.feature_sets[classifier.feature_set],
+            model_names=classifier.models,
+            output=classifier.output,
+            title=f"liberica {registered.name} classifier",
+        )
+    report_table = Table(title=f"{classifier_name} classifier, {signal} vs {backgrounds}")
     for column in (
         "trained on",
         "scores",

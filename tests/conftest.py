@@ -22,7 +22,7 @@ def data_a() -> pathlib.Path:
 @pytest.fixture(scope="session")
 def small_sample(tmp_path_factory) -> pathlib.Path:
     """A small seeded hzz4l sample (fileset path), generated once per session."""
-    from liberica.samples import generate_hzz4l
+    from liberica.analysis.hzz4l.generator import generate_hzz4l
 
     out = tmp_path_factory.mktemp("hzz4l_small")
     return generate_hzz4l(out, events=60_000, lumi_fb=20.0, seed=7).fileset_path
@@ -31,7 +31,7 @@ def small_sample(tmp_path_factory) -> pathlib.Path:
 @pytest.fixture(scope="session")
 def default_sample(tmp_path_factory):
     """The default embedded sample (2M MC events, seed 42)."""
-    from liberica.samples import generate_hzz4l
+    from liberica.analysis.hzz4l.generator import generate_hzz4l
 
     return generate_hzz4l(tmp_path_factory.mktemp("hzz4l_default"))
 
@@ -100,8 +100,8 @@ def constant_model(score: float, train_parity: int, features=None) -> bytes:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
+    from liberica.analysis.hzz4l.features import FEATURE_NAMES, FEATURE_SET
     from liberica.models.spec import FeatureSpec
-    from liberica.processors.features import FEATURE_NAMES, FEATURE_SET
 
     features = tuple(features or FEATURE_NAMES)
     weight = numpy_helper.from_array(np.zeros((len(features), 1), np.float32), "W")

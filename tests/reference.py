@@ -59,9 +59,17 @@ def digests(result) -> dict:
 
 def main(out: str, cache: str = "liberica-data") -> None:
     from liberica.analysis.pipeline import run_processor
-    from liberica.samples import cached_hzz4l
 
-    sample = cached_hzz4l(pathlib.Path(cache) / "hzz4l-2000000-seed42")
+    folder = pathlib.Path(cache) / "hzz4l-2000000-seed42"
+    try:
+        from liberica.analysis import registry
+        from liberica.samples import cached_sample
+
+        sample = cached_sample(registry.get("hzz4l"), folder)
+    except ImportError:  # liberica before the plug-in registry (1b1fe4b)
+        from liberica.samples import cached_hzz4l
+
+        sample = cached_hzz4l(folder)
     result = run_processor("hzz4l", sample.fileset_path, executor="iterative", status=False)
     pathlib.Path(out).write_text(json.dumps(digests(result), indent=1, sort_keys=True) + "\n")
 

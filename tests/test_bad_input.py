@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 import uproot
 
+from liberica.analysis.hzz4l.processor import REQUIRED_BRANCHES
 from liberica.analysis.pipeline import run_processor
-from liberica.processors.hzz4l import REQUIRED_BRANCHES
 
 NORMALIZATION_BRANCHES = ("XSection", "SumWeights")
 
@@ -133,7 +133,7 @@ def _out_under_a_file(fileset, folder):
 
 
 def _negative_sumw_allowed(fileset, folder):
-    source = pathlib.Path(__file__).parents[1] / "liberica/analysis/definitions/hzz4l.yaml"
+    source = pathlib.Path(__file__).parents[1] / "liberica/analysis/hzz4l/definition.yaml"
     text = source.read_text().replace(
         'ggH:   {kind: signal,     label: "ggF H (125)",  color: "#00cdff"}',
         'ggH:   {kind: signal,     label: "ggF H (125)",  color: "#00cdff", '

@@ -9,8 +9,8 @@ from coffea.processor.executor import FileMeta
 from liberica.analysis import fileset as fileset_module
 from liberica.analysis.chunks import split, uproot_options, work_items
 from liberica.analysis.definition import load
+from liberica.analysis.hzz4l.processor import REQUIRED_BRANCHES
 from liberica.processors.formats.open_data import OPEN_DATA
-from liberica.processors.hzz4l import REQUIRED_BRANCHES
 from liberica.processors.schema import OpenDataSchema
 
 

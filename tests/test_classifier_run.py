@@ -5,10 +5,10 @@ import pytest
 from click.testing import CliRunner
 from conftest import constant_model
 
+from liberica.analysis.hzz4l.features import FEATURE_NAMES
 from liberica.analysis.pipeline import run_processor
 from liberica.cli import main
 from liberica.models.spec import ModelSpecError
-from liberica.processors.features import FEATURE_NAMES
 
 
 def test_one_session_per_model_and_worker_process(small_sample):

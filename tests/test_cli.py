@@ -33,7 +33,7 @@ def test_bad_definition_exits_with_the_key(small_sample, tmp_path):
     from importlib import resources
 
     config = yaml.safe_load(
-        resources.files("liberica.analysis").joinpath("definitions/hzz4l.yaml").read_text()
+        resources.files("liberica.analysis.hzz4l").joinpath("definition.yaml").read_text()
     )
     config["regions"]["sr_4l"]["observable"] = "mjj"
     path = tmp_path / "broken.yaml"

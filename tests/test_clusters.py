@@ -127,7 +127,8 @@ def _frozen_objects() -> int:
 def _compiled_loops() -> tuple[int, ...]:
     """Signatures compiled in this process: four-lepton gathering, pairing, features, smearing,
     scale-factor ratios."""
-    from liberica.processors import features, quadruplets, variations, weights
+    from liberica.analysis.hzz4l import features, quadruplets
+    from liberica.processors import variations, weights
 
     kernels = (
         quadruplets._four_leptons_kernel,
@@ -147,7 +148,7 @@ def test_workers_compile_the_processor_loops_before_the_run(executor):
         with clusters.open_executor(profile, status=False) as opened:
             assert _on_workers(opened, _compiled_loops) == [(0, 0, 0, 0, 0)] * 2
     with clusters.open_executor(
-        profile, status=False, imports=("liberica.processors.hzz4l",)
+        profile, status=False, imports=("liberica.analysis.hzz4l.processor",)
     ) as opened:
         if executor == "iterative":
             assert _compiled_loops() >= (2, 1, 1, 1, 1)

@@ -10,7 +10,7 @@ from liberica.analysis import definition
 def config():
     from importlib import resources
 
-    text = resources.files("liberica.analysis").joinpath("definitions/hzz4l.yaml").read_text()
+    text = resources.files("liberica.analysis.hzz4l").joinpath("definition.yaml").read_text()
     return yaml.safe_load(text)
 
 
@@ -44,8 +44,8 @@ def test_shipped_definition_loads():
             "systematics.pileup.deviation_scale",
         ),
         (
-            lambda c: c["lepton_selection"]["electron"].__setitem__("min_pt", "seven"),
-            "lepton_selection.electron.min_pt",
+            lambda c: c["cuts"]["leptons"]["electron"].__setitem__("min_pt", "seven"),
+            "cuts.leptons.electron.min_pt",
         ),
         (lambda c: c["processes"]["ggH"].__setitem__("colour", "red"), "processes.ggH.colour"),
         (lambda c: c.pop("tree"), "tree"),
@@ -61,16 +61,38 @@ def test_shipped_definition_loads():
             lambda c: c["systematics"]["zz_generator"].__setitem__("process", "WZ"),
             "systematics.zz_generator.process",
         ),
-        (lambda c: c["fit_regions"].append("sr_5l"), "fit_regions[2]"),
+        (lambda c: c["fit"]["regions"].append("sr_5l"), "fit.regions[2]"),
         (
-            lambda c: c["fit_region_sets"]["single_m4l"].append("sr_5l"),
-            "fit_region_sets.single_m4l[1]",
+            lambda c: c["fit"]["region_sets"]["single_m4l"].append("sr_5l"),
+            "fit.region_sets.single_m4l[1]",
+        ),
+        (lambda c: c["fit"]["signal"].append("WZ"), "fit.signal[2]"),
+        (lambda c: c.__setitem__("analysis", "hww"), "analysis"),
+        (
+            lambda c: c["regions"]["sr_4e"]["categories"].__setitem__("channel", ["5e"]),
+            "regions.sr_4e.categories.channel[0]",
+        ),
+        (
+            lambda c: c["regions"]["sr_4l"].__setitem__("selection", "hww"),
+            "regions.sr_4l.selection",
+        ),
+        (
+            lambda c: c["classifiers"]["hzz4l_mlp"].__setitem__("feature_set", "hzz4l-v9"),
+            "classifiers.hzz4l_mlp.feature_set",
+        ),
+        (
+            lambda c: c["regions"]["sr_4l_low"].__setitem__("classifier", "bdt"),
+            "regions.sr_4l_low.classifier",
+        ),
+        (
+            lambda c: c["observables"]["m4l"].__setitem__("edges", [80, 100, 90]),
+            "observables.m4l.edges",
         ),
         (
             lambda c: c["observables"]["m4l_window"].__setitem__("variable", "mjj"),
             "observables.m4l_window.variable",
         ),
-        (lambda c: c.pop("classifier"), "regions.sr_4l_score"),
+        (lambda c: c["regions"]["sr_4l_score"].pop("classifier"), "regions.sr_4l_score"),
     ],
 )
 def test_bad_definition_names_the_key(config, change, key):
@@ -83,13 +105,23 @@ def test_bad_definition_names_the_key(config, change, key):
 
 
 def test_bad_definition_file_names_file_and_key(tmp_path, config):
-    config["event_selection"]["z1_mass_window"] = [50]
+    config["cuts"]["events"]["z1_mass_window"] = [106.0, 50.0]
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump(config))
     with pytest.raises(
-        definition.AnalysisDefinitionError, match="mine.yaml.*event_selection.z1_mass_window"
+        definition.AnalysisDefinitionError, match="mine.yaml.*cuts.events.z1_mass_window"
     ):
         definition.load(path)
+
+
+def test_observables_take_explicit_edges(tmp_path, config):
+    config["observables"]["m4l"] = {"edges": [80.0, 100.0, 120.0, 130.0, 250.0]}
+    path = tmp_path / "edges.yaml"
+    path.write_text(yaml.safe_dump(config))
+    loaded = definition.load(path)
+    observable = loaded.observables["m4l"]
+    assert (observable.bins, observable.low, observable.high) == (4, 80.0, 250.0)
+    assert observable.bin_edges() == (80.0, 100.0, 120.0, 130.0, 250.0)
 
 
 def test_unknown_analysis_name():

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import vector
 
-from liberica.processors.features import FEATURE_NAMES, hzz4l_features
+from liberica.analysis.hzz4l.features import FEATURE_NAMES, hzz4l_features
+from liberica.analysis.hzz4l.quadruplets import four_leptons, pair_into_z_bosons
 from liberica.processors.leptons import lepton_columns
-from liberica.processors.quadruplets import four_leptons, pair_into_z_bosons
 
 Z_MASS = 91.1876
 

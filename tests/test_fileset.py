@@ -5,8 +5,8 @@ import uproot
 
 from liberica.analysis import fileset
 from liberica.analysis.definition import load
+from liberica.analysis.hzz4l.processor import REQUIRED_BRANCHES
 from liberica.processors.formats.open_data import OPEN_DATA
-from liberica.processors.hzz4l import REQUIRED_BRANCHES
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +84,7 @@ def test_unknown_process_and_variation(tmp_path, data_a, definition):
             }
         },
     )
-    with pytest.raises(
-        fileset.FilesetError, match="variation 'pileup' is not an alternative_sample"
-    ):
+    with pytest.raises(fileset.FilesetError, match="variation 'pileup' is not a sample systematic"):
         fileset.prepare(raw, definition, REQUIRED_BRANCHES, OPEN_DATA)
 
 

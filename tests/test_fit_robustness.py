@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from liberica.analysis.definition import load
+from liberica.analysis.hzz4l.generator import generate_hzz4l
 from liberica.analysis.pipeline import run_processor
 from liberica.fits.config import build_config
 from liberica.fits.likelihood import Likelihood
 from liberica.fits.measurement import build_workspace, fit_signal_strength
 from liberica.fits.run import observable_edges
 from liberica.fits.templates import TemplateRules
-from liberica.samples import generate_hzz4l
 
 SEEDS = range(3001, 3011)
 

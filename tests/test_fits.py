@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from liberica.analysis.definition import load
+from liberica.analysis.hzz4l.generator import generate_hzz4l
 from liberica.analysis.pipeline import run_processor
 from liberica.cli import main
 from liberica.fits.config import build_config
@@ -17,7 +18,6 @@ from liberica.fits.measurement import (
     fit_signal_strength,
     measure_mu,
 )
-from liberica.samples import generate_hzz4l
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ import logging
 import numpy as np
 from conftest import constant_model
 
+from liberica.analysis.hzz4l.features import FEATURE_NAMES
 from liberica.models import inference
 from liberica.models.spec import read_classifier
-from liberica.processors.features import FEATURE_NAMES
 
 
 def _folds(low=0.25, high=0.75):

@@ -4,8 +4,8 @@ import pytest
 from coffea.nanoevents import NanoEventsFactory
 
 from liberica.analysis.definition import load
+from liberica.analysis.hzz4l.leptons import GoodLeptons
 from liberica.processors.leptons import (
-    GoodLeptons,
     lepton_columns,
     per_event_count,
     take_events,
@@ -78,7 +78,7 @@ def test_take_events_keeps_whole_events(generated_leptons):
 
 def test_good_leptons_equal_every_cut_applied_at_once(generated_leptons):
     """Momentum-independent cuts once, then pT and isolation per variation: same mask."""
-    cuts = load("hzz4l").lepton_selection
+    cuts = load("hzz4l").cuts.leptons
     columns = lepton_columns(generated_leptons)
     good = GoodLeptons(columns, cuts)
     expected = ak.flatten(_reference_mask(generated_leptons, cuts))

@@ -13,8 +13,9 @@ from liberica.analysis.pipeline import run_processor
 REFERENCE = (
     pathlib.Path(__file__).resolve().parents[1]
     / "liberica"
-    / "reference"
-    / "hzz4l_default_yields.json"
+    / "analysis"
+    / "hzz4l"
+    / "reference_yields.json"
 )
 
 

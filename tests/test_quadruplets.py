@@ -3,13 +3,13 @@ import numpy as np
 import pytest
 from conftest import random_leptons
 
-from liberica.processors.leptons import lepton_columns
-from liberica.processors.quadruplets import (
+from liberica.analysis.hzz4l.quadruplets import (
     CHANNEL_CODES,
     four_lepton_mass,
     four_leptons,
     pair_into_z_bosons,
 )
+from liberica.processors.leptons import lepton_columns
 
 Z_MASS = 91.1876
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import uproot
 
-from liberica.samples import GeneratedSample, generate_hzz4l, kinematics
-from liberica.samples.hzz4l import SAMPLES, expected_data_events
+from liberica.analysis.hzz4l.generator import SAMPLES, expected_data_events, generate_hzz4l
+from liberica.samples import GeneratedSample, kinematics
 
 MC_SAMPLES = [s.name for s in SAMPLES]
 WEIGHT_SCALE_FACTORS = (
@@ -87,7 +87,7 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
 
 
 def test_events_per_file_caps_files_and_keys_the_cache(tmp_path):
-    from liberica.samples import cached_hzz4l
+    from liberica.analysis.hzz4l.generator import cached_hzz4l
 
     small = cached_hzz4l(
         tmp_path / "cache", events=20_000, lumi_fb=5.0, seed=3, events_per_file=2_000

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from conftest import random_leptons
 
-from liberica.processors.quadruplets import four_lepton_mass, four_lepton_pt
-from liberica.processors.selections import AGC_LEPTON_TYPE_SUMS, Observables, agc_baseline
+from liberica.analysis.hzz4l.quadruplets import four_lepton_mass, four_lepton_pt
+from liberica.analysis.hzz4l.selections import AGC_LEPTON_TYPE_SUMS, Observables, agc_baseline
 
 Z_MASS = 91.1876
 

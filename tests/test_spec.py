@@ -3,8 +3,8 @@
 import pytest
 from conftest import constant_model
 
+from liberica.analysis.hzz4l.features import FEATURE_NAMES, FEATURE_SET
 from liberica.models.spec import FeatureSpec, ModelSpecError, check_against, read_classifier
-from liberica.processors.features import FEATURE_NAMES, FEATURE_SET
 
 
 def test_spec_round_trips_through_metadata():

@@ -7,24 +7,32 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from liberica.analysis import registry
 from liberica.analysis.definition import load, without_classifier
+from liberica.analysis.hzz4l.features import FEATURE_NAMES
 from liberica.analysis.pipeline import run_processor
 from liberica.models.spec import read_classifier
 from liberica.models.train import TrainingConfig, export_onnx, roc, train, train_fold
-from liberica.processors.features import FEATURE_NAMES
 
 QUICK = TrainingConfig(max_epochs=4, patience=2, seed=3)
+HZZ4L = registry.get("hzz4l")
+MODEL = {
+    "feature_set": HZZ4L.feature_sets["hzz4l-v1"],
+    "model_names": ("fold0.onnx", "fold1.onnx"),
+    "output": "p(signal)",
+}
 
 
 @pytest.fixture(scope="module")
 def feature_table(small_sample):
+    definition = load("hzz4l")
     run = run_processor(
-        without_classifier(load("hzz4l")),
+        without_classifier(definition),
         small_sample,
         executor="iterative",
         systematics=False,
         status=False,
-        dump_features=True,
+        dump_features=definition.classifiers["hzz4l_mlp"],
     )
     return run.features
 
@@ -42,7 +50,7 @@ def test_dumped_features_are_finite_and_sorted(feature_table):
 
 
 def test_folds_train_on_one_parity_and_separate_signal(feature_table, tmp_path):
-    reports = train(feature_table, ["ggH", "VBFH"], ["ZZ"], tmp_path, QUICK, "test")
+    reports = train(feature_table, ["ggH", "VBFH"], ["ZZ"], tmp_path, QUICK, "test", **MODEL)
     used = np.isin(feature_table["process"], ["ggH", "VBFH", "ZZ"])
     parity = feature_table["eventNumber"][used] % 2
     for report in reports:
@@ -62,7 +70,9 @@ def test_folds_train_on_one_parity_and_separate_signal(feature_table, tmp_path):
 def test_same_seed_same_model_bytes(feature_table, tmp_path):
     digests = []
     for attempt in ("a", "b"):
-        reports = train(feature_table, ["ggH", "VBFH"], ["ZZ"], tmp_path / attempt, QUICK, "t")
+        reports = train(
+            feature_table, ["ggH", "VBFH"], ["ZZ"], tmp_path / attempt, QUICK, "t", **MODEL
+        )
         digests.append([hashlib.sha256(r.path.read_bytes()).hexdigest() for r in reports])
     assert digests[0] == digests[1]
 
@@ -72,8 +82,8 @@ def test_onnx_output_equals_torch(tmp_path):
     features = rng.normal(50, 20, size=(2000, len(FEATURE_NAMES))).astype(np.float32)
     labels = (features[:, 0] > 50).astype(np.float32)
     model, _ = train_fold(features, labels, np.ones(2000, np.float32), QUICK)
+    from liberica.analysis.hzz4l.features import FEATURE_SET
     from liberica.models.spec import FeatureSpec
-    from liberica.processors.features import FEATURE_SET
 
     spec = FeatureSpec(FEATURE_SET, FEATURE_NAMES, 0, "p", "standardized in graph", "random")
     path = tmp_path / "m.onnx"

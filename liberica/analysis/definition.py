@@ -1,8 +1,17 @@
 """Load and validate analysis definitions (YAML) into typed containers.
 
-Validation runs before any work: first against ``schemas/analysis.json``, then
-cross-references (a region's observable, a systematic's process). Every error
-names the offending key, e.g. ``regions.sr_4l.observable``.
+A definition names the registered analysis it is for (``analysis: NAME``):
+that analysis brings its processor, the schema of the definition's ``cuts``
+block, its selections, per-row variables, categories and feature sets, and its
+sample generator (``analysis/registry.py``). Everything else is the same for
+every analysis: processes, luminosity, observables (regular bins or explicit
+edges), regions, systematics (their kinds from ``processors/systematics.py``),
+classifiers and the fit.
+
+Validation runs before any work: the core schema (``schemas/analysis.json``),
+the analysis's cut schema, each systematic's options against its kind's schema,
+then cross-references. Every error names the offending key, e.g.
+``regions.sr_4l.observable``.
 """
 
 from __future__ import annotations
@@ -15,12 +24,14 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from liberica.analysis import registry
 from liberica.analysis.schema_errors import first_error, locate
+from liberica.processors import systematics as systematic_kinds
 
 log = logging.getLogger(__name__)
 
-CHANNELS = ("4e", "4mu", "2e2mu")
-"""Final states of the H -> ZZ* -> 4l selection."""
+SCORE = "score"
+"""The observable variable of a classifier's score (the region names the classifier)."""
 
 
 class AnalysisDefinitionError(ValueError):
@@ -54,47 +65,12 @@ class Process(NamedTuple):
     allow_negative_sumw: bool = False
 
 
-class FlavourCuts(NamedTuple):
-    """Per-flavour lepton cuts (GeV, dimensionless significance)."""
-
-    min_pt: float
-    max_abs_eta: float
-    max_abs_d0_significance: float
-
-
-class LeptonSelection(NamedTuple):
-    """Lepton quality, kinematic, isolation and impact-parameter cuts (GeV, mm)."""
-
-    min_pt: float
-    max_abs_eta: float
-    require_tight_id: bool
-    max_ptcone30_over_pt: float
-    max_etcone20_over_pt: float
-    max_abs_z0_sin_theta: float
-    electron: FlavourCuts
-    muon: FlavourCuts
-
-
-class EventSelection(NamedTuple):
-    """Event-level H -> ZZ* -> 4l cuts (GeV)."""
-
-    triggers: tuple[str, ...]
-    lepton_pt_thresholds: tuple[float, ...]
-    z_mass: float
-    z1_mass_window: tuple[float, float]
-    z2_mass_window: tuple[float, float]
-
-
-OBSERVABLE_VARIABLES = ("m4l", "m12", "m34", "pt4l", "score")
-"""Per-event quantities an observable can bin."""
-
-
 class Observable(NamedTuple):
-    """A histogrammed observable with regular binning (GeV).
+    """A histogrammed observable (GeV): regular bins, or explicit edges.
 
-    ``variable`` is the per-event quantity it bins (``m4l``, ``m12``, ``m34``,
-    ``pt4l`` or ``score``); it defaults to the name, so one quantity can have
-    several binnings (e.g. a narrower m4l range for a sparse region).
+    ``variable`` is the per-row quantity it bins; it defaults to the name, so
+    one quantity can have several binnings (e.g. a narrower mass range for a
+    sparse region). ``score`` bins the score of the region's classifier.
     """
 
     name: str
@@ -103,31 +79,59 @@ class Observable(NamedTuple):
     low: float
     high: float
     variable: str = ""
+    edges: tuple[float, ...] = ()
+
+    def bin_edges(self) -> tuple[float, ...]:
+        """The bin edges, explicit or regular."""
+        if self.edges:
+            return self.edges
+        step = (self.high - self.low) / self.bins
+        return tuple(self.low + k * step for k in range(self.bins)) + (self.high,)
 
 
 class Region(NamedTuple):
-    """A region: a named selection, its channels and its fit observable."""
+    """A region: a selection, the categories it keeps, a score cut, and its observable.
+
+    Attributes:
+        name: region name, as in histogram names
+        selection: the analysis's selection whose rows it takes
+        observable: the observable it histograms
+        categories: per category of the selection (e.g. ``channel``), the values kept
+        classifier: the classifier whose score it cuts on or histograms
+        score: keep rows with score in [low, high) (a top edge at 1 inclusive)
+    """
 
     name: str
     selection: str
-    channels: tuple[str, ...]
     observable: str
+    categories: dict[str, tuple[str, ...]] = {}
+    classifier: str | None = None
     score: tuple[float, float] | None = None
 
 
 class ClassifierConfig(NamedTuple):
-    """The event classifier of an analysis.
+    """An event classifier of an analysis.
 
     Attributes:
-        models: ONNX files, one per eventNumber parity; a bare name is looked up
-            among liberica's shipped models, a relative path next to the definition
-        selection: the selection whose events are scored
+        name: its name in the definition
+        models: ONNX files, one per fold; a bare name is looked for next to the
+            definition, then among the analysis's shipped models
+        selection: the selection whose rows it scores
+        feature_set: the registered feature set it takes
         source_dir: folder of the definition file, for relative model paths
+        signal: processes of the signal class, for training
+        background: processes of the background class, for training
+        output: what its output means
     """
 
+    name: str
     models: tuple[str, ...]
     selection: str
+    feature_set: str
     source_dir: str | None = None
+    signal: tuple[str, ...] = ()
+    background: tuple[str, ...] = ()
+    output: str = ""
 
 
 class Systematic(NamedTuple):
@@ -135,9 +139,7 @@ class Systematic(NamedTuple):
 
     Attributes:
         name: name; histograms carry ``{name}Up`` and ``{name}Down``
-        kind: one of ``lepton_scale_factor``, ``pileup_weight`` (weight variations),
-            ``lepton_momentum_scale``, ``lepton_resolution`` (object variations),
-            ``alternative_sample`` (sample variation)
+        kind: a registered systematic kind (``processors/systematics.py``)
         options: the kind's settings as written in the definition
     """
 
@@ -148,55 +150,50 @@ class Systematic(NamedTuple):
     @property
     def category(self) -> str:
         """``weight``, ``object`` or ``sample``."""
-        return _SYSTEMATIC_CATEGORIES[self.kind]
-
-
-_SYSTEMATIC_CATEGORIES = {
-    "lepton_scale_factor": "weight",
-    "pileup_weight": "weight",
-    "lepton_momentum_scale": "object",
-    "lepton_resolution": "object",
-    "alternative_sample": "sample",
-}
+        return systematic_kinds.get(self.kind).category
 
 
 class AnalysisDefinition(NamedTuple):
     """A validated analysis definition.
 
     Attributes:
-        name: analysis name
+        analysis: the registered analysis it is for
+        name: the definition's name
         description: one line
         tree: tree name in the input files
         luminosity_fb: integrated luminosity in fb^-1
         luminosity_uncertainty: relative luminosity uncertainty
         processes: MC processes by name (data is the process ``data``)
-        lepton_selection: lepton cuts
-        event_selection: event cuts
+        cuts: the analysis's own cuts, as its ``parse_cuts`` makes them
         observables: observables by name
         regions: regions by name
         systematics: systematics by name
         fit_regions: regions the fit uses (default: every region)
-        classifier: the event classifier, if any
+        classifiers: event classifiers by name
         fit_region_sets: other named sets of fit regions (``liberica fit --regions``)
         fit_templates: the template rules of the fit (``fits.templates.TemplateRules``
             fields; defaults where absent)
+        fit_signal: the processes mu scales (default: every signal process)
+        source: the shipped name or the path the definition was loaded from
     """
 
+    analysis: str
     name: str
     description: str
     tree: str
     luminosity_fb: float
     luminosity_uncertainty: float
     processes: dict[str, Process]
-    lepton_selection: LeptonSelection
-    event_selection: EventSelection
+    cuts: Any
     observables: dict[str, Observable]
     regions: dict[str, Region]
     systematics: dict[str, Systematic]
     fit_regions: tuple[str, ...] = ()
-    classifier: ClassifierConfig | None = None
+    classifiers: dict[str, ClassifierConfig] = {}
     fit_region_sets: dict[str, tuple[str, ...]] = {}
     fit_templates: dict[str, float] = {}
+    fit_signal: tuple[str, ...] = ()
+    source: str = ""
 
     def systematics_of(self, category: str) -> list[Systematic]:
         """The systematics of one category (``weight``, ``object``, ``sample``)."""
@@ -210,151 +207,226 @@ class AnalysisDefinition(NamedTuple):
             names += [f"{systematic.name}Up", f"{systematic.name}Down"]
         return names
 
+    def registered(self) -> registry.Analysis:
+        """The registered analysis this definition is for."""
+        return registry.get(self.analysis)
+
 
 def _schema() -> dict:
     text = resources.files("liberica.analysis").joinpath("schemas/analysis.json").read_text()
     return json.loads(text)
 
 
-def validate(config: dict, source: str = "<analysis definition>") -> None:
+def _check_schema(schema: dict, value: Any, source: str, prefix: list[Any]) -> None:
+    error = first_error(schema, value)
+    if error is not None:
+        key, reason = locate(error)
+        key = key if key != "<top level>" else ""
+        full = ".".join(str(p) for p in prefix) + ("." + key if key and prefix else key)
+        raise AnalysisDefinitionError(source, full or "<top level>", reason)
+
+
+def _fail(source: str, key: str, reason: str) -> None:
+    raise AnalysisDefinitionError(source, key, reason)
+
+
+def _known(what: str, names) -> str:
+    return f"(known {what}: {', '.join(sorted(names)) or 'none'})"
+
+
+def validate(config: dict, source: str = "<analysis definition>") -> registry.Analysis:
     """Validate a definition dictionary; raise AnalysisDefinitionError naming the key.
 
     Args:
         config: the parsed YAML
         source: where it came from, for the message
+
+    Returns:
+        the registered analysis the definition is for
     """
     if not isinstance(config, dict):
-        raise AnalysisDefinitionError(source, "<top level>", "expected a mapping")
-    error = first_error(_schema(), config)
-    if error is not None:
-        raise AnalysisDefinitionError(source, *locate(error))
+        _fail(source, "<top level>", "expected a mapping")
+    _check_schema(_schema(), config, source, [])
+    try:
+        analysis = registry.get(config["analysis"])
+    except registry.AnalysisNotFound as err:
+        raise AnalysisDefinitionError(source, "analysis", str(err)) from None
+    cut_schema = analysis.cut_schema()
+    if "cuts" not in config and cut_schema.get("required"):
+        _fail(source, "cuts", f"required by analysis {analysis.name!r}")
+    _check_schema(cut_schema, config.get("cuts", {}), source, ["cuts"])
 
+    processes = config["processes"]
+    variables = set(analysis.variables) | {SCORE}
     for name, observable in config["observables"].items():
         variable = observable.get("variable", name)
-        if variable not in OBSERVABLE_VARIABLES:
-            raise AnalysisDefinitionError(
+        if variable not in variables:
+            _fail(
                 source,
                 f"observables.{name}" + (".variable" if "variable" in observable else ""),
-                f"unknown variable '{variable}' (known: {', '.join(OBSERVABLE_VARIABLES)}); "
+                f"unknown variable '{variable}' {_known('variables', variables)}; "
                 "name the observable after one or set 'variable'",
             )
-    for name, region in config["regions"].items():
-        if region["observable"] not in config["observables"]:
-            raise AnalysisDefinitionError(
+        if "edges" in observable:
+            if "bins" in observable or "range" in observable:
+                _fail(
+                    source, f"observables.{name}.edges", "give edges, or bins and range, not both"
+                )
+            edges = observable["edges"]
+            if any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+                _fail(source, f"observables.{name}.edges", "must be increasing")
+        else:
+            for key in ("bins", "range"):
+                if key not in observable:
+                    _fail(
+                        source,
+                        f"observables.{name}.{key}",
+                        "required key is missing (or give edges)",
+                    )
+            low, high = observable["range"]
+            if not low < high:
+                _fail(source, f"observables.{name}.range", f"lower edge {low} is not below {high}")
+
+    classifiers = config.get("classifiers", {})
+    for name, classifier in classifiers.items():
+        key = f"classifiers.{name}"
+        if classifier["selection"] not in analysis.selections:
+            _fail(
                 source,
-                f"regions.{name}.observable",
+                f"{key}.selection",
+                f"unknown selection '{classifier['selection']}' "
+                f"{_known('selections', analysis.selections)}",
+            )
+        if classifier["feature_set"] not in analysis.feature_sets:
+            _fail(
+                source,
+                f"{key}.feature_set",
+                f"unknown feature set '{classifier['feature_set']}' "
+                f"{_known('feature sets', analysis.feature_sets)}",
+            )
+        for role in ("signal", "background"):
+            for index, process in enumerate(classifier.get(role, [])):
+                if process not in processes:
+                    _fail(source, f"{key}.{role}[{index}]", f"unknown process '{process}'")
+
+    for name, region in config["regions"].items():
+        key = f"regions.{name}"
+        if region["selection"] not in analysis.selections:
+            _fail(
+                source,
+                f"{key}.selection",
+                f"unknown selection '{region['selection']}' {_known('selections', analysis.selections)}",
+            )
+        if region["observable"] not in config["observables"]:
+            _fail(
+                source,
+                f"{key}.observable",
                 f"unknown observable '{region['observable']}' "
                 f"(defined: {', '.join(config['observables'])})",
             )
-        if region["selection"] == "hzz4l" and "channels" not in region:
-            raise AnalysisDefinitionError(
-                source, f"regions.{name}.channels", "required for selection 'hzz4l'"
-            )
-    for index, name in enumerate(config.get("fit_regions", [])):
-        if name not in config["regions"]:
-            raise AnalysisDefinitionError(
-                source, f"fit_regions[{index}]", f"unknown region '{name}'"
-            )
-    for set_name, names in config.get("fit_region_sets", {}).items():
-        for index, name in enumerate(names):
-            if name not in config["regions"]:
-                raise AnalysisDefinitionError(
-                    source, f"fit_region_sets.{set_name}[{index}]", f"unknown region '{name}'"
+        for category, values in region.get("categories", {}).items():
+            if category not in analysis.categories:
+                _fail(
+                    source,
+                    f"{key}.categories.{category}",
+                    f"unknown category {_known('categories', analysis.categories)}",
                 )
-    classifier = config.get("classifier")
-    for name, region in config["regions"].items():
+            for index, value in enumerate(values):
+                if value not in analysis.categories[category]:
+                    _fail(
+                        source,
+                        f"{key}.categories.{category}[{index}]",
+                        f"unknown value '{value}' {_known('values', analysis.categories[category])}",
+                    )
         observable = config["observables"][region["observable"]]
-        uses_score = (
-            "score" in region or observable.get("variable", region["observable"]) == "score"
-        )
-        if uses_score and classifier is None:
-            raise AnalysisDefinitionError(
+        uses_score = "score" in region or observable.get("variable", region["observable"]) == SCORE
+        classifier_name = region.get("classifier")
+        if uses_score and classifier_name is None:
+            _fail(
                 source,
-                f"regions.{name}",
-                "uses the classifier score but no 'classifier' is defined",
+                key,
+                "uses a classifier score but names no classifier"
+                + (
+                    f" (defined: {', '.join(classifiers)})" if classifiers else " (none is defined)"
+                ),
             )
-        if uses_score and region["selection"] != classifier["selection"]:
-            raise AnalysisDefinitionError(
-                source,
-                f"regions.{name}.selection",
-                f"the classifier scores '{classifier['selection']}' events only",
-            )
+        if classifier_name is not None:
+            if classifier_name not in classifiers:
+                _fail(
+                    source,
+                    f"{key}.classifier",
+                    f"unknown classifier '{classifier_name}' {_known('classifiers', classifiers)}",
+                )
+            if region["selection"] != classifiers[classifier_name]["selection"]:
+                _fail(
+                    source,
+                    f"{key}.selection",
+                    f"classifier '{classifier_name}' scores "
+                    f"'{classifiers[classifier_name]['selection']}' rows only",
+                )
         if "score" in region and not region["score"][0] < region["score"][1]:
-            raise AnalysisDefinitionError(
-                source, f"regions.{name}.score", "lower edge is not below the upper edge"
-            )
-    for name, observable in config["observables"].items():
-        low, high = observable["range"]
-        if not low < high:
-            raise AnalysisDefinitionError(
-                source, f"observables.{name}.range", f"lower edge {low} is not below {high}"
-            )
-    for key in ("z1_mass_window", "z2_mass_window"):
-        low, high = config["event_selection"][key]
-        if not low < high:
-            raise AnalysisDefinitionError(
-                source, f"event_selection.{key}", f"lower edge {low} is not below {high}"
-            )
+            _fail(source, f"{key}.score", "lower edge is not below the upper edge")
+
     for name, systematic in config["systematics"].items():
-        if systematic["kind"] == "lepton_scale_factor":
-            edges, values = systematic["pt_edges"], systematic["relative_uncertainty"]
-            if len(edges) != len(values):
-                raise AnalysisDefinitionError(
-                    source,
-                    f"systematics.{name}.relative_uncertainty",
-                    f"needs one value per pt_edges entry ({len(edges)}), got {len(values)}",
-                )
-            if list(edges) != sorted(edges):
-                raise AnalysisDefinitionError(
-                    source, f"systematics.{name}.pt_edges", "must be increasing"
-                )
-        if systematic["kind"] == "alternative_sample":
-            if systematic["process"] not in config["processes"]:
-                raise AnalysisDefinitionError(
-                    source,
-                    f"systematics.{name}.process",
-                    f"unknown process '{systematic['process']}'",
-                )
+        key = f"systematics.{name}"
+        try:
+            kind = systematic_kinds.get(systematic["kind"])
+        except KeyError as err:
+            raise AnalysisDefinitionError(source, f"{key}.kind", err.args[0]) from None
+        options = {k: v for k, v in systematic.items() if k != "kind"}
+        _check_schema(kind.options, options, source, ["systematics", name])
+        for option, reason in kind.check(name, options):
+            _fail(source, f"{key}.{option}", reason)
+        if kind.category == "sample" and options["process"] not in processes:
+            _fail(source, f"{key}.process", f"unknown process '{options['process']}'")
+
+    fit = config.get("fit", {})
+    for index, process in enumerate(fit.get("signal", [])):
+        if process not in processes:
+            _fail(source, f"fit.signal[{index}]", f"unknown process '{process}'")
+    for index, region in enumerate(fit.get("regions", [])):
+        if region not in config["regions"]:
+            _fail(source, f"fit.regions[{index}]", f"unknown region '{region}'")
+    for set_name, names in fit.get("region_sets", {}).items():
+        for index, region in enumerate(names):
+            if region not in config["regions"]:
+                _fail(source, f"fit.region_sets.{set_name}[{index}]", f"unknown region '{region}'")
+    return analysis
 
 
-def _build(config: dict, source_dir: str | None = None) -> AnalysisDefinition:
-    lepton = dict(config["lepton_selection"])
-    lepton["electron"] = FlavourCuts(**lepton["electron"])
-    lepton["muon"] = FlavourCuts(**lepton["muon"])
-    events = dict(config["event_selection"])
+def _build(
+    config: dict, analysis: registry.Analysis, source: str, source_dir: str | None
+) -> AnalysisDefinition:
+    fit = config.get("fit", {})
+    processes = {
+        name: Process(
+            name=name,
+            kind=p["kind"],
+            label=p.get("label", name),
+            color=p.get("color"),
+            xsec_uncertainty=p.get("xsec_uncertainty"),
+            allow_negative_sumw=bool(p.get("allow_negative_sumw", False)),
+        )
+        for name, p in config["processes"].items()
+    }
     return AnalysisDefinition(
+        analysis=analysis.name,
         name=config["name"],
         description=config.get("description", ""),
         tree=config["tree"],
         luminosity_fb=float(config["luminosity"]["value_fb"]),
         luminosity_uncertainty=float(config["luminosity"]["relative_uncertainty"]),
-        processes={
-            name: Process(
-                name=name,
-                kind=p["kind"],
-                label=p.get("label", name),
-                color=p.get("color"),
-                xsec_uncertainty=p.get("xsec_uncertainty"),
-                allow_negative_sumw=bool(p.get("allow_negative_sumw", False)),
-            )
-            for name, p in config["processes"].items()
-        },
-        lepton_selection=LeptonSelection(**lepton),
-        event_selection=EventSelection(
-            triggers=tuple(events["triggers"]),
-            lepton_pt_thresholds=tuple(float(x) for x in events["lepton_pt_thresholds"]),
-            z_mass=float(events["z_mass"]),
-            z1_mass_window=tuple(events["z1_mass_window"]),
-            z2_mass_window=tuple(events["z2_mass_window"]),
-        ),
+        processes=processes,
+        cuts=analysis.parse_cuts(config.get("cuts", {}), source),
         observables={
             name: Observable(
                 name=name,
                 label=o.get("label", name),
-                bins=o["bins"],
-                low=float(o["range"][0]),
-                high=float(o["range"][1]),
+                bins=len(o["edges"]) - 1 if "edges" in o else o["bins"],
+                low=float(o["edges"][0] if "edges" in o else o["range"][0]),
+                high=float(o["edges"][-1] if "edges" in o else o["range"][1]),
                 variable=o.get("variable", name),
+                edges=tuple(float(x) for x in o.get("edges", ())),
             )
             for name, o in config["observables"].items()
         },
@@ -362,47 +434,54 @@ def _build(config: dict, source_dir: str | None = None) -> AnalysisDefinition:
             name: Region(
                 name=name,
                 selection=r["selection"],
-                channels=tuple(r.get("channels", CHANNELS)),
                 observable=r["observable"],
+                categories={k: tuple(v) for k, v in r.get("categories", {}).items()},
+                classifier=r.get("classifier"),
                 score=tuple(float(x) for x in r["score"]) if "score" in r else None,
             )
             for name, r in config["regions"].items()
         },
         systematics={
             name: Systematic(
-                name=name,
-                kind=s["kind"],
-                options={k: v for k, v in s.items() if k != "kind"},
+                name=name, kind=s["kind"], options={k: v for k, v in s.items() if k != "kind"}
             )
             for name, s in config["systematics"].items()
         },
-        fit_regions=tuple(config.get("fit_regions", config["regions"])),
-        classifier=(
-            ClassifierConfig(
-                models=tuple(config["classifier"]["models"]),
-                selection=config["classifier"]["selection"],
+        fit_regions=tuple(fit.get("regions", config["regions"])),
+        classifiers={
+            name: ClassifierConfig(
+                name=name,
+                models=tuple(c["models"]),
+                selection=c["selection"],
+                feature_set=c["feature_set"],
                 source_dir=source_dir,
+                signal=tuple(
+                    c.get("signal", [p for p, v in processes.items() if v.kind == "signal"])
+                ),
+                background=tuple(
+                    c.get("background", [p for p, v in processes.items() if v.kind == "background"])
+                ),
+                output=c.get("output", ""),
             )
-            if "classifier" in config
-            else None
+            for name, c in config.get("classifiers", {}).items()
+        },
+        fit_region_sets={k: tuple(v) for k, v in fit.get("region_sets", {}).items()},
+        fit_templates=dict(fit.get("templates", {})),
+        fit_signal=tuple(
+            fit.get("signal", [p for p, v in processes.items() if v.kind == "signal"])
         ),
-        fit_region_sets={k: tuple(v) for k, v in config.get("fit_region_sets", {}).items()},
-        fit_templates=dict(config.get("fit_templates", {})),
+        source=source,
     )
 
 
 def without_classifier(definition: AnalysisDefinition) -> AnalysisDefinition:
-    """The definition minus its classifier and every region that uses the score.
+    """The definition minus its classifiers and every region that uses a score.
 
     This is what training runs on: the features come before any model exists.
     """
-    regions = {
-        name: region
-        for name, region in definition.regions.items()
-        if region.score is None and region.observable != "score"
-    }
+    regions = {name: r for name, r in definition.regions.items() if r.classifier is None}
     return definition._replace(
-        classifier=None,
+        classifiers={},
         regions=regions,
         fit_regions=tuple(r for r in definition.fit_regions if r in regions),
         fit_region_sets={
@@ -412,16 +491,16 @@ def without_classifier(definition: AnalysisDefinition) -> AnalysisDefinition:
 
 
 def builtin_analyses() -> list[str]:
-    """Names of the analysis definitions shipped with liberica."""
-    folder = resources.files("liberica.analysis").joinpath("definitions")
-    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    """Names of the registered analyses (shipped and installed)."""
+    return registry.names()
 
 
 def load(name_or_path: str | pathlib.Path) -> AnalysisDefinition:
     """Load and validate an analysis definition.
 
     Args:
-        name_or_path: a shipped analysis name (``hzz4l``) or a path to a YAML file
+        name_or_path: a registered analysis's name (its shipped definition) or
+            the path of a YAML definition, which names its analysis
 
     Returns:
         AnalysisDefinition: the validated definition
@@ -430,8 +509,6 @@ def load(name_or_path: str | pathlib.Path) -> AnalysisDefinition:
         AnalysisDefinitionError: naming the offending key
         FileNotFoundError: for an unknown name or a missing file
     """
-    text: str
-    source_dir: str | None = None
     path = pathlib.Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.exists():
@@ -439,17 +516,19 @@ def load(name_or_path: str | pathlib.Path) -> AnalysisDefinition:
         source, text = str(path), path.read_text()
         source_dir = str(path.resolve().parent)
     else:
-        if str(name_or_path) not in builtin_analyses():
+        try:
+            analysis = registry.get(str(name_or_path))
+        except registry.AnalysisNotFound:
             raise FileNotFoundError(
-                f"no analysis named '{name_or_path}' (shipped: {', '.join(builtin_analyses())}); "
-                "pass a path to a YAML definition instead"
-            )
-        resource = resources.files("liberica.analysis").joinpath(f"definitions/{name_or_path}.yaml")
-        source, text = f"{name_or_path}.yaml", resource.read_text()
+                f"no analysis named '{name_or_path}' (registered: "
+                f"{', '.join(registry.names()) or 'none'}); pass a path to a YAML definition instead"
+            ) from None
+        shipped = analysis.definition_path()
+        source, text, source_dir = str(name_or_path), shipped.read_text(), str(shipped.parent)
     try:
         config = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise AnalysisDefinitionError(source, "<top level>", f"not valid YAML: {err}") from err
-    validate(config, source)
-    log.debug("loaded analysis definition %s", source)
-    return _build(config, source_dir)
+    analysis = validate(config, source)
+    log.debug("loaded analysis definition %s (analysis %s)", source, analysis.name)
+    return _build(config, analysis, source, source_dir)

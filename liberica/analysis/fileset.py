@@ -165,10 +165,10 @@ def _check_sample_metadata(
     variation = metadata.get("variation")
     if variation is not None:
         systematic = definition.systematics.get(variation)
-        if systematic is None or systematic.kind != "alternative_sample":
+        if systematic is None or systematic.category != "sample":
             raise FilesetError(
-                f"sample '{sample}': metadata.variation '{variation}' is not an "
-                f"alternative_sample systematic of analysis '{definition.name}'"
+                f"sample '{sample}': metadata.variation '{variation}' is not a sample "
+                f"systematic (alternative_sample) of analysis '{definition.name}'"
             )
         if systematic.options["process"] != process:
             raise FilesetError(

@@ -23,10 +23,9 @@ from liberica.analysis.clusters import ClusterStartError, Profile, open_executor
 from liberica.analysis.runner import Runner
 from liberica.models.loading import load_classifiers
 from liberica.processors.bad_input import ChunkReadError
-from liberica.processors.formats.open_data import OPEN_DATA
+from liberica.processors.formats import get as get_format
 from liberica.processors.histograms import NOMINAL
 from liberica.processors.histograms import book as book_histograms
-from liberica.processors.hzz4l import REQUIRED_BRANCHES, HZZ4lProcessor
 
 log = logging.getLogger(__name__)
 
@@ -140,11 +139,11 @@ def _fail_on_bad_chunks(output: dict) -> None:
     )
 
 
-def _classifier_metrics(inference: dict, classifiers, metrics: dict) -> dict[str, Any]:
+def _classifier_metrics(inference: dict, classifiers: dict, metrics: dict) -> dict[str, Any]:
     chunk_time = metrics["chunk_time_s"]
     spent = inference["features_s"] + inference["inference_s"]
     return {
-        "models": [c.name for c in classifiers],
+        "models": [c.name for models in classifiers.values() for c in models],
         "providers": {str(k): v for k, v in inference["providers"].items()},
         "sessions_per_process": {
             pid: v["sessions_created"] for pid, v in sorted(inference["per_process"].items())
@@ -159,6 +158,61 @@ def _classifier_metrics(inference: dict, classifiers, metrics: dict) -> dict[str
     }
 
 
+def classifiers_of(
+    definition: definition_module.AnalysisDefinition, models: list[str] | None = None
+) -> dict[str, list]:
+    """The fold models of each classifier of the definition, checked against its feature set.
+
+    Args:
+        definition: the analysis definition
+        models: files replacing the models of its one classifier (``--model``)
+
+    Raises:
+        ModelSpecError: for a missing model or one that does not match its feature set
+        AnalysisDefinitionError: for ``models`` with other than one classifier
+    """
+    if models and len(definition.classifiers) != 1:
+        raise definition_module.AnalysisDefinitionError(
+            definition.source,
+            "classifiers",
+            f"--model replaces the models of one classifier; the definition has "
+            f"{len(definition.classifiers)}",
+        )
+    analysis = definition.registered()
+    classifiers = {}
+    for name, config in definition.classifiers.items():
+        classifiers[name] = load_classifiers(
+            config, analysis.feature_sets[config.feature_set], analysis.models_folder(), models
+        )
+        log.info("classifier %s: %s", name, ", ".join(c.name for c in classifiers[name]))
+    return classifiers
+
+
+def _dump_config(
+    definition: definition_module.AnalysisDefinition,
+    dump_features: bool | str | definition_module.ClassifierConfig,
+) -> definition_module.ClassifierConfig | None:
+    """The classifier whose features a run dumps, or None."""
+    if isinstance(dump_features, definition_module.ClassifierConfig):
+        return dump_features
+    if not dump_features:
+        return None
+    if isinstance(dump_features, str):
+        if dump_features not in definition.classifiers:
+            raise definition_module.AnalysisDefinitionError(
+                definition.source, "classifiers", f"no classifier named {dump_features!r}"
+            )
+        return definition.classifiers[dump_features]
+    if len(definition.classifiers) != 1:
+        raise definition_module.AnalysisDefinitionError(
+            definition.source,
+            "classifiers",
+            "--dump-features needs exactly one classifier to take the feature set from, "
+            f"the definition has {len(definition.classifiers)}",
+        )
+    return next(iter(definition.classifiers.values()))
+
+
 def run_processor(
     analysis: str | pathlib.Path | definition_module.AnalysisDefinition,
     fileset_path: str | pathlib.Path,
@@ -171,7 +225,7 @@ def run_processor(
     output_dir: str | pathlib.Path | None = None,
     status: bool = True,
     models: list[str] | None = None,
-    dump_features: bool = False,
+    dump_features: bool | str | definition_module.ClassifierConfig = False,
     profile: Profile | None = None,
     on_bad_file: str | None = None,
     checkpoint: str | pathlib.Path | CheckpointerABC | None = None,
@@ -190,9 +244,11 @@ def run_processor(
         output_dir: write histograms.root, histograms.pkl, cutflow.json and
             metrics.json there
         status: show a progress bar
-        models: classifier model files replacing the definition's
+        models: classifier model files replacing those of the definition's classifier
+            (one classifier only)
         dump_features: return (and, with ``output_dir``, write ``features.parquet``)
-            the nominal classifier features of selected MC events
+            the nominal features of selected MC events: of the definition's
+            classifier (True), of the classifier named, or of the configuration given
         profile: a cluster profile from dask_config.yaml, replacing ``executor``
             and ``workers``
         on_bad_file: ``fail`` or ``skip`` for unreadable files and chunks
@@ -215,24 +271,26 @@ def run_processor(
     if profile is None:
         profile = Profile(executor, executor, {"workers": workers})
     policy = on_bad_file or profile.on_bad_file
+    analysis = definition.registered()
+    processor_class = analysis.processor_class()
+    input_format = get_format(analysis.input_format)
+    columns = tuple(processor_class.columns(definition))
     raw_fileset = fileset_module.read(fileset_path)
     input_report: dict[str, Any] = {}
     fileset = fileset_module.prepare(
-        raw_fileset, definition, REQUIRED_BRANCHES, OPEN_DATA, policy, input_report
+        raw_fileset, definition, columns, input_format, policy, input_report
     )
     # each chunk reads the processor's branches in one uproot call
-    chunks = work_items(fileset, chunksize, REQUIRED_BRANCHES)
+    chunks = work_items(fileset, chunksize, columns)
     data_metadata = fileset_module.data_metadata(fileset)
     if lumi_fb is None:
         lumi_fb = float(data_metadata.get("lumi_fb", definition.luminosity_fb))
     log.info("normalizing MC to %.3g fb^-1", lumi_fb)
 
-    classifiers = None
-    if definition.classifier is not None:
-        classifiers = load_classifiers(definition.classifier, models)
-        log.info("classifier: %s", ", ".join(c.name for c in classifiers))
+    classifiers = classifiers_of(definition, models)
+    dump_config = _dump_config(definition, dump_features)
 
-    with open_executor(profile, status=status, imports=(HZZ4lProcessor.__module__,)) as opened:
+    with open_executor(profile, status=status, imports=(processor_class.__module__,)) as opened:
         run_id = uuid.uuid4().hex
         checkpointer = checkpoint
         if checkpoint is not None and not isinstance(checkpoint, CheckpointerABC):
@@ -242,15 +300,15 @@ def run_processor(
                     "analysis": definition.name,
                     "lumi_fb": lumi_fb,
                     "systematics": systematics,
-                    "models": [c.digest for c in classifiers or []],
-                    "dump_features": dump_features,
+                    "models": [c.digest for models in classifiers.values() for c in models],
+                    "dump_features": dump_config is not None,
                     "on_bad_file": policy,
                     "version": liberica.__version__,
                 },
             )
         runner = Runner(
             executor=opened.executor,
-            schema=OPEN_DATA.schema,
+            schema=input_format.schema,
             chunksize=chunksize,
             savemetrics=True,
             checkpointer=checkpointer,
@@ -261,9 +319,7 @@ def run_processor(
         with dask.annotate(**routing):
             output, coffea_metrics = runner(
                 chunks,
-                HZZ4lProcessor(
-                    definition, lumi_fb, systematics, classifiers, dump_features, run_id
-                ),
+                processor_class(definition, lumi_fb, systematics, classifiers, dump_config, run_id),
                 treename=definition.tree,
                 uproot_options=uproot_options(item.filename for item in chunks),
             )
@@ -285,7 +341,9 @@ def run_processor(
     events_computed = events_processed - resumed["events"]
     rate = events_computed / wall_time if wall_time > 0 else float("nan")
     metrics = {
-        "analysis": definition.name,
+        "analysis": analysis.name,
+        "definition": definition.source,
+        "definition_name": definition.name,
         "executor": profile.executor,
         "profile": profile.name,
         "workers": opened.workers,
@@ -320,7 +378,7 @@ def run_processor(
     if classifiers:
         metrics["classifier"] = _classifier_metrics(output["inference"], classifiers, metrics)
     features = None
-    if dump_features:
+    if dump_config is not None:
         features = np.concatenate(output.get("features", [])) if output.get("features") else None
         if features is not None:
             features = features[np.lexsort((features["eventNumber"], features["channelNumber"]))]

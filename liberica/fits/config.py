@@ -26,7 +26,8 @@ def build_config(
     """A validated cabinetry config for the run in ``run_dir``.
 
     It has the definition's fit regions, its samples with data marked, a free
-    NormFactor ``mu`` on the signal processes, every weight, object and sample
+    NormFactor ``mu`` on the fit's signal processes (``fit.signal``; other signal
+    processes are left out of the model), every weight, object and sample
     systematic as NormPlusShape (one-sided ones arrive already symmetrized by
     the processor), and the luminosity and per-background cross-section
     uncertainties as Normalization.
@@ -39,7 +40,11 @@ def build_config(
             and the MC-statistics gammas only
     """
     run_dir = pathlib.Path(run_dir).resolve()
-    signals = [p.name for p in definition.processes.values() if p.kind == "signal"]
+    signals = list(definition.fit_signal)
+    # other signal-like processes (other mass points) stay out of the model
+    in_model = [
+        p.name for p in definition.processes.values() if p.kind != "signal" or p.name in signals
+    ]
     systematics: list[dict[str, Any]] = [
         {
             "Name": s.name,
@@ -81,7 +86,7 @@ def build_config(
         },
         "Regions": [{"Name": r, "RegionPath": r} for r in definition.fit_regions],
         "Samples": [{"Name": DATA_SAMPLE, "SamplePath": DATA_SAMPLE, "Data": True}]
-        + [{"Name": p, "SamplePath": p} for p in definition.processes],
+        + [{"Name": p, "SamplePath": p} for p in in_model],
         "NormFactors": [{"Name": POI, "Samples": signals, "Nominal": 1, "Bounds": [-5, 10]}],
         "Systematics": systematics,
     }

@@ -51,9 +51,9 @@ def _display_name(name: str) -> str:
     return name.replace("staterror_", "MC stat. ").replace("xsec_", "xsec ")
 
 
-def _channel_label(channel: str) -> str:
-    """``2e2mu`` -> ``2e2$\\mu$``."""
-    return channel.replace("mu", r"$\mu$")
+def _category_label(value: str) -> str:
+    """A category value with ``mu`` as the Greek letter, e.g. ``4mu`` -> ``4$\\mu$``."""
+    return value.replace("mu", r"$\mu$")
 
 
 def data_mc(
@@ -133,7 +133,8 @@ def data_mc(
             entries = dict(zip(*top.get_legend_handles_labels()[::-1], strict=True))
             order = ["Data"] + [p.label for p in processes[::-1]] + ["Uncertainty"]
             top.legend([entries[k] for k in order], order, loc="upper right", fontsize="small")
-            channels = ", ".join(_channel_label(c) for c in region.channels) or channel
+            values = [v for kept in region.categories.values() for v in kept]
+            channels = ", ".join(_category_label(v) for v in values) or channel
             if region.score is not None:
                 channels += f", score {region.score[0]:g}-{region.score[1]:g}"
             _experiment_label(top, lumi_fb, f"{channels}, {stage.replace('fit', '-fit')}")

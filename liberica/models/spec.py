@@ -32,7 +32,7 @@ class FeatureSpec(NamedTuple):
     """What a classifier expects and means.
 
     Attributes:
-        feature_set: identifier of the feature function (e.g. ``hzz4l-v1``)
+        feature_set: identifier of the feature function (e.g. ``<analysis>-v1``)
         features: feature names in input column order
         train_parity: eventNumber % 2 of the events the model trained on
         output: meaning of the single output column

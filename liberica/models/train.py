@@ -1,4 +1,4 @@
-"""Train the hzz4l classifier with torch, two folds by eventNumber parity, and export to ONNX.
+"""Train an analysis's classifier with torch, two folds by eventNumber parity, export to ONNX.
 
 Fold k trains on the MC events with ``eventNumber % 2 == k`` (early stopping on
 a seeded validation split of those) and is evaluated only on the other parity,
@@ -15,12 +15,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from liberica.analysis.registry import FeatureSet
 from liberica.models.spec import FeatureSpec
-from liberica.processors.features import FEATURE_NAMES, FEATURE_SET
 
 log = logging.getLogger(__name__)
 
-OUTPUT_MEANING = "probability that the event is H->ZZ*->4l signal (sigmoid output, 0..1)"
 EXPORT_TOLERANCE = 1e-5
 
 
@@ -183,8 +182,16 @@ def train_fold(
     return model, epochs_run
 
 
-def export_onnx(model, spec: FeatureSpec, path: pathlib.Path, check_rows: np.ndarray) -> float:
+def export_onnx(
+    model,
+    spec: FeatureSpec,
+    path: pathlib.Path,
+    check_rows: np.ndarray,
+    title: str = "liberica classifier",
+) -> float:
     """Export ``model`` to one self-contained ONNX file with ``spec`` in its metadata.
+
+    ``title`` is the model's doc string.
 
     Returns:
         the largest |ONNX - torch| output difference over ``check_rows``
@@ -216,7 +223,7 @@ def export_onnx(model, spec: FeatureSpec, path: pathlib.Path, check_rows: np.nda
     for key, value in spec.to_metadata().items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
-    proto.doc_string = "liberica hzz4l classifier"
+    proto.doc_string = title
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(proto, path, save_as_external_data=False)
     onnx.checker.check_model(str(path))
@@ -254,6 +261,11 @@ def train(
     out_dir: pathlib.Path,
     config: TrainingConfig | None = None,
     training_sample: str = "",
+    *,
+    feature_set: FeatureSet,
+    model_names: tuple[str, ...],
+    output: str,
+    title: str = "liberica classifier",
 ) -> list[FoldReport]:
     """Train and export both folds; write ROC and score plots next to the models.
 
@@ -261,13 +273,21 @@ def train(
         table: feature rows as dumped by the processor (structured array)
         signal: processes labelled signal
         backgrounds: processes labelled background
-        out_dir: where ``hzz4l_fold{k}.onnx`` and the plots go
+        out_dir: where the models and the plots go
         config: the training choices
         training_sample: description stored in the model metadata
+        feature_set: the analysis's feature set (names in column order)
+        model_names: the file name of each fold's model, fold 0 first
+        output: what the output means, stored in the metadata
+        title: the models' doc string
     """
     config = config or TrainingConfig()
+    if len(model_names) != 2:
+        raise ValueError(f"two folds by eventNumber parity need two model names, got {model_names}")
     rows, labels, weights = labels_and_weights(table, signal, backgrounds, config.weighted)
-    features = np.stack([table[name][rows] for name in FEATURE_NAMES], axis=1).astype(np.float32)
+    features = np.stack([table[name][rows] for name in feature_set.features], axis=1).astype(
+        np.float32
+    )
     parity = table["eventNumber"][rows] % 2
     event_weight = table["weight"][rows]
     reports, curves = [], []
@@ -276,16 +296,16 @@ def train(
         eval_rows = np.flatnonzero(parity != train_parity)
         model, epochs = train_fold(features[fit_rows], labels[fit_rows], weights[fit_rows], config)
         spec = FeatureSpec(
-            feature_set=FEATURE_SET,
-            features=FEATURE_NAMES,
+            feature_set=feature_set.name,
+            features=feature_set.features,
             train_parity=train_parity,
-            output=OUTPUT_MEANING,
+            output=output,
             preprocessing="standardization (x - mean) / std of the training rows, inside the graph",
             training_sample=f"{training_sample}; signal {signal} vs {backgrounds}; "
             f"weighted={config.weighted}; seed={config.seed}",
         )
-        path = out_dir / f"hzz4l_fold{train_parity}.onnx"
-        difference = export_onnx(model, spec, path, features[eval_rows])
+        path = out_dir / model_names[train_parity]
+        difference = export_onnx(model, spec, path, features[eval_rows], title)
         import torch
 
         with torch.no_grad():

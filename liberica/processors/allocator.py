@@ -1,6 +1,6 @@
 """The C allocator's settings for chunk processing: freed memory is kept for the next chunk.
 
-A 500k-event chunk of the full hzz4l job allocates and frees about a gigabyte
+A 500k-event chunk of the flagship analysis's full job allocates and frees about a gigabyte
 of numpy arrays. glibc's defaults give large blocks back to the kernel when
 they are freed (the mmap threshold starts at 128 KiB and the heap is trimmed
 beyond twice it), so every chunk faults the same pages in again: 1.9M page

@@ -2,7 +2,7 @@
 
 coffea's events object of a chunk sits in reference cycles (uproot's tree
 and branch models point at each other, and the chunk's awkward arrays hang
-off them), so its arrays (about 90 MB per 500k-event chunk of the hzz4l job)
+off them), so its arrays (about 90 MB per 500k-event chunk of the flagship analysis's job)
 are freed only by a full collection. Python runs one when the objects that
 survived younger collections reach a quarter of the long-lived ones, and a
 worker that imported coffea, dask, jax and numba holds about 350k of them:

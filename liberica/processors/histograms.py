@@ -11,7 +11,8 @@ from __future__ import annotations
 import hist
 import numpy as np
 
-from liberica.analysis.definition import AnalysisDefinition
+from liberica.analysis.definition import AnalysisDefinition, Observable
+from liberica.processors import systematics
 
 DATA_PROCESS = "data"
 NOMINAL = "nominal"
@@ -37,19 +38,26 @@ def book(
     for name, region in definition.regions.items():
         observable = definition.observables[region.observable]
         axes = (
-            hist.axis.Regular(
-                observable.bins,
-                observable.low,
-                observable.high,
-                name=observable.name,
-                label=observable.label,
-            ),
+            observable_axis(observable),
             hist.axis.StrCategory(processes, name="process", label="Process"),
             hist.axis.StrCategory(variations, name="variation", label="Variation"),
         )
         weighted[name] = hist.Hist(*axes, storage=hist.storage.Weight())
         counts[name] = hist.Hist(*axes, storage=hist.storage.Int64())
     return weighted, counts
+
+
+def observable_axis(observable: Observable) -> hist.axis.AxisProtocol:
+    """The observable's axis: regular bins, or its explicit edges."""
+    if observable.edges:
+        return hist.axis.Variable(observable.edges, name=observable.name, label=observable.label)
+    return hist.axis.Regular(
+        observable.bins,
+        observable.low,
+        observable.high,
+        name=observable.name,
+        label=observable.label,
+    )
 
 
 class ChunkFiller:
@@ -105,7 +113,7 @@ def complete_variations(
 ) -> dict[str, list[str]]:
     """Fill the variations a process did not fill itself, in place.
 
-    1. One-sided systematics (``lepton_resolution``, ``alternative_sample``):
+    1. One-sided systematics (their kind says so, e.g. ``lepton_resolution``):
        where the Up variation was filled, Down is Up mirrored around nominal,
        ``2 nominal - Up`` with negative bins set to zero (variance and raw
        counts taken from Up).
@@ -117,9 +125,7 @@ def complete_variations(
         as ``region/process/variation`` strings
     """
     one_sided = [
-        s.name
-        for s in definition.systematics.values()
-        if s.kind in ("lepton_resolution", "alternative_sample")
+        s.name for s in definition.systematics.values() if systematics.get(s.kind).one_sided
     ]
     report: dict[str, list[str]] = {"mirrored": [], "copied_from_nominal": []}
     for region, h in weighted.items():

@@ -1,20 +1,30 @@
-"""Object systematic variations of the lepton collection.
+"""Object systematic variations of the lepton collection, and their kinds.
 
 Each function returns the chunk's lepton columns with ``pt`` and ``energy``
 replaced; everything downstream (selection, pairing, observables) is then
 recomputed by the processor. Random smearing draws from a counter-based
 generator keyed on (channelNumber, eventNumber, lepton index), never from
 global state, so a chunk gives the same answer on any worker and any chunking.
+
+The kinds ``lepton_momentum_scale`` and ``lepton_resolution`` register here
+(``processors/systematics.py``); they replace an analysis's ``leptons``.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import awkward as ak
 import numba
 import numpy as np
 
 from liberica.processors import compiled
 from liberica.processors.leptons import LeptonColumns
 from liberica.processors.schema import ELECTRON_TYPE, MUON_TYPE
+from liberica.processors.systematics import ChunkInputs, SystematicKind, register
+
+SMEARING_SALT = 0x5EED_0001
+"""Seed offset of the lepton resolution smearing."""
 
 _FLAVOUR_TYPES = {"electron": ELECTRON_TYPE, "muon": MUON_TYPE}
 _MASK64 = (1 << 64) - 1
@@ -112,8 +122,21 @@ def _with_momentum_factor(leptons: LeptonColumns, factor: np.ndarray) -> LeptonC
     return leptons._replace(pt=leptons.pt * factor, energy=leptons.energy * factor)
 
 
-def scale_momentum(leptons: LeptonColumns, flavour: str, relative_shift: float) -> LeptonColumns:
-    """Scale the momentum and energy of one lepton flavour by ``1 + relative_shift``."""
+def _scaled_records(leptons: ak.Array, factor: ak.Array) -> ak.Array:
+    """An awkward lepton collection with ``pt`` and ``energy`` times ``factor`` (behaviour kept)."""
+    scaled = ak.with_field(leptons, leptons.pt * factor, "pt")
+    return ak.with_field(scaled, leptons.energy * factor, "energy")
+
+
+def scale_momentum(leptons, flavour: str, relative_shift: float):
+    """Scale the momentum and energy of one lepton flavour by ``1 + relative_shift``.
+
+    ``leptons`` are flat columns (``LeptonColumns``) or an awkward collection
+    with ``pt``, ``energy`` and ``abs_pdg_id`` fields (the schema's ``events.leptons``).
+    """
+    if isinstance(leptons, ak.Array):
+        selected = leptons.abs_pdg_id == _FLAVOUR_TYPES[flavour]
+        return _scaled_records(leptons, ak.where(selected, 1.0 + relative_shift, 1.0))
     selected = leptons.abs_pdg_id == _FLAVOUR_TYPES[flavour]
     return _with_momentum_factor(leptons, np.where(selected, 1.0 + relative_shift, 1.0))
 
@@ -137,8 +160,22 @@ def smear_resolution(
         salt: the systematic's seed offset
 
     Returns:
-        LeptonColumns: leptons with smeared ``pt`` and ``energy``
+        leptons with smeared ``pt`` and ``energy``, of the type given (flat columns,
+        or an awkward collection of every event of the chunk)
     """
+    if isinstance(leptons, ak.Array):
+        counts = np.asarray(ak.num(leptons, axis=1), dtype=np.int64)
+        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        normal = _box_muller(
+            *_lepton_uniforms(
+                offsets, _as_int64(channel_number), _as_int64(event_number), np.uint64(salt)
+            )
+        )
+        flat_type = np.asarray(ak.flatten(leptons.abs_pdg_id, axis=1))
+        width = np.where(flat_type == ELECTRON_TYPE, electron_relative_smear, muon_relative_smear)
+        factor = ak.unflatten(np.maximum(1.0 + width * normal, 0.0), counts)
+        return _scaled_records(leptons, factor)
     normal = _box_muller(
         *_lepton_uniforms(
             _as_int64(leptons.offsets),
@@ -151,3 +188,65 @@ def smear_resolution(
         leptons.abs_pdg_id == ELECTRON_TYPE, electron_relative_smear, muon_relative_smear
     )
     return _with_momentum_factor(leptons, np.maximum(1.0 + width * normal, 0.0))
+
+
+_FLAVOUR = {"enum": ["electron", "muon"]}
+
+
+@register
+class LeptonMomentumScale(SystematicKind):
+    """One lepton flavour's momentum and energy scaled by 1 +- ``relative_shift``."""
+
+    name = "lepton_momentum_scale"
+    category = "object"
+    collection = "leptons"
+    options = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["flavour", "relative_shift"],
+        "properties": {
+            "flavour": _FLAVOUR,
+            "relative_shift": {"type": "number", "exclusiveMinimum": 0, "maximum": 0.5},
+        },
+    }
+
+    def vary(self, systematic: Any, columns: LeptonColumns, chunk: ChunkInputs):
+        shift = systematic.options["relative_shift"]
+        flavour = systematic.options["flavour"]
+        for direction, sign in (("Up", 1), ("Down", -1)):  # one variation in memory at a time
+            yield direction, scale_momentum(columns, flavour, sign * shift)
+
+
+@register
+class LeptonResolution(SystematicKind):
+    """Extra Gaussian momentum smearing, seeded from the event (one-sided)."""
+
+    name = "lepton_resolution"
+    category = "object"
+    collection = "leptons"
+    one_sided = True
+    options = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["electron_relative_smear", "muon_relative_smear"],
+        "properties": {
+            "electron_relative_smear": {"type": "number", "minimum": 0, "maximum": 0.5},
+            "muon_relative_smear": {"type": "number", "minimum": 0, "maximum": 0.5},
+        },
+    }
+
+    def vary(self, systematic: Any, columns: LeptonColumns, chunk: ChunkInputs):
+        options = systematic.options
+        # flat columns may hold a subset of the chunk's events; a collection holds them all
+        index = slice(None) if isinstance(columns, ak.Array) else columns.event_index
+        yield (
+            "Up",
+            smear_resolution(
+                columns,
+                chunk.channel_number[index],
+                chunk.event_number[index],
+                options["electron_relative_smear"],
+                options["muon_relative_smear"],
+                salt=SMEARING_SALT,
+            ),
+        )

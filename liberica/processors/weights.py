@@ -1,17 +1,21 @@
-"""Event weights: the nominal MC weight and the weight systematics.
+"""Event weights: the open-data nominal MC weight, and the weight systematic kinds.
 
 The nominal weight is mcWeight x scale factors x xsec x lumi / sumw, with xsec
-in pb and lumi in fb^-1. Weight variations are ratios to nominal, per event.
+in pb and lumi in fb^-1. Weight variations are ratios to nominal, per selected
+row; the kinds here register themselves (``processors/systematics.py``):
+``lepton_scale_factor`` and ``pileup_weight``.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import awkward as ak
 import numpy as np
 
-from liberica.analysis.definition import Systematic
 from liberica.processors import compiled
 from liberica.processors.schema import ELECTRON_TYPE, MUON_TYPE
+from liberica.processors.systematics import RowInputs, SystematicKind, register
 
 SCALE_FACTOR_BRANCHES = (
     "scaleFactor_ELE",
@@ -67,7 +71,7 @@ def _lepton_sf_ratios(pt, abs_pdg_id, flavour, edges, values):  # pragma: no cov
 
 
 def lepton_sf_ratios(
-    systematic: Systematic, lepton_pt: np.ndarray, lepton_abs_pdg_id: np.ndarray
+    systematic: Any, lepton_pt: np.ndarray, lepton_abs_pdg_id: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Up and down weight ratios of a lepton scale-factor systematic, per candidate.
 
@@ -85,43 +89,77 @@ def lepton_sf_ratios(
     )
 
 
-def _pileup_ratio(systematic: Systematic, pileup_sf: np.ndarray, sign: int) -> np.ndarray:
+def _pileup_ratio(systematic: Any, pileup_sf: np.ndarray, sign: int) -> np.ndarray:
     varied = pileup_sf + sign * systematic.options["deviation_scale"] * (pileup_sf - 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(pileup_sf != 0.0, varied / pileup_sf, 1.0)
 
 
-def weight_variation_ratios(
-    systematics: list[Systematic],
-    events: ak.Array,
-    event_index: np.ndarray,
-    lepton_pt: np.ndarray,
-    lepton_abs_pdg_id: np.ndarray,
-) -> dict[str, np.ndarray]:
-    """Ratios of varied to nominal weight for each weight systematic, per selected candidate.
+@register
+class LeptonScaleFactor(SystematicKind):
+    """Per-lepton scale-factor uncertainty in bins of pT, for one flavour.
 
-    Args:
-        systematics: the weight systematics
-        events: the chunk (for event-level scale factors)
-        event_index: each candidate's event in the chunk
-        lepton_pt: (n, 4) pT of each candidate's leptons, GeV
-        lepton_abs_pdg_id: (n, 4) their types
-
-    Returns:
-        dict: ``{name}Up`` and ``{name}Down`` -> ratio per candidate
+    Each selected row's weight changes by the product over its leptons of
+    1 +- the relative uncertainty of their pT bin. The selection provides the
+    rows' ``lepton_pt`` and ``lepton_abs_pdg_id`` (rows x leptons).
     """
-    ratios: dict[str, np.ndarray] = {}
-    pileup_sf = None
-    for systematic in systematics:
-        if systematic.kind == "lepton_scale_factor":
-            up, down = lepton_sf_ratios(systematic, lepton_pt, lepton_abs_pdg_id)
-        elif systematic.kind == "pileup_weight":
-            if pileup_sf is None:
-                pileup_sf = np.asarray(events["scaleFactor_PILEUP"], dtype=np.float64)
-                pileup_sf = pileup_sf[event_index]
-            up, down = (_pileup_ratio(systematic, pileup_sf, sign) for sign in (1, -1))
-        else:
-            raise ValueError(f"{systematic.name}: not a weight systematic ({systematic.kind})")
-        ratios[f"{systematic.name}Up"] = up
-        ratios[f"{systematic.name}Down"] = down
-    return ratios
+
+    name = "lepton_scale_factor"
+    category = "weight"
+    options = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["flavour", "pt_edges", "relative_uncertainty"],
+        "properties": {
+            "flavour": {"enum": ["electron", "muon"]},
+            "pt_edges": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "number", "minimum": 0},
+            },
+            "relative_uncertainty": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "number", "minimum": 0, "maximum": 1},
+            },
+        },
+    }
+
+    def check(self, name: str, options: dict[str, Any]) -> list[tuple[str, str]]:
+        edges, values = options["pt_edges"], options["relative_uncertainty"]
+        problems = []
+        if len(edges) != len(values):
+            problems.append(
+                (
+                    "relative_uncertainty",
+                    f"needs one value per pt_edges entry ({len(edges)}), got {len(values)}",
+                )
+            )
+        if list(edges) != sorted(edges):
+            problems.append(("pt_edges", "must be increasing"))
+        return problems
+
+    def ratios(self, systematic: Any, rows: RowInputs) -> tuple[np.ndarray, np.ndarray]:
+        return lepton_sf_ratios(
+            systematic,
+            rows.object_array("lepton_pt", systematic.name),
+            rows.object_array("lepton_abs_pdg_id", systematic.name),
+        )
+
+
+@register
+class PileupWeight(SystematicKind):
+    """The pileup weight moved away from / towards 1 by ``deviation_scale`` of its deviation."""
+
+    name = "pileup_weight"
+    category = "weight"
+    options = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["deviation_scale"],
+        "properties": {"deviation_scale": {"type": "number", "minimum": 0}},
+    }
+
+    def ratios(self, systematic: Any, rows: RowInputs) -> tuple[np.ndarray, np.ndarray]:
+        pileup_sf = rows.event_branch("scaleFactor_PILEUP")
+        return _pileup_ratio(systematic, pileup_sf, 1), _pileup_ratio(systematic, pileup_sf, -1)

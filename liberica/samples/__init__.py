@@ -1,11 +1,13 @@
 """Embedded samples: physics event generation in the ATLAS Open Data ``mini`` format.
 
-``generate_hzz4l`` writes the H -> ZZ* -> 4l MC samples and Poisson pseudo-data
-with a known injected signal strength; ``cached_hzz4l`` reuses an earlier
-generation with the same arguments.
+Each analysis registers its own generator (``liberica generate ANALYSIS``);
+the building blocks here are shared: relativistic kinematics and decays
+(``kinematics``), detector response (``detector``) and the ROOT writer
+(``writer``). :func:`cached_sample` reuses an earlier generation with the same
+arguments.
 """
 
-from liberica.samples.cache import cached_hzz4l
-from liberica.samples.hzz4l import GeneratedSample, generate_hzz4l
+from liberica.samples.cache import cached_sample
+from liberica.samples.sample import EVENTS_PER_FILE, GeneratedSample
 
-__all__ = ["GeneratedSample", "cached_hzz4l", "generate_hzz4l"]
+__all__ = ["EVENTS_PER_FILE", "GeneratedSample", "cached_sample"]

@@ -1,4 +1,4 @@
-"""Generate an embedded sample once and reuse it while its arguments match."""
+"""Generate an analysis's embedded sample once and reuse it while its arguments match."""
 
 from __future__ import annotations
 
@@ -6,31 +6,44 @@ import json
 import logging
 import pathlib
 
-from liberica.samples.hzz4l import (
-    EVENTS_PER_FILE,
-    GENERATION_FORMAT,
-    GeneratedSample,
-    generate_hzz4l,
-)
+from liberica.analysis.registry import Analysis, resolve
+from liberica.samples.sample import EVENTS_PER_FILE, GeneratedSample
 
 log = logging.getLogger(__name__)
 
 
-def cached_hzz4l(
+def _generation_format(analysis: Analysis) -> object:
+    """The generator module's ``GENERATION_FORMAT`` (bumped when its content changes), or None."""
+    module = analysis.generate.partition(":")[0] if analysis.generate else ""
+    try:
+        return resolve(f"{module}:GENERATION_FORMAT")
+    except (ImportError, AttributeError):
+        return None
+
+
+def cached_sample(
+    analysis: Analysis,
     cache_dir: pathlib.Path,
     *,
-    events: int = 2_000_000,
+    events: int | None = None,
     lumi_fb: float = 140.0,
     mu_inject: float = 1.0,
     seed: int = 42,
     events_per_file: int = EVENTS_PER_FILE,
 ) -> GeneratedSample:
-    """The hzz4l embedded sample in ``cache_dir``, generated only if absent or stale.
+    """The analysis's embedded sample in ``cache_dir``, generated only if absent or stale.
 
     The cache is valid when ``generation.json`` records the same arguments and
     generation format, and every file of ``fileset.json`` exists.
+
+    Args:
+        analysis: the registered analysis (its generator)
+        cache_dir: the sample's folder
+        events: total MC events [default: the analysis's ``default_events``]
+        lumi_fb, mu_inject, seed, events_per_file: the generator's arguments
     """
     cache_dir = pathlib.Path(cache_dir)
+    events = analysis.default_events if events is None else events
     record = cache_dir / "generation.json"
     fileset = cache_dir / "fileset.json"
     wanted = {
@@ -39,7 +52,7 @@ def cached_hzz4l(
         "mu_inject": mu_inject,
         "seed": seed,
         "events_per_file": events_per_file,
-        "format": GENERATION_FORMAT,
+        "format": _generation_format(analysis),
     }
     if record.exists() and fileset.exists():
         recorded = json.loads(record.read_text())
@@ -47,7 +60,7 @@ def cached_hzz4l(
         if all(recorded.get(k) == v for k, v in wanted.items()) and all(
             pathlib.Path(f).exists() for f in files
         ):
-            log.info("using the cached hzz4l sample in %s", cache_dir)
+            log.info("using the cached %s sample in %s", analysis.name, cache_dir)
             return GeneratedSample(
                 fileset_path=fileset,
                 samples=recorded.get("samples", {}),
@@ -55,8 +68,8 @@ def cached_hzz4l(
                 lumi_fb=lumi_fb,
                 seed=seed,
             )
-    log.info("generating the hzz4l sample in %s (cached for later runs)", cache_dir)
-    return generate_hzz4l(
+    log.info("generating the %s sample in %s (cached for later runs)", analysis.name, cache_dir)
+    return analysis.generator()(
         cache_dir,
         events=events,
         lumi_fb=lumi_fb,

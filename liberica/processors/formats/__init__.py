@@ -10,7 +10,10 @@ format's name.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
 
 
 class InputFormat(NamedTuple):
@@ -23,12 +26,22 @@ class InputFormat(NamedTuple):
             (each ``xsec`` > 0, ``sumw`` != 0)
         normalization_branches: for each of those keys, a branch of the files
             holding it on every entry, read where the metadata lacks the key
+        nominal_weight: ``f(events, metadata, lumi_fb)``: each MC event's weight
+        event_number: the branch of the event number (seeds, folds)
+        sample_number: the branch identifying the MC sample (seeds)
+        generator_weight: the branch of the generator weight (its sum is reported)
+        base_columns: branches the base processor itself reads
     """
 
     name: str
     schema: type
     normalization_keys: tuple[str, ...]
     normalization_branches: dict[str, str]
+    nominal_weight: Callable[[Any, dict, float], np.ndarray]
+    event_number: str
+    sample_number: str
+    generator_weight: str
+    base_columns: tuple[str, ...] = ()
 
 
 FORMATS: dict[str, InputFormat] = {}

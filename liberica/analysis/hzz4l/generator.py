@@ -65,6 +65,7 @@ from liberica.samples.kinematics import (
     two_body_decay,
     wrap_phi,
 )
+from liberica.samples.sample import EVENTS_PER_FILE, GeneratedSample
 from liberica.samples.writer import concatenate_objects, take_events, write_mini
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,6 @@ DATA_RUN_NUMBERS = (
 )
 """Run numbers of the pseudo-data (2015-2018-like); channelNumber equals runNumber in data."""
 
-EVENTS_PER_FILE = 200_000
-"""At most this many events per file."""
 
 PB_PER_INVERSE_FB = 1.0e3
 M_LOW = 4.0
@@ -116,24 +115,6 @@ _PHOTON_SHAPE = PowerLaw(-1.0)
 _RISING_SHAPE = PowerLaw(1.0)
 _TAU_BRANCHING = (0.1782, 0.1739)
 """tau -> e nu nu and tau -> mu nu nu branching fractions."""
-
-
-class GeneratedSample(NamedTuple):
-    """What :func:`generate_hzz4l` wrote.
-
-    Attributes:
-        fileset_path: ``DIR/fileset.json``
-        samples: sample name -> number of events written (MC and data)
-        mu_injected: signal strength injected into the pseudo-data
-        lumi_fb: integrated luminosity of the pseudo-data, fb^-1
-        seed: the seed everything was derived from
-    """
-
-    fileset_path: pathlib.Path
-    samples: dict[str, int]
-    mu_injected: float
-    lumi_fb: float
-    seed: int
 
 
 # -- generator building blocks ---------------------------------------------------------
@@ -905,7 +886,7 @@ def generate_hzz4l(
     fileset_path = out_dir / "fileset.json"
     fileset_path.write_text(json.dumps(fileset, indent=2) + "\n")
     record = {
-        "generator": "liberica.samples.hzz4l",
+        "generator": "liberica.analysis.hzz4l.generator",
         "format": GENERATION_FORMAT,
         "events": int(events),
         "lumi_fb": float(lumi_fb),
@@ -919,3 +900,11 @@ def generate_hzz4l(
     (out_dir / "generation.json").write_text(json.dumps(record, indent=2) + "\n")
     log.info("generated the hzz4l sample in %s (%.1f s)", out_dir, time.perf_counter() - started)
     return GeneratedSample(fileset_path, counts, float(mu_inject), float(lumi_fb), int(seed))
+
+
+def cached_hzz4l(cache_dir: str | pathlib.Path, **arguments) -> GeneratedSample:
+    """The hzz4l sample in ``cache_dir``, generated only if absent or stale (``samples.cache``)."""
+    from liberica.analysis import registry
+    from liberica.samples import cached_sample
+
+    return cached_sample(registry.get("hzz4l"), pathlib.Path(cache_dir), **arguments)

@@ -11,30 +11,16 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from liberica.analysis.hzz4l import FEATURE_NAMES, FEATURE_SET
+from liberica.analysis.hzz4l.quadruplets import FourLeptons, ZPairing
 from liberica.processors import compiled
-from liberica.processors.quadruplets import FourLeptons, ZPairing
 
-FEATURE_NAMES: tuple[str, ...] = (
-    "m12",
-    "m34",
-    "pt4l",
-    "y4l",
-    "cos_theta_star",
-    "lep1_pt",
-    "lep2_pt",
-    "lep3_pt",
-    "lep4_pt",
-    "lep1_abs_eta",
-    "lep2_abs_eta",
-    "lep3_abs_eta",
-    "lep4_abs_eta",
-    "delta_r_z1",
-    "delta_r_z2",
-)
-"""Feature names, in the column order of the classifier's input."""
+__all__ = ["FEATURE_NAMES", "FEATURE_SET", "feature_matrix", "hzz4l_features"]
 
-FEATURE_SET = "hzz4l-v1"
-"""Identifies this feature function; a model records the set it was trained with."""
+
+def feature_matrix(result, rows: np.ndarray) -> np.ndarray:
+    """The features of ``rows`` of a selection result (the registered feature set's function)."""
+    return hzz4l_features(result.quad, result.pairing, rows)
 
 
 def hzz4l_features(quad: FourLeptons, pairing: ZPairing, rows: np.ndarray) -> np.ndarray:

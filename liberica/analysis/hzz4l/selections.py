@@ -15,9 +15,9 @@ from typing import NamedTuple
 import awkward as ak
 import numpy as np
 
-from liberica.analysis.definition import EventSelection, LeptonSelection
-from liberica.processors.leptons import EventSubset, GoodLeptons, LeptonColumns, per_event_count
-from liberica.processors.quadruplets import (
+from liberica.analysis.hzz4l.cuts import EventSelection, LeptonSelection
+from liberica.analysis.hzz4l.leptons import GoodLeptons
+from liberica.analysis.hzz4l.quadruplets import (
     FourLeptons,
     ZPairing,
     four_lepton_mass,
@@ -26,6 +26,7 @@ from liberica.processors.quadruplets import (
     pair_into_z_bosons,
     sum_over_leptons,
 )
+from liberica.processors.leptons import EventSubset, LeptonColumns, per_event_count
 
 AGC_LEPTON_TYPE_SUMS = (44, 48, 52)
 """Sums of |pdg id| of four leptons forming two same-flavour pairs (4e, 2e2mu, 4mu)."""
@@ -56,6 +57,21 @@ class SelectionResult(NamedTuple):
     channel: np.ndarray
     quad: FourLeptons
     pairing: ZPairing
+
+    @property
+    def event_index(self) -> np.ndarray:
+        """Per row, its event in the chunk."""
+        return self.quad.event_index
+
+    @property
+    def categories(self) -> dict[str, np.ndarray]:
+        """Per row, its channel code (``CHANNEL_CODES``)."""
+        return {"channel": self.channel}
+
+    @property
+    def weight_objects(self) -> dict[str, np.ndarray]:
+        """What the lepton scale-factor systematics read: the four leptons' pT and type."""
+        return {"lepton_pt": self.quad.pt, "lepton_abs_pdg_id": self.quad.abs_pdg_id}
 
 
 class Observables(dict):
@@ -225,8 +241,10 @@ class ChunkSelections:
             results["hzz4l"] = self._hzz4l(self._subsets["hzz4l"].leptons)
         return results
 
-    def varied(self, varied: LeptonColumns) -> dict[str, SelectionResult]:
-        """Every selection with the momenta of ``varied``, a variation of the nominal columns."""
+    def varied(self, varied) -> dict[str, SelectionResult]:
+        """Every selection with the momenta of ``varied``: a variation of the nominal lepton
+        columns, or the processor's objects holding one."""
+        varied = getattr(varied, "leptons", varied)
         results = {}
         if "agc_baseline" in self.kinds:
             leptons = self._subsets["agc_baseline"].vary(varied)

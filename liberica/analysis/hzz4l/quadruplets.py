@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from liberica.analysis.hzz4l import CHANNEL_CODES
 from liberica.processors import compiled
 from liberica.processors.leptons import LeptonColumns, with_directions
 from liberica.processors.schema import ELECTRON_TYPE, MUON_TYPE
@@ -65,7 +66,6 @@ class ZPairing(NamedTuple):
     z2_leptons: np.ndarray
 
 
-CHANNEL_CODES = {"4e": 0, "4mu": 1, "2e2mu": 2}
 _4E, _4MU, _2E2MU = CHANNEL_CODES["4e"], CHANNEL_CODES["4mu"], CHANNEL_CODES["2e2mu"]
 
 
