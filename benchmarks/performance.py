@@ -16,6 +16,10 @@ The sample (default 20M MC events in 41 files of at most 500k events) is
 generated once and cached.
 
     python benchmarks/performance.py [--events 20000000] [--events-per-file 500000]
+
+``--compare-with TREE`` instead times the full job (d) of this checkout and of
+another liberica source tree (e.g. ``git worktree add /tmp/old REV``) in
+alternating fresh processes, ``--repeat`` rounds, and prints both rates.
 """
 
 from __future__ import annotations
@@ -179,6 +183,47 @@ def _subset(fileset_path: pathlib.Path, events: int) -> pathlib.Path:
     return path
 
 
+def _process_in_tree(tree: pathlib.Path, fileset_path: str, chunksize: int) -> dict:
+    """Row (d) with the liberica of source tree ``tree``, in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(tree / 'benchmarks')!r})\n"
+        "import performance\n"
+        f"metrics = performance._process({fileset_path!r}, True, True, 'iterative', {chunksize})\n"
+        "print(json.dumps({k: metrics[k] for k in ('events_processed', 'wall_time_s', "
+        "'events_per_second')}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _compare(other: pathlib.Path, fileset_path: str, chunksize: int, rounds: int) -> None:
+    """Row (d) of this checkout and of ``other``, alternating, and the ratio of the best."""
+    this = pathlib.Path(__file__).resolve().parents[1]
+    rates: dict[str, list[float]] = {"this": [], "other": []}
+    for round_ in range(rounds):
+        for label, tree in (("other", other), ("this", this)):
+            metrics = _process_in_tree(tree, fileset_path, chunksize)
+            rates[label].append(metrics["events_per_second"])
+            print(
+                f"round {round_ + 1}: {label} ({tree}): {metrics['events_per_second']:,.0f} "
+                f"ev/s, {metrics['events_processed']:,} events",
+                flush=True,
+            )
+    best = {k: max(v) for k, v in rates.items()}
+    print("\n| tree | rounds, events/s | best |\n| --- | --- | ---: |")
+    for label, tree in (("other", other), ("this", this)):
+        runs = ", ".join(f"{r:,.0f}" for r in rates[label])
+        print(f"| {label}: {tree} | {runs} | {best[label]:,.0f} |")
+    print(f"\nthis / other (best of each): {best['this'] / best['other']:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=pathlib.Path, default=pathlib.Path("liberica-data"))
@@ -208,6 +253,12 @@ def main() -> None:
         default=4_000_000,
         help="events of the subset the chunk-size scan runs on",
     )
+    parser.add_argument(
+        "--compare-with",
+        type=pathlib.Path,
+        default=None,
+        help="another liberica source tree: time row (d) of both, alternating",
+    )
     args = parser.parse_args()
 
     import coffea
@@ -229,6 +280,9 @@ def main() -> None:
         events_per_file=args.events_per_file,
     )
     generation_s = time.perf_counter() - start
+    if args.compare_with is not None:
+        _compare(args.compare_with, str(sample.fileset_path), chunksize, args.repeat)
+        return
     fileset = fileset_module.prepare(
         fileset_module.read(sample.fileset_path), load("hzz4l"), REQUIRED_BRANCHES, OPEN_DATA
     )

@@ -19,6 +19,32 @@ def data_a() -> pathlib.Path:
     return DATA_A
 
 
+OUTSIDE_ANALYSIS = TEST_DATA / "outside_analysis"
+"""A minimal analysis package from outside liberica (docs/writing-an-analysis.md)."""
+
+
+@pytest.fixture(scope="session")
+def outside_analysis(tmp_path_factory) -> tuple[dict[str, str], pathlib.Path]:
+    """The pip-installed outside analysis: a process environment that sees it, and its folder."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    target = tmp_path_factory.mktemp("site")
+    source = tmp_path_factory.mktemp("source") / "outside_analysis"
+    shutil.copytree(OUTSIDE_ANALYSIS, source)  # the build leaves its files beside the source
+    subprocess.run(
+        [
+            sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+            "--no-build-isolation", "--target", str(target), str(source),
+        ],
+        check=True, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    path = os.pathsep.join(p for p in (str(target), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, "COLUMNS": "300"}, target / "liberica_dimuon"
+
+
 @pytest.fixture(scope="session")
 def small_sample(tmp_path_factory) -> pathlib.Path:
     """A small seeded hzz4l sample (fileset path), generated once per session."""

@@ -9,9 +9,7 @@ subprocess, end to end, on the small hzz4l sample's files.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import shutil
 import subprocess
 import sys
 
@@ -19,24 +17,10 @@ import numpy as np
 import pytest
 import uproot
 
-PACKAGE = pathlib.Path(__file__).parent / "data" / "outside_analysis"
-
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> dict[str, str]:
-    """The environment of a process that sees the pip-installed package."""
-    target = tmp_path_factory.mktemp("site")
-    source = tmp_path_factory.mktemp("source") / "outside_analysis"
-    shutil.copytree(PACKAGE, source)  # the build leaves its files beside the source
-    subprocess.run(
-        [
-            sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-            "--no-build-isolation", "--target", str(target), str(source),
-        ],
-        check=True, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    path = os.pathsep.join(p for p in (str(target), os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "PYTHONPATH": path, "COLUMNS": "300"}
+def installed(outside_analysis) -> dict[str, str]:
+    return outside_analysis[0]
 
 
 def _liberica(env: dict[str, str], *arguments: str) -> subprocess.CompletedProcess:

@@ -111,6 +111,23 @@ def _gev(array: ak.Array) -> ak.Array:
     return array * MEV_TO_GEV
 
 
+def _zip(fields: dict[str, ak.Array], name: str, branches: dict[str, str]) -> ak.Array:
+    """``ak.zip`` of per-object branches, refusing branches of other per-event lengths.
+
+    Raises:
+        InputFormatError: naming the branch whose lengths differ from the first's
+    """
+    reference_field, *others = fields
+    counts = np.asarray(ak.num(fields[reference_field], axis=1))
+    for field in others:
+        if not np.array_equal(np.asarray(ak.num(fields[field], axis=1)), counts):
+            raise InputFormatError(
+                f"branch {branches[field]} has other per-event lengths than "
+                f"{branches[reference_field]}"
+            )
+    return ak.zip(fields, with_name=name, behavior=behavior)
+
+
 def _zip_objects(events: ak.Array, prefix: str, extra: dict[str, str], name: str) -> ak.Array:
     """Zip ``{prefix}_pt/eta/phi/E`` (MeV) and extra branches into GeV objects."""
     fields = {
@@ -119,9 +136,12 @@ def _zip_objects(events: ak.Array, prefix: str, extra: dict[str, str], name: str
         "phi": events[f"{prefix}_phi"],
         "energy": _gev(events[f"{prefix}_E"]),
     }
+    branches = {"pt": f"{prefix}_pt", "eta": f"{prefix}_eta", "phi": f"{prefix}_phi"}
+    branches["energy"] = f"{prefix}_E"
     for branch, field in extra.items():
         fields[field] = events[branch]
-    return ak.zip(fields, with_name=name, behavior=behavior)
+        branches[field] = branch
+    return _zip(fields, name, branches)
 
 
 @ak.mixin_class(behavior)
@@ -137,7 +157,7 @@ class OpenDataEvents(base.NanoEvents):
         fields = {field: _gev(self[branch]) for branch, field in _LEPTON_FIELDS_MEV.items()}
         fields.update({field: self[branch] for branch, field in _LEPTON_FIELDS.items()})
         fields["abs_pdg_id"] = ak.values_astype(fields["abs_pdg_id"], np.int32)
-        return ak.zip(fields, with_name="PtEtaPhiECandidate", behavior=behavior)
+        return _zip(fields, "PtEtaPhiECandidate", LEPTON_BRANCHES)
 
     @property
     def jets(self) -> ak.Array:
