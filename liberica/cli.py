@@ -228,6 +228,12 @@ def _process_options(func):
             help="Classifier ONNX file, once per fold, replacing the analysis's models.",
         ),
         click.option(
+            "--allow-fit-observable",
+            is_flag=True,
+            help="Run a classifier whose features include the observable of a region it "
+            "scores (its spec must declare uses_fit_observable).",
+        ),
+        click.option(
             "--dump-features",
             is_flag=True,
             help="Also write features.parquet: classifier features of selected MC events "
@@ -274,6 +280,7 @@ def _run_processing(
     no_systematics: bool,
     lumi_fb: float | None,
     models: tuple[str, ...],
+    allow_fit_observable: bool,
     dump_features: bool,
     cluster: str | None,
     dask_config: pathlib.Path | None,
@@ -312,6 +319,7 @@ def _run_processing(
             lumi_fb=lumi_fb,
             output_dir=out_dir,
             models=list(models) or None,
+            allow_fit_observable=allow_fit_observable,
             dump_features=dump_features,
             profile=profile,
             on_bad_file=on_bad_file,
@@ -808,6 +816,14 @@ def _print_fit(run_dir: pathlib.Path, results: dict) -> None:
 )
 @click.option("--unweighted", is_flag=True, help="Count events instead of using event weights.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Training seed.")
+@click.option(
+    "--folds",
+    type=click.IntRange(min=2),
+    default=2,
+    show_default=True,
+    help="K: fold m scores eventNumber % K == (m + 1) % K and trains on the rest "
+    "(the definition lists K models).",
+)
 def train(
     analysis: str | None,
     classifier_name: str | None,
@@ -817,8 +833,9 @@ def train(
     all_backgrounds: bool,
     unweighted: bool,
     seed: int,
+    folds: int,
 ) -> None:
-    """Train a classifier of ANALYSIS (two folds by eventNumber parity) and export it to ONNX.
+    """Train a classifier of ANALYSIS in K folds by eventNumber and export it to ONNX.
 
     ANALYSIS is a registered analysis or a YAML definition naming one [default: the
     registry's default analysis]. The classes, feature set and model names come from the
@@ -878,8 +895,16 @@ def train(
         if all_backgrounds
         else list(classifier.background)
     )
-    config = TrainingConfig(weighted=not unweighted, all_backgrounds=all_backgrounds, seed=seed)
-    with console.status("training two folds"):
+    config = TrainingConfig(
+        weighted=not unweighted, all_backgrounds=all_backgrounds, seed=seed, folds=folds
+    )
+    if len(classifier.models) != folds:
+        raise click.BadParameter(
+            f"{folds} folds need {folds} model names; classifier {classifier_name!r} lists "
+            f"{len(classifier.models)}",
+            param_hint="--folds",
+        )
+    with console.status(f"training {folds} folds"):
         reports = train_models(
             table,
             signal,
@@ -903,9 +928,10 @@ def train(
     ):
         report_table.add_column(column, justify="right")
     for r in reports:
+        trained_on = [k for k in range(r.folds) if k != r.evaluates]
         report_table.add_row(
-            f"eventNumber % 2 == {r.train_parity}",
-            f"== {1 - r.train_parity}",
+            f"eventNumber % {r.folds} in {trained_on}",
+            f"== {r.evaluates}",
             str(r.epochs),
             f"{r.auc_weighted:.4f}",
             f"{r.auc_unweighted:.4f}",

@@ -120,8 +120,20 @@ def make_tiny_workspace() -> dict:
     }
 
 
-def constant_model(score: float, train_parity: int, features=None) -> bytes:
-    """A real ONNX model (Gemm with zero weights) that outputs ``score`` for every row."""
+def constant_model(
+    score: float,
+    train_parity: int,
+    features=None,
+    *,
+    folds: int = 2,
+    outputs: tuple[str, ...] = ("score",),
+    uses_fit_observable: bool = False,
+) -> bytes:
+    """A real ONNX model (Gemm with zero weights) that outputs ``score`` for every row.
+
+    ``train_parity`` is its fold m (for two folds, its parity); with several
+    ``outputs``, output k is ``score + k``.
+    """
     import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -130,17 +142,28 @@ def constant_model(score: float, train_parity: int, features=None) -> bytes:
     from liberica.models.spec import FeatureSpec
 
     features = tuple(features or FEATURE_NAMES)
-    weight = numpy_helper.from_array(np.zeros((len(features), 1), np.float32), "W")
-    bias = numpy_helper.from_array(np.array([score], np.float32), "B")
+    width = len(outputs)
+    weight = numpy_helper.from_array(np.zeros((len(features), width), np.float32), "W")
+    bias = numpy_helper.from_array(score + np.arange(width, dtype=np.float32), "B")
     graph = helper.make_graph(
         [helper.make_node("Gemm", ["features", "W", "B"], ["score"])],
         "constant",
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["rows", len(features)])],
-        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["rows", 1])],
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["rows", width])],
         [weight, bias],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
-    spec = FeatureSpec(FEATURE_SET, features, train_parity, "constant", "none", "test")
+    spec = FeatureSpec(
+        FEATURE_SET,
+        features,
+        train_parity,
+        "constant",
+        "none",
+        "test",
+        folds=folds,
+        outputs=tuple(outputs),
+        uses_fit_observable=uses_fit_observable,
+    )
     for key, value in spec.to_metadata().items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value

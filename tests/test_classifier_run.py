@@ -1,5 +1,7 @@
 """The classifier inside a processing run: sessions, folds, score regions, refusals."""
 
+import pathlib
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -87,3 +89,32 @@ def test_mismatched_model_is_refused_before_any_chunk(small_sample, tmp_path, co
     assert result.exit_code == 2
     assert "feature list does not match: order differs" in result.output
     assert not (tmp_path / "run" / "histograms.root").exists()
+
+
+def test_a_classifier_taking_the_fit_observable_is_refused_unless_declared_and_allowed(tmp_path):
+    import yaml
+
+    from liberica.analysis.definition import load
+    from liberica.analysis.pipeline import classifiers_of
+    from liberica.models.spec import ModelSpecError
+
+    config = yaml.safe_load(
+        (pathlib.Path(__file__).parents[1] / "liberica/analysis/hzz4l/definition.yaml").read_text()
+    )
+    # the low-score region histograms m12, one of the classifier's features
+    config["observables"]["m12"] = {"bins": 20, "range": [40.0, 120.0]}
+    config["regions"]["sr_4l_low"]["observable"] = "m12"
+    path = tmp_path / "sculpting.yaml"
+    path.write_text(yaml.safe_dump(config))
+    definition = load(path)
+    with pytest.raises(ModelSpecError, match="takes 'm12', the observable of region 'sr_4l_low'"):
+        classifiers_of(definition)
+    declared = []
+    for parity in (0, 1):
+        model = tmp_path / f"declared{parity}.onnx"
+        model.write_bytes(constant_model(0.5, parity, uses_fit_observable=True))
+        declared.append(str(model))
+    with pytest.raises(ModelSpecError, match="the run must allow it"):
+        classifiers_of(definition, declared)
+    allowed = classifiers_of(definition, declared, allow_fit_observable=True)
+    assert [m.spec.uses_fit_observable for m in allowed["hzz4l_mlp"]] == [True, True]

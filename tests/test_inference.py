@@ -38,3 +38,22 @@ def test_one_session_per_model_per_process_and_cpu_fallback_is_logged(caplog):
     assert inference.stats()["provider"] == "CPUExecutionProvider"
     assert "no CUDA execution provider here" in caplog.text
     assert inference.session(classifiers[0]).get_session_options().intra_op_num_threads == 1
+
+
+def test_k_fold_models_score_their_residue_and_multi_output_models_give_columns():
+    three = [
+        read_classifier(constant_model(0.1 * (m + 1), m, folds=3), f"three{m}") for m in range(3)
+    ]
+    event_number = np.arange(30)
+    features = np.zeros((30, len(FEATURE_NAMES)), np.float32)
+    scores = inference.evaluate(three, features, event_number)
+    # fold m scores eventNumber % 3 == (m + 1) % 3
+    expected = np.array([0.1 * (((r - 1) % 3) + 1) for r in event_number % 3])
+    np.testing.assert_allclose(scores, expected, rtol=1e-6)
+    multi = [
+        read_classifier(constant_model(0.2, m, outputs=("h", "z", "t")), f"multi{m}")
+        for m in (0, 1)
+    ]
+    columns = inference.evaluate(multi, features, event_number)
+    assert columns.shape == (30, 3)
+    np.testing.assert_allclose(columns, np.tile([0.2, 1.2, 2.2], (30, 1)), rtol=1e-6)

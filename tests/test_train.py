@@ -118,3 +118,32 @@ def test_train_command_reproduces_the_shipped_models(tmp_path):
     for fold in (0, 1):
         name = f"hzz4l_fold{fold}.onnx"
         assert (tmp_path / name).read_bytes() == shipped_model(name), name
+
+
+def test_k_folds_train_on_the_other_residues_and_score_their_own(feature_table, tmp_path):
+    config = QUICK._replace(folds=3)
+    names = ("k0.onnx", "k1.onnx", "k2.onnx")
+    reports = train(
+        feature_table,
+        ["ggH", "VBFH"],
+        ["ZZ"],
+        tmp_path,
+        config,
+        "test",
+        **{**MODEL, "model_names": names},
+    )
+    used = np.isin(feature_table["process"], ["ggH", "VBFH", "ZZ"])
+    residue = feature_table["eventNumber"][used] % 3
+    assert [r.fold for r in reports] == [0, 1, 2]
+    for report in reports:
+        assert report.evaluates == (report.fold + 1) % 3
+        assert report.n_evaluated == int(np.sum(residue == report.evaluates))
+        spec = read_classifier(report.path.read_bytes(), report.path.name).spec
+        assert (spec.folds, spec.fold, spec.evaluates, spec.version) == (
+            3,
+            report.fold,
+            report.evaluates,
+            "2",
+        )
+    with pytest.raises(ValueError, match="3 folds"):
+        train(feature_table, ["ggH"], ["ZZ"], tmp_path, config, "test", **MODEL)

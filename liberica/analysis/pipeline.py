@@ -159,16 +159,24 @@ def _classifier_metrics(inference: dict, classifiers: dict, metrics: dict) -> di
 
 
 def classifiers_of(
-    definition: definition_module.AnalysisDefinition, models: list[str] | None = None
+    definition: definition_module.AnalysisDefinition,
+    models: list[str] | None = None,
+    allow_fit_observable: bool = False,
 ) -> dict[str, list]:
     """The fold models of each classifier of the definition, checked against its feature set.
+
+    A classifier whose features include the observable a region it scores
+    histograms is refused (the score would sculpt the fitted spectrum), unless
+    its spec declares ``uses_fit_observable`` and ``allow_fit_observable``.
 
     Args:
         definition: the analysis definition
         models: files replacing the models of its one classifier (``--model``)
+        allow_fit_observable: the run's explicit permission for such models
 
     Raises:
-        ModelSpecError: for a missing model or one that does not match its feature set
+        ModelSpecError: for a missing model, one that does not match its feature
+            set, or one that uses a fit observable without both permissions
         AnalysisDefinitionError: for ``models`` with other than one classifier
     """
     if models and len(definition.classifiers) != 1:
@@ -185,7 +193,38 @@ def classifiers_of(
             config, analysis.feature_sets[config.feature_set], analysis.models_folder(), models
         )
         log.info("classifier %s: %s", name, ", ".join(c.name for c in classifiers[name]))
+        _check_fit_observables(definition, name, classifiers[name], allow_fit_observable)
     return classifiers
+
+
+def _check_fit_observables(definition, name: str, models: list, allowed: bool) -> None:
+    from liberica.models.spec import ModelSpecError
+
+    features = set(models[0].spec.features)
+    for region in definition.regions.values():
+        if region.classifier != name:
+            continue
+        variable = definition.observables[region.observable].variable
+        if variable not in features:
+            continue
+        declared = all(m.spec.uses_fit_observable for m in models)
+        if declared and allowed:
+            log.warning(
+                "classifier %s takes %s, the observable of region %s (allowed)",
+                name,
+                variable,
+                region.name,
+            )
+            continue
+        raise ModelSpecError(
+            f"{models[0].name}: classifier {name!r} takes {variable!r}, the observable "
+            f"of region {region.name!r} it scores; "
+            + (
+                "the run must allow it (--allow-fit-observable)"
+                if declared
+                else "its spec does not declare uses_fit_observable"
+            )
+        )
 
 
 def _dump_config(
@@ -225,6 +264,7 @@ def run_processor(
     output_dir: str | pathlib.Path | None = None,
     status: bool = True,
     models: list[str] | None = None,
+    allow_fit_observable: bool = False,
     dump_features: bool | str | definition_module.ClassifierConfig = False,
     profile: Profile | None = None,
     on_bad_file: str | None = None,
@@ -246,6 +286,8 @@ def run_processor(
         status: show a progress bar
         models: classifier model files replacing those of the definition's classifier
             (one classifier only)
+        allow_fit_observable: allow a classifier whose features include the
+            observable of a region it scores (its spec must declare it too)
         dump_features: return (and, with ``output_dir``, write ``features.parquet``)
             the nominal features of selected MC events: of the definition's
             classifier (True), of the classifier named, or of the configuration given
@@ -287,7 +329,7 @@ def run_processor(
         lumi_fb = float(data_metadata.get("lumi_fb", definition.luminosity_fb))
     log.info("normalizing MC to %.3g fb^-1", lumi_fb)
 
-    classifiers = classifiers_of(definition, models)
+    classifiers = classifiers_of(definition, models, allow_fit_observable)
     dump_config = _dump_config(definition, dump_features)
 
     with open_executor(profile, status=status, imports=(processor_class.__module__,)) as opened:

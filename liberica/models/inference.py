@@ -85,21 +85,27 @@ def evaluate(
 ) -> np.ndarray:
     """Scores of ``features`` rows, each from the fold model that did not train on its event.
 
-    One batched ``run`` per model (at most two per call).
+    One batched ``run`` per model. The model of fold m scores the rows with
+    ``eventNumber % folds == (m + 1) % folds`` (``spec.evaluates``).
 
     Args:
-        classifiers: one model per eventNumber parity
+        classifiers: one model per fold
         features: ``(n, F)`` float32
         event_number: ``(n,)`` eventNumber of each row
+
+    Returns:
+        ``(n,)`` scores for a model with one output, ``(n, outputs)`` otherwise
     """
-    scores = np.full(len(features), np.nan, dtype=np.float64)
-    parity = np.asarray(event_number) % 2
+    n_outputs = len(classifiers[0].spec.outputs) if classifiers else 1
+    scores = np.full((len(features), n_outputs), np.nan, dtype=np.float64)
+    event_number = np.asarray(event_number)
     for classifier in classifiers:
-        rows = np.flatnonzero(parity != classifier.spec.train_parity)
+        spec = classifier.spec
+        rows = np.flatnonzero(event_number % spec.folds == spec.evaluates)
         if rows.size == 0:
             continue
         runner = session(classifier)
         name = runner.get_inputs()[0].name
         output = runner.run(None, {name: np.ascontiguousarray(features[rows])})[0]
-        scores[rows] = np.asarray(output, dtype=np.float64).reshape(-1)
-    return scores
+        scores[rows] = np.asarray(output, dtype=np.float64).reshape(len(rows), n_outputs)
+    return scores[:, 0] if n_outputs == 1 else scores

@@ -22,6 +22,9 @@ from typing import NamedTuple
 import onnxruntime as ort
 
 SPEC_VERSION = "1"
+"""Two folds by eventNumber parity, one output."""
+SPEC_VERSION_MULTI = "2"
+"""K folds by eventNumber % K, any number of outputs."""
 
 
 class ModelSpecError(ValueError):
@@ -31,63 +34,123 @@ class ModelSpecError(ValueError):
 class FeatureSpec(NamedTuple):
     """What a classifier expects and means.
 
+    The fold rule: with ``folds`` = K, the model of fold m is evaluated on the
+    events with ``eventNumber % K == (m + 1) % K`` and trained on the others, so
+    no event is scored by a model that trained on it. For K = 2 this is the
+    parity rule of spec version 1: fold m trains on parity m and scores 1 - m.
+
     Attributes:
         feature_set: identifier of the feature function (e.g. ``<analysis>-v1``)
         features: feature names in input column order
-        train_parity: eventNumber % 2 of the events the model trained on
-        output: meaning of the single output column
+        fold: the model's fold m (for two folds, the parity it trained on)
+        output: meaning of the output (of its first column)
         preprocessing: how inputs are transformed (inside the graph)
         training_sample: description of the training data
-        version: the spec format version
+        version: the spec format version (1: two folds and one output; 2: any)
+        folds: K, the number of folds of the rule
+        outputs: the names of the output columns (a multi-class model has several)
+        uses_fit_observable: the model was trained on a region's fit observable
+            on purpose; a run must still allow it explicitly
     """
 
     feature_set: str
     features: tuple[str, ...]
-    train_parity: int
+    fold: int
     output: str
     preprocessing: str
     training_sample: str
     version: str = SPEC_VERSION
+    folds: int = 2
+    outputs: tuple[str, ...] = ("score",)
+    uses_fit_observable: bool = False
+
+    @property
+    def train_parity(self) -> int:
+        """For two folds: the eventNumber parity the model trained on."""
+        return self.fold
+
+    @property
+    def evaluates(self) -> int:
+        """The residue ``eventNumber % folds`` of the events this model scores."""
+        return (self.fold + 1) % self.folds
+
+    def _is_version_1(self) -> bool:
+        return self.folds == 2 and len(self.outputs) == 1 and not self.uses_fit_observable
 
     def to_metadata(self) -> dict[str, str]:
-        """The spec as ONNX metadata_props (string values)."""
-        return {
+        """The spec as ONNX metadata_props (string values); version 1 where it suffices."""
+        common = {
             "liberica.feature_set": self.feature_set,
             "liberica.features": json.dumps(list(self.features)),
-            "liberica.fold_rule": json.dumps(
-                {
-                    "key": "eventNumber % 2",
-                    "train_parity": self.train_parity,
-                    "evaluates_parity": 1 - self.train_parity,
-                }
-            ),
+        }
+        tail = {
             "liberica.output": self.output,
             "liberica.preprocessing": self.preprocessing,
             "liberica.training_sample": self.training_sample,
-            "liberica.spec_version": self.version,
+        }
+        if self._is_version_1():
+            rule = {
+                "key": "eventNumber % 2",
+                "train_parity": self.fold,
+                "evaluates_parity": 1 - self.fold,
+            }
+            return {
+                **common,
+                "liberica.fold_rule": json.dumps(rule),
+                **tail,
+                "liberica.spec_version": SPEC_VERSION,
+            }
+        rule = {
+            "key": f"eventNumber % {self.folds}",
+            "fold": self.fold,
+            "evaluates": self.evaluates,
+            "trains_on": [r for r in range(self.folds) if r != self.evaluates],
+        }
+        return {
+            **common,
+            "liberica.fold_rule": json.dumps(rule),
+            **tail,
+            "liberica.outputs": json.dumps(list(self.outputs)),
+            "liberica.uses_fit_observable": json.dumps(self.uses_fit_observable),
+            "liberica.spec_version": SPEC_VERSION_MULTI,
         }
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, str], source: str) -> FeatureSpec:
-        """Read a spec back from ONNX metadata_props.
+        """Read a spec back from ONNX metadata_props (version 1 or 2).
 
         Raises:
             ModelSpecError: naming the model and the missing or malformed key
         """
         try:
             fold = json.loads(metadata["liberica.fold_rule"])
-            return cls(
-                feature_set=metadata["liberica.feature_set"],
-                features=tuple(json.loads(metadata["liberica.features"])),
-                train_parity=int(fold["train_parity"]),
-                output=metadata["liberica.output"],
-                preprocessing=metadata["liberica.preprocessing"],
-                training_sample=metadata["liberica.training_sample"],
-                version=metadata["liberica.spec_version"],
+            version = metadata["liberica.spec_version"]
+            common = {
+                "feature_set": metadata["liberica.feature_set"],
+                "features": tuple(json.loads(metadata["liberica.features"])),
+                "output": metadata["liberica.output"],
+                "preprocessing": metadata["liberica.preprocessing"],
+                "training_sample": metadata["liberica.training_sample"],
+            }
+            if version == SPEC_VERSION:
+                return cls(fold=int(fold["train_parity"]), version=version, **common)
+            if version != SPEC_VERSION_MULTI:
+                raise ValueError(f"unknown spec version {version!r}")
+            folds = int(fold["key"].rsplit("%", 1)[1])
+            spec = cls(
+                fold=int(fold["fold"]),
+                version=version,
+                folds=folds,
+                outputs=tuple(json.loads(metadata["liberica.outputs"])),
+                uses_fit_observable=bool(json.loads(metadata["liberica.uses_fit_observable"])),
+                **common,
             )
+            if folds < 2 or not 0 <= spec.fold < folds or spec.evaluates != int(fold["evaluates"]):
+                raise ValueError(f"inconsistent fold rule {fold}")
+            return spec
         except KeyError as err:
             raise ModelSpecError(f"{source}: ONNX metadata lacks {err.args[0]!r}") from None
-        except (ValueError, TypeError) as err:
+        except (ValueError, TypeError, IndexError) as err:
             raise ModelSpecError(f"{source}: malformed liberica metadata ({err})") from None
 
 
@@ -127,9 +190,15 @@ def read_classifier(model_bytes: bytes, name: str) -> Classifier:
         reason = " ".join(str(err).split())[:300]
         raise ModelSpecError(f"{name}: not a readable ONNX model ({reason})") from None
     spec = FeatureSpec.from_metadata(dict(loaded.get_modelmeta().custom_metadata_map), name)
-    inputs = loaded.get_inputs()
-    if len(inputs) != 1 or len(loaded.get_outputs()) != 1:
+    inputs, outputs = loaded.get_inputs(), loaded.get_outputs()
+    if len(inputs) != 1 or len(outputs) != 1:
         raise ModelSpecError(f"{name}: expected one input and one output tensor")
+    out_shape = outputs[0].shape
+    out_width = out_shape[1] if len(out_shape) == 2 and isinstance(out_shape[1], int) else 1
+    if out_width != len(spec.outputs):
+        raise ModelSpecError(
+            f"{name}: output has {out_width} columns but the spec names {len(spec.outputs)}"
+        )
     shape = inputs[0].shape
     width = shape[1] if len(shape) == 2 and isinstance(shape[1], int) else None
     if width != len(spec.features):
@@ -144,8 +213,9 @@ def check_against(
 ) -> None:
     """Refuse models whose spec does not match the analysis's feature function.
 
-    Also requires one model per eventNumber parity, so that every event is
-    scored by a model that did not train on it.
+    Also requires one model per fold of one fold rule (for two folds, one per
+    eventNumber parity), so that every event is scored by a model that did not
+    train on it, and the same outputs from each.
 
     Raises:
         ModelSpecError: naming the model and the first difference
@@ -164,9 +234,20 @@ def check_against(
                 f"missing {missing}, unexpected {extra}" if missing or extra else "order differs"
             )
             raise ModelSpecError(f"{classifier.name}: feature list does not match: {detail}")
-    parities = sorted(c.spec.train_parity for c in classifiers)
-    if parities != [0, 1]:
+    folds = {c.spec.folds for c in classifiers}
+    if len(folds) != 1:
         raise ModelSpecError(
-            "need exactly one model trained on each eventNumber parity (0 and 1), got "
-            f"{parities} from {[c.name for c in classifiers]}"
+            f"the models follow different fold rules ({sorted(folds)} folds): "
+            f"{[c.name for c in classifiers]}"
         )
+    (k,) = folds
+    indices = sorted(c.spec.fold for c in classifiers)
+    if indices != list(range(k)):
+        what = "eventNumber parity (0 and 1)" if k == 2 else f"fold of eventNumber % {k}"
+        raise ModelSpecError(
+            f"need exactly one model trained on each {what}, got {indices} from "
+            f"{[c.name for c in classifiers]}"
+        )
+    outputs = {c.spec.outputs for c in classifiers}
+    if len(outputs) != 1:
+        raise ModelSpecError(f"the fold models disagree on their outputs: {sorted(outputs)}")

@@ -1,8 +1,10 @@
-"""Train an analysis's classifier with torch, two folds by eventNumber parity, export to ONNX.
+"""Train an analysis's classifier with torch, in K folds by eventNumber, and export to ONNX.
 
-Fold k trains on the MC events with ``eventNumber % 2 == k`` (early stopping on
-a seeded validation split of those) and is evaluated only on the other parity,
-which is also the only parity it scores in the processor. Standardization is a
+With K folds (``TrainingConfig.folds``, 2 by default), the model of fold m is
+evaluated on the MC events with ``eventNumber % K == (m + 1) % K`` and trained on
+the others (early stopping on a seeded validation split of those), which is
+also the rule by which it scores in the processor. For two folds, fold k trains
+on parity k and scores the other parity. Standardization is a
 layer of the exported graph, so the ONNX file takes raw features (GeV). torch
 is needed here only; running the models needs onnxruntime alone.
 """
@@ -34,8 +36,9 @@ class TrainingConfig(NamedTuple):
         patience: epochs without validation improvement before stopping
         validation_fraction: part of the training fold held out for early stopping
         weighted: use event weights (negative ones clipped to 0) instead of counts
-        all_backgrounds: train against every background, not only ZZ*
+        all_backgrounds: train against every background, not only the classifier's
         seed: seeds torch and the splits: the same seed gives the same model
+        folds: K, the folds of the rule on eventNumber (K >= 2)
     """
 
     hidden: tuple[int, ...] = (32, 32)
@@ -47,23 +50,25 @@ class TrainingConfig(NamedTuple):
     weighted: bool = True
     all_backgrounds: bool = False
     seed: int = 42
+    folds: int = 2
 
 
 class FoldReport(NamedTuple):
     """What one fold's training gave.
 
     Attributes:
-        train_parity: eventNumber parity it trained on
+        fold: the fold m (for two folds, the eventNumber parity it trained on)
         path: the exported ONNX file
         epochs: epochs run (early stopping included)
-        auc_weighted: ROC AUC on the other parity, with event weights
+        auc_weighted: ROC AUC on the residue it scores, with event weights
         auc_unweighted: the same, counting events
         onnx_max_abs_diff: largest |ONNX - torch| over the evaluation rows
         n_train: rows trained on (validation excluded)
-        n_evaluated: rows of the other parity it was evaluated on
+        n_evaluated: rows of the residue it was evaluated on
+        folds: K
     """
 
-    train_parity: int
+    fold: int
     path: pathlib.Path
     epochs: int
     auc_weighted: float
@@ -71,6 +76,17 @@ class FoldReport(NamedTuple):
     onnx_max_abs_diff: float
     n_train: int
     n_evaluated: int
+    folds: int = 2
+
+    @property
+    def train_parity(self) -> int:
+        """For two folds: the eventNumber parity it trained on."""
+        return self.fold
+
+    @property
+    def evaluates(self) -> int:
+        """The residue ``eventNumber % folds`` it was evaluated on."""
+        return (self.fold + 1) % self.folds
 
 
 def labels_and_weights(
@@ -277,34 +293,38 @@ def train(
         config: the training choices
         training_sample: description stored in the model metadata
         feature_set: the analysis's feature set (names in column order)
-        model_names: the file name of each fold's model, fold 0 first
+        model_names: the file name of each fold's model, fold 0 first (one per fold)
         output: what the output means, stored in the metadata
         title: the models' doc string
     """
     config = config or TrainingConfig()
-    if len(model_names) != 2:
-        raise ValueError(f"two folds by eventNumber parity need two model names, got {model_names}")
+    if config.folds < 2 or len(model_names) != config.folds:
+        raise ValueError(
+            f"{config.folds} folds (at least 2) need as many model names, got {model_names}"
+        )
     rows, labels, weights = labels_and_weights(table, signal, backgrounds, config.weighted)
     features = np.stack([table[name][rows] for name in feature_set.features], axis=1).astype(
         np.float32
     )
-    parity = table["eventNumber"][rows] % 2
+    residue = table["eventNumber"][rows] % config.folds
     event_weight = table["weight"][rows]
     reports, curves = [], []
-    for train_parity in (0, 1):
-        fit_rows = np.flatnonzero(parity == train_parity)
-        eval_rows = np.flatnonzero(parity != train_parity)
+    for fold in range(config.folds):
+        evaluates = (fold + 1) % config.folds
+        fit_rows = np.flatnonzero(residue != evaluates)
+        eval_rows = np.flatnonzero(residue == evaluates)
         model, epochs = train_fold(features[fit_rows], labels[fit_rows], weights[fit_rows], config)
         spec = FeatureSpec(
             feature_set=feature_set.name,
             features=feature_set.features,
-            train_parity=train_parity,
+            fold=fold,
+            folds=config.folds,
             output=output,
             preprocessing="standardization (x - mean) / std of the training rows, inside the graph",
             training_sample=f"{training_sample}; signal {signal} vs {backgrounds}; "
             f"weighted={config.weighted}; seed={config.seed}",
         )
-        path = out_dir / model_names[train_parity]
+        path = out_dir / model_names[fold]
         difference = export_onnx(model, spec, path, features[eval_rows], title)
         import torch
 
@@ -313,11 +333,11 @@ def train(
         y = labels[eval_rows]
         _, _, auc_w = roc(scores, y, np.clip(event_weight[eval_rows], 0, None))
         fpr, tpr, auc_u = roc(scores, y)
-        curves.append((train_parity, fpr, tpr, scores, y, event_weight[eval_rows]))
+        curves.append((fold, fpr, tpr, scores, y, event_weight[eval_rows]))
         n_valid = int(config.validation_fraction * len(fit_rows))
         reports.append(
             FoldReport(
-                train_parity,
+                fold,
                 path,
                 epochs,
                 auc_w,
@@ -325,11 +345,12 @@ def train(
                 difference,
                 len(fit_rows) - n_valid,
                 len(eval_rows),
+                config.folds,
             )
         )
         log.info(
             "fold %d: AUC %.4f weighted, %.4f unweighted; ONNX-torch %.2g",
-            train_parity,
+            fold,
             auc_w,
             auc_u,
             difference,
@@ -347,11 +368,11 @@ def _plot(curves, reports, out_dir: pathlib.Path) -> None:
 
     with plt.style.context(mplhep.style.ATLAS):
         figure, ax = plt.subplots(figsize=(7, 7))
-        for (parity, fpr, tpr, *_), report in zip(curves, reports, strict=True):
+        for (fold, fpr, tpr, *_), report in zip(curves, reports, strict=True):
             ax.plot(
                 fpr,
                 tpr,
-                label=f"fold {parity} (scores parity {1 - parity}), "
+                label=f"fold {fold} (scores eventNumber % {report.folds} == {report.evaluates}), "
                 f"AUC {report.auc_unweighted:.3f}",
             )
         ax.plot([0, 1], [0, 1], "k:", linewidth=1)
@@ -363,8 +384,8 @@ def _plot(curves, reports, out_dir: pathlib.Path) -> None:
         plt.close(figure)
         figure, ax = plt.subplots(figsize=(8, 6))
         bins = np.linspace(0, 1, 26)
-        for parity, _, _, scores, y, w in curves:
-            style = "-" if parity == 0 else "--"
+        for (fold, _, _, scores, y, w), report in zip(curves, reports, strict=True):
+            style = "-" if fold == 0 else "--"
             for value, name, color in ((1, "signal", "tab:red"), (0, "background", "tab:blue")):
                 part = y == value
                 ax.hist(
@@ -375,7 +396,7 @@ def _plot(curves, reports, out_dir: pathlib.Path) -> None:
                     histtype="step",
                     linestyle=style,
                     color=color,
-                    label=f"{name}, parity-{1 - parity} events (fold {parity} model)",
+                    label=f"{name}, residue-{report.evaluates} events (fold {fold} model)",
                 )
         ax.set_xlabel("Classifier score")
         ax.set_ylabel("Normalized events")

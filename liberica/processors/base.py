@@ -154,9 +154,15 @@ class AnalysisProcessor(processor.ProcessorABC):
             timing["features_s"] += middle - start
             timing["inference_s"] += time.perf_counter() - middle
             timing["rows_scored"] += len(rows)
-            score = np.full(len(result.passed), np.nan)
-            score[rows] = scores
-            result.observables[score_key(name)] = score
+            outputs = self.classifiers[name][0].spec.outputs
+            columns = scores.reshape(len(rows), -1)
+            for k, output in enumerate(outputs):
+                score = np.full(len(result.passed), np.nan)
+                score[rows] = columns[:, k]
+                # a region takes the first output; a multi-class model's others by name
+                result.observables[score_key(name) if k == 0 else f"{score_key(name)}:{output}"] = (
+                    score
+                )
 
     def _feature_rows(
         self, events: ak.Array, result: Any, process: str, weight: np.ndarray
