@@ -462,45 +462,57 @@ def run(
     _fit_and_print(result.output_dir, analysis, None, asimov=False)
 
 
+def _fit_input_options(func):
+    """RUN_DIR and the options that say what to fit: for ``fit`` and ``toys``."""
+    options = [
+        click.argument(
+            "run_dir", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path)
+        ),
+        click.option(
+            "--analysis",
+            default=None,
+            help="Analysis definition (name or YAML) [default: the run's, from its metrics.json].",
+        ),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(exists=True, path_type=pathlib.Path),
+            default=None,
+            help="A cabinetry config to use instead of the generated one.",
+        ),
+        click.option(
+            "--regions",
+            default=None,
+            help="Fit regions: a set named in the definition's fit.region_sets, or a "
+            "comma-separated list of regions [default: the definition's fit.regions].",
+        ),
+        click.option(
+            "--maxiter",
+            type=click.IntRange(min=1),
+            default=None,
+            help="MIGRAD's call limit for each attempt of each fit, as in cabinetry and pyhf "
+            "[default: Minuit2's own].",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @main.command()
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path))
-@click.option(
-    "--analysis",
-    default=None,
-    help="Analysis definition (name or YAML) [default: the run's, from its metrics.json].",
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(exists=True, path_type=pathlib.Path),
-    default=None,
-    help="A cabinetry config to use instead of the generated one.",
-)
+@_fit_input_options
 @click.option("--asimov", is_flag=True, help="Fit the Asimov data set (mu = 1) instead of data.")
-@click.option(
-    "--regions",
-    default=None,
-    help="Fit regions: a set named in the definition's fit_region_sets, or a comma-separated "
-    "list of regions [default: the definition's fit_regions].",
-)
 @click.option("--no-ranking", is_flag=True, help="Skip the nuisance-parameter ranking.")
 @click.option("--no-figures", is_flag=True, help="Skip the plots.")
-@click.option(
-    "--maxiter",
-    type=click.IntRange(min=1),
-    default=None,
-    help="MIGRAD's call limit for each attempt of each fit, as in cabinetry and pyhf "
-    "[default: Minuit2's own].",
-)
 def fit(
     run_dir: pathlib.Path,
     analysis: str | None,
     config_path: pathlib.Path | None,
-    asimov: bool,
     regions: str | None,
+    maxiter: int | None,
+    asimov: bool,
     no_ranking: bool,
     no_figures: bool,
-    maxiter: int | None,
 ) -> None:
     """Fit the signal strength mu to the histograms of RUN_DIR.
 
@@ -513,20 +525,7 @@ def fit(
 
 
 @main.command()
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path))
-@click.option(
-    "--analysis",
-    default=None,
-    help="Analysis definition (name or YAML) [default: the run's, from its metrics.json].",
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(exists=True, path_type=pathlib.Path),
-    default=None,
-    help="A cabinetry config to use instead of the generated one.",
-)
-@click.option("--regions", default=None, help="Fit regions, as for `liberica fit`.")
+@_fit_input_options
 @click.option(
     "--ntoys", type=click.IntRange(min=2), default=200, show_default=True, help="Toys per mu."
 )
@@ -549,6 +548,7 @@ def toys(
     analysis: str | None,
     config_path: pathlib.Path | None,
     regions: str | None,
+    maxiter: int | None,
     ntoys: int,
     mu_values: str,
     seed: int,
@@ -593,6 +593,7 @@ def toys(
                 seed,
                 workers,
                 progress=lambda n: progress.advance(task, n),
+                call_limit=maxiter,
             )
         wall = time.perf_counter() - start
     except (FitInputError, FitFailure, FileNotFoundError) as err:
