@@ -897,7 +897,11 @@ def train(
         else list(classifier.background)
     )
     config = TrainingConfig(
-        weighted=not unweighted, all_backgrounds=all_backgrounds, seed=seed, folds=folds
+        weighted=not unweighted,
+        all_backgrounds=all_backgrounds,
+        seed=seed,
+        folds=folds,
+        negative_weights=classifier.negative_weights,
     )
     if len(classifier.models) != folds:
         raise click.BadParameter(

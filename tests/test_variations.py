@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from conftest import random_leptons
 
+from liberica.analysis.definition import Systematic
 from liberica.processors.leptons import lepton_columns
 from liberica.processors.variations import event_seeded_normal, scale_momentum, smear_resolution
 
@@ -112,3 +113,37 @@ def test_smearing_draws_the_seeded_normal_of_each_lepton():
     )
     width = np.where(leptons.abs_pdg_id == 11, 0.02, 0.03)
     np.testing.assert_array_equal(smeared.pt, leptons.pt * np.maximum(1.0 + width * normal, 0.0))
+
+
+def test_large_r_jet_energy_and_mass_scales_vary_what_they_name():
+    import awkward as ak
+
+    from liberica.processors import systematics
+    from liberica.processors.schema import behavior
+
+    jets = ak.zip(
+        {
+            "pt": ak.Array([[400.0, 250.0], []]),
+            "eta": ak.Array([[0.5, -1.0], []]),
+            "phi": ak.Array([[0.1, 2.0], []]),
+            "energy": ak.Array([[np.hypot(400.0 * np.cosh(0.5), 90.0), np.hypot(250.0 * np.cosh(1.0), 30.0)], []]),
+            "combined_mass": ak.Array([[90.0, 30.0], []]),
+        },
+        with_name="PtEtaPhiELorentzVector",
+        behavior=behavior,
+    )  # fmt: skip
+    chunk = systematics.ChunkInputs(np.zeros(2, np.int64), np.zeros(2, np.int64))
+    energy_scale = Systematic("jes", "large_r_jet_energy_scale", {"relative_shift": 0.02})
+    mass_scale = Systematic("jms", "large_r_jet_mass_scale", {"relative_shift": 0.05})
+    varied = dict(systematics.get("large_r_jet_energy_scale").vary(energy_scale, jets, chunk))
+    assert list(varied) == ["Up", "Down"]
+    np.testing.assert_allclose(ak.flatten(varied["Up"].pt), [408.0, 255.0])
+    np.testing.assert_allclose(ak.flatten(varied["Down"].mass), ak.flatten(jets.mass), rtol=1e-9)
+    np.testing.assert_allclose(ak.flatten(varied["Up"].combined_mass), [90.0, 30.0])
+    varied = dict(systematics.get("large_r_jet_mass_scale").vary(mass_scale, jets, chunk))
+    np.testing.assert_allclose(
+        ak.flatten(varied["Up"].mass), 1.05 * ak.flatten(jets.mass), rtol=1e-9
+    )
+    np.testing.assert_allclose(ak.flatten(varied["Down"].combined_mass), [85.5, 28.5])
+    np.testing.assert_allclose(ak.flatten(varied["Up"].pt), [400.0, 250.0])
+    assert ak.num(varied["Up"]).tolist() == [2, 0]

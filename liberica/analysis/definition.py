@@ -122,6 +122,7 @@ class ClassifierConfig(NamedTuple):
         signal: processes of the signal class, for training
         background: processes of the background class, for training
         output: what its output means
+        negative_weights: how training takes negative event weights (``clip``, ``abs``)
     """
 
     name: str
@@ -132,6 +133,7 @@ class ClassifierConfig(NamedTuple):
     signal: tuple[str, ...] = ()
     background: tuple[str, ...] = ()
     output: str = ""
+    negative_weights: str = "clip"
 
 
 class Systematic(NamedTuple):
@@ -462,6 +464,7 @@ def _build(
                     c.get("background", [p for p, v in processes.items() if v.kind == "background"])
                 ),
                 output=c.get("output", ""),
+                negative_weights=c.get("negative_weights", "clip"),
             )
             for name, c in config.get("classifiers", {}).items()
         },

@@ -35,7 +35,10 @@ class TrainingConfig(NamedTuple):
         max_epochs: upper limit on epochs
         patience: epochs without validation improvement before stopping
         validation_fraction: part of the training fold held out for early stopping
-        weighted: use event weights (negative ones clipped to 0) instead of counts
+        weighted: use event weights instead of counts
+        negative_weights: how a weighted training takes negative event weights:
+            ``clip`` (to 0) or ``abs`` (their magnitude, so that each class's
+            sum of |w| is what is balanced)
         all_backgrounds: train against every background, not only the classifier's
         seed: seeds torch and the splits: the same seed gives the same model
         folds: K, the folds of the rule on eventNumber (K >= 2)
@@ -51,6 +54,7 @@ class TrainingConfig(NamedTuple):
     all_backgrounds: bool = False
     seed: int = 42
     folds: int = 2
+    negative_weights: str = "clip"
 
 
 class FoldReport(NamedTuple):
@@ -90,14 +94,30 @@ class FoldReport(NamedTuple):
 
 
 def labels_and_weights(
-    table: np.ndarray, signal: list[str], backgrounds: list[str], weighted: bool
+    table: np.ndarray,
+    signal: list[str],
+    backgrounds: list[str],
+    weighted: bool,
+    negative_weights: str = "clip",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows used for training, their labels (1 = signal) and class-balanced weights."""
+    """Rows used for training, their labels (1 = signal) and class-balanced weights.
+
+    Each class's weights sum to half the rows; ``negative_weights`` says how a
+    negative event weight enters (``clip``: as 0, ``abs``: as its magnitude).
+    """
     process = table["process"]
     keep = np.isin(process, signal + backgrounds)
     rows = np.flatnonzero(keep)
     label = np.isin(process[rows], signal).astype(np.float32)
-    weight = np.clip(table["weight"][rows], 0.0, None) if weighted else np.ones(len(rows))
+    if negative_weights not in ("clip", "abs"):
+        raise ValueError(f"negative_weights must be 'clip' or 'abs', got {negative_weights!r}")
+    weights = table["weight"][rows]
+    if not weighted:
+        weight = np.ones(len(rows))
+    elif negative_weights == "abs":
+        weight = np.abs(weights)
+    else:
+        weight = np.clip(weights, 0.0, None)
     balanced = weight.astype(np.float64).copy()
     for value in (0.0, 1.0):
         part = label == value
@@ -302,7 +322,9 @@ def train(
         raise ValueError(
             f"{config.folds} folds (at least 2) need as many model names, got {model_names}"
         )
-    rows, labels, weights = labels_and_weights(table, signal, backgrounds, config.weighted)
+    rows, labels, weights = labels_and_weights(
+        table, signal, backgrounds, config.weighted, config.negative_weights
+    )
     features = np.stack([table[name][rows] for name in feature_set.features], axis=1).astype(
         np.float32
     )

@@ -8,6 +8,8 @@ global state, so a chunk gives the same answer on any worker and any chunking.
 
 The kinds ``lepton_momentum_scale`` and ``lepton_resolution`` register here
 (``processors/systematics.py``); they replace an analysis's ``leptons``.
+``large_r_jet_energy_scale`` and ``large_r_jet_mass_scale`` replace its
+``large_r_jets`` (an awkward collection such as the schema's).
 """
 
 from __future__ import annotations
@@ -250,3 +252,62 @@ class LeptonResolution(SystematicKind):
                 salt=SMEARING_SALT,
             ),
         )
+
+
+def _scaled_large_r_jets(jets: ak.Array, pt_factor: float, mass_factor: float) -> ak.Array:
+    """Large-R jets with pT scaled by ``pt_factor`` and mass by ``mass_factor``.
+
+    Direction is kept; the energy follows from the scaled momentum and mass,
+    and the stored ``combined_mass`` scales with the mass.
+    """
+    pt = jets.pt * pt_factor
+    mass = jets.mass * mass_factor
+    energy = np.sqrt((pt * np.cosh(jets.eta)) ** 2 + mass**2)
+    varied = ak.with_field(jets, pt, "pt")
+    varied = ak.with_field(varied, energy, "energy")
+    if "combined_mass" in ak.fields(jets):
+        varied = ak.with_field(varied, jets.combined_mass * mass_factor, "combined_mass")
+    return varied
+
+
+_SHIFT = {"type": "number", "exclusiveMinimum": 0, "maximum": 0.5}
+
+
+@register
+class LargeRJetEnergyScale(SystematicKind):
+    """The large-R jets' momentum scaled by 1 +- ``relative_shift`` (mass kept)."""
+
+    name = "large_r_jet_energy_scale"
+    category = "object"
+    collection = "large_r_jets"
+    options = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["relative_shift"],
+        "properties": {"relative_shift": _SHIFT},
+    }
+
+    def vary(self, systematic: Any, columns: ak.Array, chunk: ChunkInputs):
+        shift = systematic.options["relative_shift"]
+        for direction, sign in (("Up", 1), ("Down", -1)):
+            yield direction, _scaled_large_r_jets(columns, 1.0 + sign * shift, 1.0)
+
+
+@register
+class LargeRJetMassScale(SystematicKind):
+    """The large-R jets' mass scaled by 1 +- ``relative_shift`` (momentum kept)."""
+
+    name = "large_r_jet_mass_scale"
+    category = "object"
+    collection = "large_r_jets"
+    options = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["relative_shift"],
+        "properties": {"relative_shift": _SHIFT},
+    }
+
+    def vary(self, systematic: Any, columns: ak.Array, chunk: ChunkInputs):
+        shift = systematic.options["relative_shift"]
+        for direction, sign in (("Up", 1), ("Down", -1)):
+            yield direction, _scaled_large_r_jets(columns, 1.0, 1.0 + sign * shift)
