@@ -90,3 +90,54 @@ def test_negative_bins_are_floored_and_normalizations_get_a_wider_range():
     parameters = fixed["measurements"][0]["config"]["parameters"]
     assert parameters == [{"name": "xsec_bkg", "bounds": [[-10.0, 10.0]]}]
     assert report["merged"] == {}
+
+
+def _emptied_workspace() -> dict:
+    """A background a scale pushes out of the region on its Down side, and a sample it empties."""
+    workspace = _workspace([20.0, 0.5, 30.0], [4.0, 0.01, 9.0], [1, 1, 1], [22, 4, 28])
+    background = workspace["channels"][0]["samples"][1]
+    background["modifiers"] += [
+        {"name": "jes", "type": "normsys", "data": {"hi": 1.2, "lo": 0.0}},
+        {"name": "jes", "type": "histosys", "data": {"hi_data": [24, 0.6, 36], "lo_data": [0] * 3}},
+    ]
+    workspace["channels"][0]["samples"].append(
+        {
+            "name": "rare",
+            "data": [0.2, 0.0, 0.0],
+            "modifiers": [
+                {"name": "jes", "type": "normsys", "data": {"hi": 0.0, "lo": 0.0}},
+                {
+                    "name": "jes",
+                    "type": "histosys",
+                    "data": {"hi_data": [0] * 3, "lo_data": [0] * 3},
+                },
+                {"name": "xsec_rare", "type": "normsys", "data": {"hi": 1.1, "lo": 0.9}},
+            ],
+        }
+    )
+    return workspace
+
+
+def _logpdf_at_init(workspace: dict) -> float:
+    pyhf = pytest.importorskip("pyhf")
+    model = pyhf.Workspace(workspace).model()
+    data = workspace["observations"][0]["data"] + model.config.auxdata
+    return float(model.logpdf(model.config.suggested_init(), data)[0])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # pyhf on the NaN model
+def test_an_emptied_variation_side_is_mirrored_and_a_sample_it_empties_loses_the_modifier():
+    workspace = _emptied_workspace()
+    assert not np.isfinite(_logpdf_at_init(workspace))  # as processed, the model is NaN
+    fixed, report = apply(workspace, TemplateRules(max_mc_stat_error=0.5))
+    background, rare = fixed["channels"][0]["samples"][1:]
+    jes = {m["type"]: m["data"] for m in background["modifiers"] if m["name"] == "jes"}
+    assert jes["normsys"] == {"hi": 1.2, "lo": pytest.approx(1 / 1.2)}
+    assert jes["histosys"]["lo_data"] == pytest.approx([16.0, 0.4, 24.0])
+    assert jes["histosys"]["hi_data"] == [24, 0.6, 36]
+    assert [m["name"] for m in rare["modifiers"]] == ["xsec_rare"]
+    assert report["emptied"] == [
+        "sr/bkg/jesDown: empty, the other side mirrored",
+        "sr/rare/jes: both sides empty, dropped",
+    ]
+    assert np.isfinite(_logpdf_at_init(fixed))

@@ -98,9 +98,9 @@ def build_workspace(
     """
     pathlib.Path(config["General"]["HistogramFolder"]).mkdir(parents=True, exist_ok=True)
     cabinetry.templates.collect(config, method="uproot")
-    workspace, report = templates.apply(
-        cabinetry.workspace.build(config), rules or TemplateRules(), edges
-    )
+    with np.errstate(invalid="ignore", divide="ignore"):  # emptied samples: templates.apply
+        built = cabinetry.workspace.build(config)
+    workspace, report = templates.apply(built, rules or TemplateRules(), edges)
     check_model_covers_data(workspace)
     workspace_path.parent.mkdir(parents=True, exist_ok=True)
     workspace_path.write_text(json.dumps(workspace, indent=2, sort_keys=True))

@@ -190,7 +190,7 @@ def fit_workspace(
     fit_dir = pathlib.Path(fit_dir)
     fit_dir.mkdir(parents=True, exist_ok=True)
     timing = dict(timing or {})
-    template_report = template_report or {"merged": {}, "floored": [], "edges": {}}
+    template_report = template_report or {"merged": {}, "floored": [], "emptied": [], "edges": {}}
     model, data = cabinetry.model_utils.model_and_data(workspace, asimov=asimov)
     with _timed(timing, "compile_likelihood"):
         likelihood = Likelihood(workspace, asimov=asimov)

@@ -21,7 +21,15 @@ processed histograms stay as they are:
    two bins of the low-score region (115-125 GeV, 50% MC-statistics error).
 2. **Floor.** A per-sample bin still negative after merging (nominal or a
    variation template) is set to ``negative_floor``, logged with its content.
-3. **Normalization ranges.** pyhf bounds normsys parameters at +-5. On a small
+3. **Emptied variations.** A variation that leaves a sample no MC in a region
+   (a sample of one or two selected events whose jets a scale pushes out) has
+   a normalization factor of zero and a shape cabinetry divides by zero,
+   which put NaN in the model. Such a side is replaced by the other side
+   mirrored around nominal (factor 1/k, bins 2 x nominal - other); where
+   both sides are empty, or the sample has no nominal MC in the region (its
+   factors are 0/0), the modifier is dropped for that sample. Each is logged
+   and listed (``emptied``).
+4. **Normalization ranges.** pyhf bounds normsys parameters at +-5. On a small
    sample with a strong signal, the background-only fits of the significance
    and the CLs limit pushed a background normalization (Z+jets, whose few MC
    events put a spike under the peak) against +5, where MIGRAD cannot converge
@@ -134,6 +142,44 @@ def _floor(values: list[float], floor: float) -> tuple[list[float], list[int]]:
     return array.tolist(), negative.tolist()
 
 
+def _usable_factor(value: float) -> bool:
+    return bool(np.isfinite(value) and value > 0)
+
+
+def _repair_emptied(channel: dict[str, Any], report: dict[str, Any]) -> None:
+    """Mirror (or drop) the variation sides that leave a sample no MC (see the module doc)."""
+    for sample in channel["samples"]:
+        nominal = np.asarray(sample["data"], dtype=float)
+        modifiers = sample["modifiers"]
+        by_name: dict[str, dict[str, dict]] = {}
+        for modifier in modifiers:
+            by_name.setdefault(modifier["name"], {})[modifier["type"]] = modifier
+        dropped = set()
+        for name, kinds in by_name.items():
+            norm, shape = kinds.get("normsys"), kinds.get("histosys")
+            if norm is None:
+                continue
+            hi, lo = float(norm["data"]["hi"]), float(norm["data"]["lo"])
+            good = {"hi": _usable_factor(hi), "lo": _usable_factor(lo)}
+            if all(good.values()):
+                continue
+            where = f"{channel['name']}/{sample['name']}/{name}"
+            if not any(good.values()):
+                dropped.add(name)
+                why = "both sides empty" if nominal.sum() > 0 else "no nominal MC in the region"
+                report["emptied"].append(f"{where}: {why}, dropped")
+                continue
+            kept, empty = ("hi", "lo") if good["hi"] else ("lo", "hi")
+            norm["data"][empty] = 1.0 / float(norm["data"][kept])
+            if shape is not None:
+                other = np.asarray(shape["data"][f"{kept}_data"], dtype=float)
+                shape["data"][f"{empty}_data"] = (2.0 * nominal - other).tolist()
+            side = "Up" if empty == "hi" else "Down"
+            report["emptied"].append(f"{where}{side}: empty, the other side mirrored")
+        if dropped:
+            sample["modifiers"] = [m for m in modifiers if m["name"] not in dropped]
+
+
 def _widen_nuisance_bounds(workspace: dict[str, Any], bound: float, report: dict) -> None:
     """Give every normsys parameter the range +-bound, unless the config sets one.
 
@@ -169,14 +215,21 @@ def apply(
 
     Returns:
         tuple: the new workspace, and ``{"merged": {region: [...]}, "floored": [...],
-        "edges": {region: edges}}``
+        "emptied": [...], "edges": {region: edges}}``
     """
     workspace = copy.deepcopy(workspace)
     observations = {o["name"]: o for o in workspace["observations"]}
-    report: dict[str, Any] = {"rules": rules._asdict(), "merged": {}, "floored": [], "edges": {}}
+    report: dict[str, Any] = {
+        "rules": rules._asdict(),
+        "merged": {},
+        "floored": [],
+        "emptied": [],
+        "edges": {},
+    }
     poi = workspace["measurements"][0]["config"]["poi"]
     for channel in workspace["channels"]:
         name = channel["name"]
+        _repair_emptied(channel, report)
         total, variance = _background_mc(channel, poi)
         groups = bin_groups(total, variance, rules)
         region_edges = None if edges is None else np.asarray(edges.get(name), dtype=float)
@@ -224,6 +277,12 @@ def apply(
                             f"{name}/{sample['name']}/{modifier['name']}{side} bin {index}"
                         )
     _widen_nuisance_bounds(workspace, rules.nuisance_bound, report)
+    if report["emptied"]:
+        log.warning(
+            "%d variation(s) left a sample no MC in a fit region: %s",
+            len(report["emptied"]),
+            "; ".join(report["emptied"]),
+        )
     if report["floored"]:
         log.warning(
             "%d negative per-sample bin(s) set to %g: %s",
