@@ -55,6 +55,15 @@ def small_sample(tmp_path_factory) -> pathlib.Path:
 
 
 @pytest.fixture(scope="session")
+def hllj_sample(tmp_path_factory) -> pathlib.Path:
+    """A small seeded hllj sample (fileset path): 60k MC events, data at 10 fb^-1."""
+    from liberica.analysis.hllj.generator import generate_hllj
+
+    out = tmp_path_factory.mktemp("hllj_small")
+    return generate_hllj(out, events=60_000, lumi_fb=10.0, seed=7).fileset_path
+
+
+@pytest.fixture(scope="session")
 def default_sample(tmp_path_factory):
     """The default embedded sample (2M MC events, seed 42)."""
     from liberica.analysis.hzz4l.generator import generate_hzz4l
@@ -128,11 +137,13 @@ def constant_model(
     folds: int = 2,
     outputs: tuple[str, ...] = ("score",),
     uses_fit_observable: bool = False,
+    feature_set: str | None = None,
 ) -> bytes:
     """A real ONNX model (Gemm with zero weights) that outputs ``score`` for every row.
 
     ``train_parity`` is its fold m (for two folds, its parity); with several
-    ``outputs``, output k is ``score + k``.
+    ``outputs``, output k is ``score + k``. ``features`` and ``feature_set``
+    default to hzz4l's.
     """
     import numpy as np
     import onnx
@@ -154,7 +165,7 @@ def constant_model(
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
     spec = FeatureSpec(
-        FEATURE_SET,
+        feature_set or FEATURE_SET,
         features,
         train_parity,
         "constant",

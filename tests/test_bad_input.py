@@ -57,7 +57,8 @@ class Setup(NamedTuple):
         analysis: the name commands take
         fileset: a valid fileset (made from the small sample's files)
         sig, other, bkg, data: a signal sample, another MC sample, a background
-            sample with one file, the data sample
+            sample with one file (of ``bkg_entries`` events, fewer than a chunk), the
+            data sample
         sig_process: the signal sample's process
         definition: the analysis's definition YAML
         alternative: a sample systematic and its process, or None
@@ -69,6 +70,7 @@ class Setup(NamedTuple):
     sig: str
     other: str
     bkg: str
+    bkg_entries: int
     data: str
     sig_process: str
     definition: pathlib.Path
@@ -231,9 +233,9 @@ CASES = [
     Case("a file cut to 40%, skipped", _replace_bkg(_truncated(lambda n: int(0.4 * n))), 0,
          "skipped 0 file(s) and ", ("--on-bad-file", "skip")),
     Case("per-lepton vectors of different lengths", _replace_bkg(_inconsistent_lengths), 2,
-         "entries 0-18000: InputFormatError: branch lep_eta has other per-event lengths than lep_pt"),
+         "entries 0-{bkg_entries}: InputFormatError: branch lep_eta has other per-event lengths than lep_pt"),
     Case("per-lepton vectors of different lengths, skipped", _replace_bkg(_inconsistent_lengths), 0,
-         "skipped 0 file(s) and 1 chunk(s), 18,000 events", ("--on-bad-file", "skip")),
+         "skipped 0 file(s) and 1 chunk(s), {bkg_entries:,} events", ("--on-bad-file", "skip")),
     Case("--out under a regular file", _out_under_a_file, 2, "cannot write outputs to "),
     # refused before too: kept in the table
     Case("an unknown sample-level key", _unknown_sample_key, 2,
@@ -253,7 +255,7 @@ def _hzz4l_setup(small_sample) -> Setup:
     fileset = json.loads(pathlib.Path(small_sample).read_text())
     folder = pathlib.Path(__file__).parents[1] / "liberica" / "analysis" / "hzz4l"
     return Setup(
-        "hzz4l", fileset, "ggH125_ZZ4lep", "VBFH125_ZZ4lep", "ZZllll", "data", "ggH",
+        "hzz4l", fileset, "ggH125_ZZ4lep", "VBFH125_ZZ4lep", "ZZllll", 18_000, "data", "ggH",
         folder / "definition.yaml", ("zz_generator", "ZZ"), {**os.environ, "COLUMNS": "400"},
     )  # fmt: skip
 
@@ -272,16 +274,27 @@ def _dimuon_setup(small_sample, outside_analysis) -> Setup:
         "data": source["data"],
     }
     return Setup(
-        "dimuon", fileset, "higgs", "vbf_higgs", "diboson", "data", "higgs",
+        "dimuon", fileset, "higgs", "vbf_higgs", "diboson", 18_000, "data", "higgs",
         folder / "definition.yaml", None, {**env, "COLUMNS": "400"},
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module", params=["hzz4l", "dimuon"])
+def _hllj_setup(hllj_sample) -> Setup:
+    fileset = json.loads(pathlib.Path(hllj_sample).read_text())
+    folder = pathlib.Path(__file__).parents[1] / "liberica" / "analysis" / "hllj"
+    return Setup(
+        "hllj", fileset, "X1000", "X1500", "diboson", 4_200, "data", "X1000",
+        folder / "definition.yaml", ("zjets_modelling", "Zjets"), {**os.environ, "COLUMNS": "400"},
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module", params=["hzz4l", "hllj", "dimuon"])
 def setup(request, small_sample) -> Setup:
     """Every registered analysis: liberica's own, and the pip-installed outside one."""
     if request.param == "hzz4l":
         return _hzz4l_setup(small_sample)
+    if request.param == "hllj":
+        return _hllj_setup(request.getfixturevalue("hllj_sample"))
     return _dimuon_setup(small_sample, request.getfixturevalue("outside_analysis"))
 
 
