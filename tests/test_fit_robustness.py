@@ -18,7 +18,11 @@ from liberica.fits.measurement import build_workspace, fit_signal_strength
 from liberica.fits.run import observable_edges
 from liberica.fits.templates import TemplateRules
 
-SEEDS = range(3001, 3011)
+SEEDS = [
+    pytest.param(seed, marks=[pytest.mark.slow] if seed > 3003 else [])
+    for seed in range(3001, 3011)
+]
+"""Ten seeds: three in the default run, the other seven with ``-m slow``."""
 
 
 def _cli(*arguments: str) -> subprocess.CompletedProcess:
