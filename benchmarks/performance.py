@@ -1,21 +1,25 @@
-"""The hzz4l performance benchmark: processing rate against pure I/O, memory, chunk size.
+"""The performance benchmark: processing rate against pure I/O, memory, chunk size.
 
-One command, one run, the same files for every row:
+One command, one run, the same files for every row of an analysis, for hzz4l
+and then for hllj (``--analyses``):
   (a) pure uproot read of exactly the branches the processor touches;
   (b) the processor, nominal only, no classifier (iterative, 1 core);
   (c) with every systematic, no classifier;
   (d) with every systematic and the classifier (the full job);
   (e) the full job with futures and with dask-local on 2 workers.
 For each: events/s per core, ratio to (a), peak RSS per worker process and
-bytes read, from the fastest of ``--repeat`` runs. Then a profile of one chunk
-of (d), and a chunk-size scan of (d) from 50k to 1M events on a subset of the
-files. Every processing row runs in a fresh process, so that its peak RSS is
-its own.
+bytes read, from the fastest of ``--repeat`` runs. For hzz4l, then a profile of
+one chunk of (d), and a chunk-size scan of (d) from 50k to 1M events on a
+subset of the files. Every processing row runs in a fresh process, so that its
+peak RSS is its own. For hllj, rows (a)-(d) and futures x2: an analysis
+written in coffea idioms (awkward + vector, PackedSelection) should reach 0.3
+of its pure read with every systematic and the classifier.
 
-The sample (default 20M MC events in 41 files of at most 500k events) is
-generated once and cached.
+The samples (hzz4l: default 20M MC events in 41 files of at most 500k events;
+hllj: 10M) are generated once and cached.
 
-    python benchmarks/performance.py [--events 20000000] [--events-per-file 500000]
+    python benchmarks/performance.py [--events 20000000] [--hllj-events 10000000]
+                                     [--events-per-file 500000] [--analyses hzz4l,hllj]
 
 ``--compare-with TREE`` instead times the full job (d) of this checkout and of
 another liberica source tree (e.g. ``git worktree add /tmp/old REV``) in
@@ -68,14 +72,19 @@ def pure_read(
 
 
 def _process(
-    fileset_path: str, systematics: bool, classifier: bool, executor: str, chunksize: int
+    fileset_path: str,
+    systematics: bool,
+    classifier: bool,
+    executor: str,
+    chunksize: int,
+    analysis: str = "hzz4l",
 ) -> dict:
     """One processing run in this (fresh) process; returns its metrics."""
     from liberica.analysis.clusters import Profile
     from liberica.analysis.definition import load, without_classifier
     from liberica.analysis.pipeline import run_processor
 
-    definition = load("hzz4l")
+    definition = load(analysis)
     if not classifier:
         definition = without_classifier(definition)
     profile = {
@@ -126,13 +135,20 @@ def _best_of(repeat: int, *args) -> dict:
     return max(runs, key=lambda m: m["events_per_second"])
 
 
-def _profile_one_chunk(fileset_path: pathlib.Path, chunksize: int) -> str:
-    """cProfile of the full job on the first MC file's first chunk, after the workers' warm-up."""
-    from liberica.analysis.hzz4l.processor import warm_up
+PROFILE_SAMPLE = {"hzz4l": "ZZllll", "hllj": "Zjets"}
+"""The MC sample whose first file the profile runs on: the analysis's main background."""
+
+
+def _profile_one_chunk(analysis: str, fileset_path: pathlib.Path, chunksize: int) -> str:
+    """cProfile of the full job on one MC file's first chunk and one data file's, after the
+    processor module's ``warm_up()`` (where it has one), as on every worker."""
+    import importlib
+
+    from liberica.analysis import registry
     from liberica.analysis.pipeline import run_processor
 
     fileset = json.loads(fileset_path.read_text())
-    sample = "ZZllll"
+    sample = PROFILE_SAMPLE[analysis]
     first = dict(list(fileset[sample]["files"].items())[:1])
     single = {
         sample: {
@@ -148,14 +164,17 @@ def _profile_one_chunk(fileset_path: pathlib.Path, chunksize: int) -> str:
         }
     path = fileset_path.parent / "one_chunk_fileset.json"
     path.write_text(json.dumps(single))
-    warm_up()  # compiled loops loaded, as on every worker before its first chunk
+    module = registry.get(analysis).processor.partition(":")[0]
+    warm_up = getattr(importlib.import_module(module), "warm_up", None)
+    if callable(warm_up):
+        warm_up()  # compiled loops loaded, as on every worker before its first chunk
     profiler = cProfile.Profile()
     profiler.enable()
-    run_processor("hzz4l", path, executor="iterative", chunksize=chunksize, status=False)
+    run_processor(analysis, path, executor="iterative", chunksize=chunksize, status=False)
     profiler.disable()
     text = io.StringIO()
     stats = pstats.Stats(profiler, stream=text)
-    stats.sort_stats("tottime").print_stats(18)
+    stats.sort_stats("tottime").print_stats(25)
     return text.getvalue()
 
 
@@ -224,11 +243,124 @@ def _compare(other: pathlib.Path, fileset_path: str, chunksize: int, rounds: int
     print(f"\nthis / other (best of each): {best['this'] / best['other']:.3f}")
 
 
+CONFIGURATIONS = {
+    "hzz4l": [
+        ("(b) nominal, no classifier, iterative", (False, False, "iterative")),
+        ("(c) all systematics, no classifier, iterative", (True, False, "iterative")),
+        ("(d) all systematics + classifier, iterative", (True, True, "iterative")),
+        ("(e) full job, futures x2", (True, True, "futures")),
+        ("(e) full job, dask-local x2", (True, True, "dask-local")),
+    ],
+    "hllj": [
+        ("(b) nominal, no classifier, iterative", (False, False, "iterative")),
+        ("(c) all systematics, no classifier, iterative", (True, False, "iterative")),
+        ("(d) all systematics + classifier, iterative", (True, True, "iterative")),
+        ("(e) full job, futures x2", (True, True, "futures")),
+    ],
+}
+"""The processing rows of each analysis: label, (systematics, classifier, executor)."""
+
+Row = tuple[str, int, float, float, int, dict, int]
+"""label, events, wall seconds, events/s, cores, peak RSS per process, bytes read."""
+
+
+def _rate_rows(analysis: str, fileset_path: pathlib.Path, chunksize: int, repeat: int):
+    """Rows (a)-(e) of one analysis on its sample, and the uproot-default read time."""
+    from liberica.analysis import fileset as fileset_module
+    from liberica.analysis import registry
+    from liberica.analysis.definition import load
+    from liberica.processors.formats.open_data import OPEN_DATA
+
+    definition = load(analysis)
+    branches = tuple(registry.get(analysis).processor_class().columns(definition))
+    fileset = fileset_module.prepare(
+        fileset_module.read(fileset_path), definition, branches, OPEN_DATA
+    )
+    # the first read warms the page cache: every row reads from memory
+    n_read, t_read, bytes_read, t_default = _in_fresh_process(_reads, fileset, branches, repeat)
+    rows: list[Row] = [
+        ("(a) uproot read of the processor's branches", n_read, t_read, n_read / t_read, 1, {},
+         bytes_read)
+    ]  # fmt: skip
+    # rounds over every row, so that a slow spell of the VM hits all rows alike
+    best: dict[str, dict] = {}
+    for round_ in range(repeat):
+        for label, (systematics, classifier, executor) in CONFIGURATIONS[analysis]:
+            m = _in_fresh_process(
+                _process, str(fileset_path), systematics, classifier, executor, chunksize, analysis
+            )
+            if label not in best or m["events_per_second"] > best[label]["events_per_second"]:
+                best[label] = m
+            print(
+                f"round {round_ + 1}: {analysis} {label}: {m['events_per_second']:,.0f} ev/s",
+                flush=True,
+            )
+    for label, _ in CONFIGURATIONS[analysis]:
+        m = best[label]
+        rows.append(
+            (
+                label,
+                m["events_processed"],
+                m["wall_time_s"],
+                m["events_per_second"],
+                m["cores"],
+                m["peak_rss_mb_per_process"],
+                m["bytes_read"],
+            )
+        )
+    return rows, t_default, sum(len(e["files"]) for e in fileset.values())
+
+
+def _print_rows(rows: list[Row], t_default: float) -> None:
+    """The rate table, the uproot-default read and the executors against iterative."""
+    n_read, read_rate = rows[0][1], rows[0][3]
+    print(
+        "| what | events | wall s | events/s | events/s per core | per core / (a) "
+        "| peak RSS per worker MB | bytes read MB |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, n, t, rate, cores, rss, nbytes in rows:
+        peak = max(rss.values()) if rss else "-"
+        print(
+            f"| {name} | {n:,} | {t:.2f} | {rate:,.0f} | {rate / cores:,.0f} | "
+            f"{rate / cores / read_rate:.3f} | {peak} | {nbytes / 1e6:,.0f} |"
+        )
+    print(
+        f"\n(a) through uproot's default source for local files (fsspec): "
+        f"{t_default:.2f} s, {n_read / t_default:,.0f} events/s"
+    )
+    iterative = rows[3][3]
+    for name, _, _, rate, *_ in rows[4:]:
+        print(f"\n{name}: {rate / iterative:.2f}x the iterative full job")
+
+
+def _sample(analysis: str, args: argparse.Namespace):
+    """The analysis's benchmark sample, generated once into the cache."""
+    from liberica.analysis import registry
+    from liberica.samples import cached_sample
+
+    events = args.events if analysis == "hzz4l" else args.hllj_events
+    folder = f"{analysis}-{events}-seed{args.seed}-{args.events_per_file}-per-file"
+    return cached_sample(
+        registry.get(analysis),
+        args.cache / folder,
+        events=events,
+        seed=args.seed,
+        events_per_file=args.events_per_file,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=pathlib.Path, default=pathlib.Path("liberica-data"))
-    parser.add_argument("--events", type=int, default=20_000_000)
+    parser.add_argument("--events", type=int, default=20_000_000, help="hzz4l's MC events")
+    parser.add_argument("--hllj-events", type=int, default=10_000_000, help="hllj's MC events")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--analyses",
+        default="hzz4l,hllj",
+        help="comma-separated: the analyses to benchmark, in this order",
+    )
     parser.add_argument(
         "--events-per-file",
         type=int,
@@ -251,133 +383,71 @@ def main() -> None:
         "--scan-events",
         type=int,
         default=4_000_000,
-        help="events of the subset the chunk-size scan runs on",
+        help="events of hzz4l's subset the chunk-size scan runs on",
     )
     parser.add_argument(
         "--compare-with",
         type=pathlib.Path,
         default=None,
-        help="another liberica source tree: time row (d) of both, alternating",
+        help="another liberica source tree: time hzz4l's row (d) of both, alternating",
     )
     args = parser.parse_args()
+    analyses = [a.strip() for a in args.analyses.split(",") if a.strip()]
+    unknown = set(analyses) - set(CONFIGURATIONS)
+    if unknown:
+        parser.error(f"--analyses: no benchmark rows for {sorted(unknown)}")
 
     import coffea
     import onnxruntime
 
-    from liberica.analysis import fileset as fileset_module
-    from liberica.analysis.definition import load
-    from liberica.analysis.hzz4l.generator import cached_hzz4l
-    from liberica.analysis.hzz4l.processor import REQUIRED_BRANCHES
     from liberica.analysis.pipeline import DEFAULT_CHUNKSIZE
-    from liberica.processors.formats.open_data import OPEN_DATA
 
     chunksize = args.chunksize or DEFAULT_CHUNKSIZE
-    start = time.perf_counter()
-    sample = cached_hzz4l(
-        args.cache / f"hzz4l-{args.events}-seed{args.seed}-{args.events_per_file}-per-file",
-        events=args.events,
-        seed=args.seed,
-        events_per_file=args.events_per_file,
-    )
-    generation_s = time.perf_counter() - start
     if args.compare_with is not None:
+        sample = _sample("hzz4l", args)
         _compare(args.compare_with, str(sample.fileset_path), chunksize, args.repeat)
         return
-    fileset = fileset_module.prepare(
-        fileset_module.read(sample.fileset_path), load("hzz4l"), REQUIRED_BRANCHES, OPEN_DATA
-    )
-    n_files = sum(len(e["files"]) for e in fileset.values())
-    # the first read warms the page cache: every row reads from memory
-    n_read, t_read, bytes_read, t_default = _in_fresh_process(
-        _reads, fileset, REQUIRED_BRANCHES, args.repeat
-    )
-    read_rate = n_read / t_read
-    path = str(sample.fileset_path)
-    configurations = [
-        ("(b) nominal, no classifier, iterative", (False, False, "iterative")),
-        ("(c) all systematics, no classifier, iterative", (True, False, "iterative")),
-        ("(d) all systematics + classifier, iterative", (True, True, "iterative")),
-        ("(e) full job, futures x2", (True, True, "futures")),
-        ("(e) full job, dask-local x2", (True, True, "dask-local")),
-    ]
-    rows = [
-        (
-            "(a) uproot read of the processor's branches",
-            n_read,
-            t_read,
-            read_rate,
-            1,
-            {},
-            bytes_read,
-        )
-    ]
-    # rounds over every row, so that a slow spell of the VM hits all rows alike
-    best: dict[str, dict] = {}
-    for round_ in range(args.repeat):
-        for label, (systematics, classifier, executor) in configurations:
-            m = _in_fresh_process(_process, path, systematics, classifier, executor, chunksize)
-            if label not in best or m["events_per_second"] > best[label]["events_per_second"]:
-                best[label] = m
-            print(f"round {round_ + 1}: {label}: {m['events_per_second']:,.0f} ev/s", flush=True)
-    for label, _ in configurations:
-        m = best[label]
-        rows.append(
-            (
-                label,
-                m["events_processed"],
-                m["wall_time_s"],
-                m["events_per_second"],
-                m["cores"],
-                m["peak_rss_mb_per_process"],
-                m["bytes_read"],
-            )
-        )
-    scan_path = str(_subset(sample.fileset_path, args.scan_events))
-    scan = []
-    for size in CHUNK_SCAN:
-        scan.append((size, _best_of(args.repeat, scan_path, True, True, "iterative", size)))
-    profile_text = _profile_one_chunk(sample.fileset_path, chunksize)
-
     print(
         f"\n# {time.strftime('%Y-%m-%d')}, {platform.node()} ({platform.machine()}, "
         f"{os.cpu_count()} cores), Python {platform.python_version()}, coffea "
         f"{coffea.__version__}, uproot {uproot.__version__}, onnxruntime "
-        f"{onnxruntime.__version__}"
+        f"{onnxruntime.__version__}; chunk size {chunksize:,}"
     )
-    print(
-        f"sample: {n_read:,} events in {n_files} files (generated or found in "
-        f"{generation_s:.0f} s); chunk size {chunksize:,}\n"
-    )
-    print(
-        "| what | events | wall s | events/s | events/s per core | per core / (a) "
-        "| peak RSS per worker MB | bytes read MB |"
-    )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for name, n, t, rate, cores, rss, nbytes in rows:
-        peak = max(rss.values()) if rss else "-"
+    for analysis in analyses:
+        start = time.perf_counter()
+        sample = _sample(analysis, args)
+        generation_s = time.perf_counter() - start
+        rows, t_default, n_files = _rate_rows(analysis, sample.fileset_path, chunksize, args.repeat)
         print(
-            f"| {name} | {n:,} | {t:.2f} | {rate:,.0f} | {rate / cores:,.0f} | "
-            f"{rate / cores / read_rate:.3f} | {peak} | {nbytes / 1e6:,.0f} |"
+            f"\n## {analysis}: {rows[0][1]:,} events in {n_files} files (generated or found "
+            f"in {generation_s:.0f} s)\n"
         )
-    print(
-        f"\n(a) through uproot's default source for local files (fsspec): "
-        f"{t_default:.2f} s, {n_read / t_default:,.0f} events/s"
-    )
-    iterative = rows[3][3]
-    for name, _, _, rate, *_ in rows[4:]:
-        print(f"\n{name}: {rate / iterative:.2f}x the iterative full job")
-    print(f"\nchunk-size scan of (d), iterative, {scan[0][1]['events_processed']:,} events:\n")
-    print("| chunk size | chunks | events/s | peak RSS MB |")
-    print("| ---: | ---: | ---: | ---: |")
-    for size, m in scan:
-        print(
-            f"| {size:,} | {m['chunks']} | {m['events_per_second']:,.0f} | "
-            f"{max(m['peak_rss_mb_per_process'].values())} |"
-        )
-    print("\nprofile of (d) on one MC file and one data file, by own time:\n")
-    print("```")
-    print(profile_text.strip())
-    print("```")
+        _print_rows(rows, t_default)
+        if analysis != "hzz4l":
+            full = rows[3]
+            print(f"\n{analysis}: the full job is {full[3] / rows[0][3]:.3f} of its pure read")
+            print("\nprofile of (d) on one MC file and one data file, by own time:\n")
+            print("```")
+            print(_profile_one_chunk(analysis, sample.fileset_path, chunksize).strip())
+            print("```")
+            continue
+        scan_path = str(_subset(sample.fileset_path, args.scan_events))
+        scan = []
+        for size in CHUNK_SCAN:
+            scan.append((size, _best_of(args.repeat, scan_path, True, True, "iterative", size)))
+        profile_text = _profile_one_chunk(analysis, sample.fileset_path, chunksize)
+        print(f"\nchunk-size scan of (d), iterative, {scan[0][1]['events_processed']:,} events:\n")
+        print("| chunk size | chunks | events/s | peak RSS MB |")
+        print("| ---: | ---: | ---: | ---: |")
+        for size, m in scan:
+            print(
+                f"| {size:,} | {m['chunks']} | {m['events_per_second']:,.0f} | "
+                f"{max(m['peak_rss_mb_per_process'].values())} |"
+            )
+        print("\nprofile of (d) on one MC file and one data file, by own time:\n")
+        print("```")
+        print(profile_text.strip())
+        print("```")
 
 
 if __name__ == "__main__":
