@@ -7,13 +7,20 @@ from rich.table import Table
 from liberica.processors.histograms import DATA_PROCESS, NOMINAL
 
 
+def _yield(value: float) -> str:
+    """A yield with the digits that matter: 53,233 / 622.4 / 0.59."""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if abs(value) >= 100 else f"{value:.2f}"
+
+
 def yield_table(result) -> Table:
     """Nominal yields (weighted, with flow bins) per region and process, and data."""
     regions = list(result.histograms)
     first = result.histograms[regions[0]]
     processes = [p for p in first.axes["process"] if p != DATA_PROCESS]
     table = Table(title="Nominal yields (all bins, flow included)")
-    table.add_column("region")
+    table.add_column("region", overflow="fold")  # long names fold, never cut
     for process in processes:
         table.add_column(process, justify="right")
     table.add_column("total MC", justify="right")
@@ -22,5 +29,5 @@ def yield_table(result) -> Table:
         h = result.histograms[region]
         yields = [float(h[:, p, NOMINAL].values(flow=True).sum()) for p in processes]
         data = float(h[:, DATA_PROCESS, NOMINAL].values(flow=True).sum())
-        table.add_row(region, *(f"{y:.2f}" for y in yields), f"{sum(yields):.2f}", f"{data:.0f}")
+        table.add_row(region, *map(_yield, yields), _yield(sum(yields)), f"{data:,.0f}")
     return table
