@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 from typing import NamedTuple
 
@@ -25,3 +26,35 @@ class GeneratedSample(NamedTuple):
     mu_injected: float
     lumi_fb: float
     seed: int
+
+
+def mc_entry(
+    files: list[str], process: str, xsec_pb: float, sumw: float, variation: str | None = None
+) -> dict:
+    """The fileset entry of a generated MC sample (tree ``mini``)."""
+    metadata = {"process": process, "is_data": False, "xsec": xsec_pb, "sumw": sumw}
+    if variation:
+        metadata["variation"] = variation
+    return {"files": {f: "mini" for f in files}, "metadata": metadata}
+
+
+def data_entry(files: list[str], mu_inject: float, lumi_fb: float, seed: int) -> dict:
+    """The fileset entry of generated pseudo-data, with its injected signal strength."""
+    return {
+        "files": {f: "mini" for f in files},
+        "metadata": {
+            "process": "data",
+            "is_data": True,
+            "mu_injected": float(mu_inject),
+            "lumi_fb": float(lumi_fb),
+            "seed": int(seed),
+        },
+    }
+
+
+def write_fileset(out_dir: pathlib.Path, fileset: dict, record: dict) -> pathlib.Path:
+    """Write ``fileset.json`` and the generator's record ``generation.json``; the fileset path."""
+    fileset_path = out_dir / "fileset.json"
+    fileset_path.write_text(json.dumps(fileset, indent=2) + "\n")
+    (out_dir / "generation.json").write_text(json.dumps(record, indent=2) + "\n")
+    return fileset_path

@@ -65,7 +65,13 @@ from liberica.samples.kinematics import (
     two_body_decay,
     wrap_phi,
 )
-from liberica.samples.sample import EVENTS_PER_FILE, GeneratedSample
+from liberica.samples.sample import (
+    EVENTS_PER_FILE,
+    GeneratedSample,
+    data_entry,
+    mc_entry,
+    write_fileset,
+)
 from liberica.samples.writer import concatenate_objects, take_events, write_mini
 
 log = logging.getLogger(__name__)
@@ -860,31 +866,14 @@ def generate_hzz4l(
         files, sumw = _generate_mc(
             out_dir, sample, counts[sample.name], seed, events_per_file, generation
         )
-        metadata = {
-            "process": sample.process,
-            "is_data": False,
-            "xsec": sample.xsec_pb,
-            "sumw": sumw,
-        }
-        if sample.variation:
-            metadata["variation"] = sample.variation
-        fileset[sample.name] = {"files": {f: "mini" for f in files}, "metadata": metadata}
+        fileset[sample.name] = mc_entry(
+            files, sample.process, sample.xsec_pb, sumw, sample.variation
+        )
 
     data_files, counts[DATA_SAMPLE] = _generate_data(
         out_dir, lumi_fb, mu_inject, seed, events_per_file, generation
     )
-    fileset[DATA_SAMPLE] = {
-        "files": {f: "mini" for f in data_files},
-        "metadata": {
-            "process": "data",
-            "is_data": True,
-            "mu_injected": float(mu_inject),
-            "lumi_fb": float(lumi_fb),
-            "seed": int(seed),
-        },
-    }
-    fileset_path = out_dir / "fileset.json"
-    fileset_path.write_text(json.dumps(fileset, indent=2) + "\n")
+    fileset[DATA_SAMPLE] = data_entry(data_files, mu_inject, lumi_fb, seed)
     record = {
         "generator": "liberica.analysis.hzz4l.generator",
         "format": GENERATION_FORMAT,
@@ -897,7 +886,7 @@ def generate_hzz4l(
         "xsec_pb": {s.name: s.xsec_pb for s in SAMPLES},
         "expected_data_before_sf": expected_data_events(lumi_fb, mu_inject),
     }
-    (out_dir / "generation.json").write_text(json.dumps(record, indent=2) + "\n")
+    fileset_path = write_fileset(out_dir, fileset, record)
     log.info("generated the hzz4l sample in %s (%.1f s)", out_dir, time.perf_counter() - started)
     return GeneratedSample(fileset_path, counts, float(mu_inject), float(lumi_fb), int(seed))
 
