@@ -525,6 +525,76 @@ def fit(
 
 
 @main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path))
+@click.option(
+    "--analysis",
+    default=None,
+    help="Analysis definition (name or YAML) [default: the run's, from its metrics.json].",
+)
+@click.option(
+    "--no-profile-likelihood",
+    is_flag=True,
+    help="Skip the cabinetry/pyhf fit of each selection (mu and the profile-likelihood Z).",
+)
+@click.option("--no-figures", is_flag=True, help="Skip the plots.")
+def search(
+    run_dir: pathlib.Path, analysis: str | None, no_profile_likelihood: bool, no_figures: bool
+) -> None:
+    """Compare the definition's search selections (e.g. cut-based against classifier).
+
+    For each: S and B in the signal's mass window, the figures of merit, the Wilks Z of
+    the spectrum fits, the profile-likelihood Z and mu with systematics; and the
+    sculpting of the background spectrum. Writes search/results.json, search/table.md
+    and the plots in search/figures/.
+    """
+    import json
+
+    from rich.table import Table
+
+    from liberica.analysis import registry
+    from liberica.fits.measurement import FitInputError
+    from liberica.fits.minimize import FitFailure
+    from liberica.fits.search import SearchError, run_search, table_rows
+    from liberica.fits.spectrum import SpectrumError
+
+    metrics_path = run_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    analysis = analysis or metrics.get("definition") or registry.DEFAULT_ANALYSIS
+    _, definition = _analysis_and_definition(analysis)
+    try:
+        with console.status("search: spectrum fits" + (
+            ", profile-likelihood fits" if not no_profile_likelihood else "")):  # fmt: skip
+            results = run_search(
+                run_dir,
+                definition,
+                profile_likelihood=not no_profile_likelihood,
+                figures=not no_figures,
+            )
+    except (SearchError, SpectrumError, FitInputError, FitFailure, FileNotFoundError) as err:
+        console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
+        sys.exit(2)
+    names, rows = table_rows(results)
+    table = Table(title=f"Search for {results['signal']} in {results['observable']}")
+    table.add_column("")
+    for name in names:
+        table.add_column(name, justify="right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    sculpt = Table(title="Sculpting of the background spectrum (against the preselection)")
+    for column in ("selection", "mean shift [GeV]", "width ratio", "KS distance"):
+        sculpt.add_column(column, justify="left" if column == "selection" else "right")
+    for key, s in results["sculpting"].items():
+        sculpt.add_row(
+            key, f"{s['mean_shift']:+.1f}", f"{s['width_ratio']:.3f}", f"{s['ks_distance']:.3f}"
+        )
+    console.print(sculpt)
+    for warning in results["warnings"]:
+        console.print(f"[bold yellow]warning:[/] {warning}", soft_wrap=True)
+    console.print(f"search outputs in {run_dir / 'search'}")
+
+
+@main.command()
 @_fit_input_options
 @click.option(
     "--ntoys", type=click.IntRange(min=2), default=200, show_default=True, help="Toys per mu."

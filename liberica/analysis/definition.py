@@ -155,6 +155,34 @@ class Systematic(NamedTuple):
         return systematic_kinds.get(self.kind).category
 
 
+class SearchConfig(NamedTuple):
+    """A resonance search on one spectrum, its selections compared (``liberica search``).
+
+    Attributes:
+        signal: the signal process searched for
+        preselection: the region of the spectrum before the selections
+        selections: selection name -> the region holding its spectrum
+        profile_likelihood_regions: selection name -> the region of its template
+            fit (mu and the profile-likelihood Z)
+        signal_shape, background_shape: shape names (``fits/shapes.py``)
+        fit_range: [low, high] GeV, or None for every bin
+        window_sigma: the mass window is the fitted peak +- this many sigma
+        background_uncertainty: delta_rel of dB = delta_rel x B
+        punzi_a: Punzi's a
+    """
+
+    signal: str
+    preselection: str
+    selections: dict[str, str]
+    profile_likelihood_regions: dict[str, str] = {}
+    signal_shape: str = "gaussian"
+    background_shape: str = "dijet"
+    fit_range: tuple[float, float] | None = None
+    window_sigma: float = 2.0
+    background_uncertainty: float = 0.1
+    punzi_a: float = 5.0
+
+
 class AnalysisDefinition(NamedTuple):
     """A validated analysis definition.
 
@@ -177,6 +205,7 @@ class AnalysisDefinition(NamedTuple):
             fields; defaults where absent)
         fit_signal: the processes mu scales (default: every signal process)
         source: the shipped name or the path the definition was loaded from
+        search: the resonance search's settings, or None
     """
 
     analysis: str
@@ -196,6 +225,7 @@ class AnalysisDefinition(NamedTuple):
     fit_templates: dict[str, float] = {}
     fit_signal: tuple[str, ...] = ()
     source: str = ""
+    search: SearchConfig | None = None
 
     def systematics_of(self, category: str) -> list[Systematic]:
         """The systematics of one category (``weight``, ``object``, ``sample``)."""
@@ -393,7 +423,43 @@ def validate(config: dict, source: str = "<analysis definition>") -> registry.An
         for index, region in enumerate(names):
             if region not in config["regions"]:
                 _fail(source, f"fit.region_sets.{set_name}[{index}]", f"unknown region '{region}'")
+    if "search" in config:
+        _check_search(config, source)
     return analysis
+
+
+def _check_search(config: dict, source: str) -> None:
+    """The search block names known processes, regions on one observable, known shapes."""
+    from liberica.fits.shapes import BACKGROUND_SHAPES, SIGNAL_SHAPES
+
+    search = config["search"]
+    if search["signal"] not in config["processes"]:
+        _fail(source, "search.signal", f"unknown process '{search['signal']}'")
+    regions = {"search.preselection": search["preselection"]}
+    regions |= {f"search.selections.{k}": v for k, v in search["selections"].items()}
+    observables = set()
+    for key, region in regions.items():
+        if region not in config["regions"]:
+            _fail(source, key, f"unknown region '{region}'")
+        observables.add(config["regions"][region]["observable"])
+    if len(observables) > 1:
+        _fail(
+            source, "search", f"its regions histogram different observables {sorted(observables)}"
+        )
+    for selection, region in search.get("profile_likelihood_regions", {}).items():
+        key = f"search.profile_likelihood_regions.{selection}"
+        if selection not in search["selections"]:
+            known = _known("selections", search["selections"])
+            _fail(source, key, f"unknown selection '{selection}' {known}")
+        if region not in config["regions"]:
+            _fail(source, key, f"unknown region '{region}'")
+    for key, known in (("signal_shape", SIGNAL_SHAPES), ("background_shape", BACKGROUND_SHAPES)):
+        if key in search and search[key] not in known:
+            _fail(
+                source, f"search.{key}", f"unknown shape '{search[key]}' {_known('shapes', known)}"
+            )
+    if "fit_range" in search and search["fit_range"][0] >= search["fit_range"][1]:
+        _fail(source, "search.fit_range", "low must be below high")
 
 
 def _build(
@@ -474,6 +540,27 @@ def _build(
             fit.get("signal", [p for p, v in processes.items() if v.kind == "signal"])
         ),
         source=source,
+        search=_search(config.get("search")),
+    )
+
+
+def _search(search: dict | None) -> SearchConfig | None:
+    if search is None:
+        return None
+    return SearchConfig(
+        signal=search["signal"],
+        preselection=search["preselection"],
+        selections=dict(search["selections"]),
+        profile_likelihood_regions={
+            name: search.get("profile_likelihood_regions", {}).get(name, region)
+            for name, region in search["selections"].items()
+        },
+        signal_shape=search.get("signal_shape", "gaussian"),
+        background_shape=search.get("background_shape", "dijet"),
+        fit_range=tuple(float(x) for x in search["fit_range"]) if "fit_range" in search else None,
+        window_sigma=float(search.get("window_sigma", 2.0)),
+        background_uncertainty=float(search.get("background_uncertainty", 0.1)),
+        punzi_a=float(search.get("punzi_a", 5.0)),
     )
 
 
@@ -490,6 +577,7 @@ def without_classifier(definition: AnalysisDefinition) -> AnalysisDefinition:
         fit_region_sets={
             k: v for k, v in definition.fit_region_sets.items() if all(r in regions for r in v)
         },
+        search=None,
     )
 
 

@@ -395,6 +395,18 @@ def run_processor(
         "chunks": int(coffea_metrics.get("chunks", 0)),
         "events_processed": events_processed,
         "events_per_sample": dict(sorted(output["events"].items())),
+        # what each sample is: its process (data: "data") and, for an alternative, its variation
+        "samples": {
+            name: {
+                "process": entry["metadata"].get("process", "data"),
+                **(
+                    {"variation": entry["metadata"]["variation"]}
+                    if entry["metadata"].get("variation")
+                    else {}
+                ),
+            }
+            for name, entry in sorted(fileset.items())
+        },  # fmt: skip
         "unphysical_objects": dict(sorted(output.get("unphysical_objects", {}).items())),
         "wall_time_s": wall_time,
         "events_per_second": rate,

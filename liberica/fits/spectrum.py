@@ -292,12 +292,33 @@ def _fit(
     )
 
 
-def fit_signal(spectrum: Spectrum, shape: str = "gaussian", cost: str = "chi2") -> SignalShape:
+def fit_signal(
+    spectrum: Spectrum, shape: str = "gaussian", cost: str = "chi2", core: float | None = None
+) -> SignalShape:
     """Fit a signal-only spectrum with ``yield x shape``; the shape is then fixed for H1.
+
+    Args:
+        spectrum: the signal MC (or any peak)
+        shape: the signal shape's name
+        cost: ``chi2`` or ``poisson``
+        core: refit on the bins within mean +- core x sigma of a first fit (a
+            Gaussian core where the reconstructed peak has wider tails)
 
     Raises:
         SpectrumError: if the spectrum has no positive content
     """
+    first = _fit_signal(spectrum, shape, cost)
+    if core is None:
+        return first
+    centres = 0.5 * (spectrum.edges[1:] + spectrum.edges[:-1])
+    inside = np.flatnonzero(np.abs(centres - first.mean) < core * first.sigma)
+    if len(inside) < 4:
+        return first
+    low, high = spectrum.edges[inside[0]], spectrum.edges[inside[-1] + 1]
+    return _fit_signal(spectrum.within(low, high), shape, cost)
+
+
+def _fit_signal(spectrum: Spectrum, shape: str, cost: str) -> SignalShape:
     if spectrum.values.sum() <= 0:
         raise SpectrumError("the signal spectrum has no positive content to fit")
     peak = signal_shape(shape)

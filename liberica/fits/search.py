@@ -1,0 +1,416 @@
+"""The resonance search: a definition's selections compared on one spectrum.
+
+For each selection of the definition's ``search`` block (e.g. ``cut_based`` and
+``classifier``), on the spectrum of its region:
+
+1. **Fixed on MC first.** The signal shape from a signal-only fit of the signal
+   MC; the mass window, its peak +- ``window_sigma`` sigma, snapped to whole
+   bins; the background function, fitted to the background MC (its chi2/ndf is
+   reported). The cuts and the score threshold are the definition's. No
+   observed number enters any of these.
+2. **Figures of merit** in the window: S, B, S/sqrt(B), S/sqrt(S+B+dB^2),
+   the Asimov Z with sigma_b = dB, and Punzi's (eps_S relative to the
+   generated signal, the signal samples' weighted ``all_events``).
+3. **Wilks' Z** from the spectrum fits (``fits/spectrum.py``): the MC
+   signal-plus-background spectrum with Cowan's weighted chi2 (its chi2/ndf
+   under H0 and H1; its Z counts the MC's own statistics, ``wilks_z_mc_statistics``);
+   expected on the Asimov data set of that prediction, observed on the
+   (pseudo-)data, both with the Poisson likelihood.
+4. **The profile-likelihood Z and mu** with systematics: the cabinetry/pyhf
+   fit of the selection's region alone (``fits/run.py``), expected (Asimov) and
+   observed.
+
+And the **sculpting** of the background spectrum by each selection, against the
+preselection, both normalized: the shift of its mean, the ratio of its widths
+and the Kolmogorov-Smirnov distance of the binned CDFs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from liberica.analysis.definition import AnalysisDefinition, SearchConfig
+from liberica.analysis.outputs import read_pickle, write_json
+from liberica.fits import merit
+from liberica.fits.spectrum import (
+    SearchFit,
+    Spectrum,
+    fit_background,
+    fit_search,
+    fit_signal,
+)
+from liberica.processors.histograms import DATA_PROCESS, NOMINAL
+
+log = logging.getLogger(__name__)
+
+
+SIGNAL_CORE = 2.5
+"""The signal shape is fitted to the bins within +- 2.5 sigma of the peak (its core)."""
+
+BACKGROUND_FIT_P_MIN = 0.01
+"""Below this p-value the background function does not describe the background MC:
+the selection's Wilks Z is then flagged, not a significance."""
+
+
+class SearchError(ValueError):
+    """A run or definition the search cannot use (the message names what is missing)."""
+
+
+def _spectrum(h, processes: list[str]) -> Spectrum:
+    """The nominal spectrum of ``processes`` summed (sum w and sum w^2 per bin, no flow)."""
+    names = [p for p in processes if p in list(h.axes["process"])]
+    values = np.zeros(h.axes[0].size)
+    variances = np.zeros(h.axes[0].size)
+    for process in names:
+        one = h[:, process, NOMINAL]
+        values += one.values()
+        variances += one.variances() if one.variances() is not None else one.values()
+    return Spectrum.of(h.axes[0].edges, values, variances)
+
+
+def _data(h) -> Spectrum:
+    counts = h[:, DATA_PROCESS, NOMINAL].values()
+    return Spectrum.of(h.axes[0].edges, counts, counts)
+
+
+def _generated_signal(run_dir: pathlib.Path, signal: str, region: str) -> float:
+    """The signal's weighted yield before any cut (the cutflow's ``all_events``)."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    cutflow = json.loads((run_dir / "cutflow.json").read_text())
+    samples = metrics.get("samples")
+    if samples is None:
+        raise SearchError(
+            f"{run_dir / 'metrics.json'} lists no samples (a run from before `liberica search`): "
+            "process the run again"
+        )
+    total = 0.0
+    for sample, about in samples.items():
+        if about["process"] == signal and "variation" not in about and sample in cutflow:
+            steps = cutflow[sample][region]
+            total += next(iter(steps.values()))["weighted"]
+    return total
+
+
+def _moments(spectrum: Spectrum) -> tuple[float, float, np.ndarray]:
+    """Mean, standard deviation and normalized CDF (at the upper edges) of a spectrum."""
+    centres = 0.5 * (spectrum.edges[1:] + spectrum.edges[:-1])
+    weights = spectrum.values
+    total = weights.sum()
+    mean = float(np.sum(weights * centres) / total)
+    std = float(np.sqrt(np.sum(weights * (centres - mean) ** 2) / total))
+    return mean, std, np.cumsum(weights) / total
+
+
+def sculpting(reference: Spectrum, selected: Spectrum) -> dict[str, float]:
+    """How a selection changes a (background) spectrum's shape, both normalized.
+
+    Returns:
+        dict: ``mean_shift`` (GeV), ``width_ratio`` and ``ks_distance`` (the largest
+        difference of the binned CDFs); ``mean`` and ``width`` before and after
+    """
+    mean_0, std_0, cdf_0 = _moments(reference)
+    mean_1, std_1, cdf_1 = _moments(selected)
+    return {
+        "mean_shift": mean_1 - mean_0,
+        "width_ratio": std_1 / std_0,
+        "ks_distance": float(np.max(np.abs(cdf_1 - cdf_0))),
+        "mean": [mean_0, mean_1],
+        "width": [std_0, std_1],
+    }
+
+
+def _fit_summary(fit: SearchFit) -> dict[str, Any]:
+    return {
+        "cost": fit.cost,
+        "z": fit.z,
+        "z_discovery": fit.z_discovery,
+        "signal_yield": {"bestfit": fit.signal_yield, "error": fit.signal_yield_error},
+        "h0": {"cost": fit.h0.cost, "ndf": fit.h0.ndf, "p_value": fit.h0.p_value},
+        "h1": {"cost": fit.h1.cost, "ndf": fit.h1.ndf, "p_value": fit.h1.p_value},
+        "valid": fit.h0.valid and fit.h1.valid,
+    }
+
+
+def _profile_likelihood(
+    run_dir: pathlib.Path, definition: AnalysisDefinition, name: str, region: str
+) -> dict[str, Any]:
+    """mu and Z with every systematic: the template fit of the selection's region alone."""
+    from liberica.fits.config import build_config
+    from liberica.fits.measurement import build_workspace
+    from liberica.fits.run import fit_workspace, observable_edges
+    from liberica.fits.templates import TemplateRules
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    one = definition._replace(fit_regions=(region,))
+    config = build_config(one, run_dir, template_systematics=metrics.get("systematics", True))
+    folder = run_dir / "search" / name
+    workspace, report = build_workspace(
+        config,
+        folder / "workspace.json",
+        TemplateRules(**definition.fit_templates),
+        observable_edges(definition),
+    )
+    results = fit_workspace(
+        workspace,
+        folder,
+        one,
+        ranking=False,
+        figures=False,
+        template_report=report,
+        lumi_fb=metrics.get("lumi_fb"),
+        injected_mu=metrics.get("injected_mu"),
+    )
+    mu = results["mu"]
+    return {
+        "mu": {"bestfit": mu["bestfit"], "up": mu["up"], "down": mu["down"]},
+        "significance": dict(results["significance"]),
+    }
+
+
+def _selection(
+    h,
+    definition: AnalysisDefinition,
+    search: SearchConfig,
+    generated: float,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One selection's figures (results.json) and its fits (for the plots)."""
+    backgrounds = [p.name for p in definition.processes.values() if p.kind == "background"]
+    signal, background = _spectrum(h, [search.signal]), _spectrum(h, backgrounds)
+    background_full = background
+    data = _data(h)
+    if search.fit_range is not None:
+        signal, background, data = (s.within(*search.fit_range) for s in (signal, background, data))
+    # 1. fixed on MC: the signal shape, the window, the background function
+    shape = fit_signal(signal, search.signal_shape, "chi2", core=SIGNAL_CORE)
+    window = merit.window_yields(
+        signal.edges, signal.values, background.values, background.variances,
+        shape.window(search.window_sigma),
+    )  # fmt: skip
+    background_only = fit_background(background, search.background_shape, "chi2")
+    # 2. figures of merit in the window
+    efficiency = window.signal / generated if generated > 0 else float("nan")
+    figures = merit.figures_of_merit(
+        window.signal, window.background, search.background_uncertainty, efficiency,
+        search.punzi_a,
+    )  # fmt: skip
+    # 3. Wilks: the MC signal + background spectrum fitted with the weighted chi2 (its
+    # quality; a Z against the MC's own statistics), the Asimov data set of that
+    # prediction with the Poisson likelihood (the expected Z), the data (observed)
+    mc = Spectrum.of(
+        signal.edges, signal.values + background.values, signal.variances + background.variances
+    )
+    mc_fit = fit_search(mc, shape, search.background_shape, "chi2")
+    asimov = Spectrum.of(mc.edges, mc.values, mc.values)
+    expected = fit_search(asimov, shape, search.background_shape, "poisson")
+    observed = fit_search(data, shape, search.background_shape, "poisson")
+    entry = {
+        "S": window.signal,
+        "B": window.background,
+        "B_mc_stat_error": float(np.sqrt(window.background_variance)),
+        "window": [window.low, window.high],
+        "signal_efficiency": efficiency,
+        **figures,
+        "chi2_ndf_h0": mc_fit.h0.chi2_ndf,
+        "chi2_ndf_h1": mc_fit.h1.chi2_ndf,
+        "background_fit_chi2_ndf": background_only.chi2_ndf,
+        "background_fit_p_value": background_only.p_value,
+        "signal_shape": {
+            "shape": search.signal_shape,
+            "mean": shape.mean,
+            "sigma": shape.sigma,
+            "chi2_ndf": shape.fit.chi2_ndf,
+        },
+        "signal_yield": {"bestfit": observed.signal_yield, "error": observed.signal_yield_error},
+        "wilks_z": {"expected": expected.z_discovery, "observed": observed.z_discovery},
+        "wilks_z_signed": {"expected": expected.z, "observed": observed.z},
+        "wilks_z_mc_statistics": mc_fit.z_discovery,
+        "spectrum_fits": {
+            "mc_weighted_chi2": _fit_summary(mc_fit),
+            "expected": _fit_summary(expected),
+            "observed": _fit_summary(observed),
+        },
+    }
+    fits = {
+        "signal": signal, "background": background, "background_full": background_full,
+        "data": data, "mc": mc, "shape": shape,
+        "expected": expected, "observed": observed, "window": window,
+    }  # fmt: skip
+    return entry, fits
+
+
+def run_search(
+    run_dir: str | pathlib.Path,
+    definition: AnalysisDefinition,
+    *,
+    profile_likelihood: bool = True,
+    figures: bool = True,
+) -> dict[str, Any]:
+    """Compare the search's selections on a processed run; write ``RUNDIR/search/``.
+
+    Writes ``results.json``, ``table.md`` and, with ``figures``, plots in
+    ``figures/``.
+
+    Args:
+        run_dir: the processed run (histograms.pkl, cutflow.json, metrics.json)
+        definition: the analysis, with a ``search`` block
+        profile_likelihood: also fit each selection's region with cabinetry/pyhf
+        figures: draw the spectrum fits and the sculpting plot
+
+    Raises:
+        SearchError: if the definition has no search block or the run lacks a region
+    """
+    run_dir = pathlib.Path(run_dir)
+    search = definition.search
+    if search is None:
+        raise SearchError(f"definition {definition.name!r} has no search block")
+    histograms = read_pickle(run_dir / "histograms.pkl")["histograms"]
+    needed = [search.preselection, *search.selections.values()]
+    missing = [r for r in needed if r not in histograms]
+    if missing:
+        raise SearchError(f"{run_dir} has no histograms of region(s) {missing}")
+    out = run_dir / "search"
+    out.mkdir(parents=True, exist_ok=True)
+    backgrounds = [p.name for p in definition.processes.values() if p.kind == "background"]
+    # the sculpting is measured over the whole spectrum: the fit range is chosen after it
+    reference = _spectrum(histograms[search.preselection], backgrounds)
+    results: dict[str, Any] = {
+        "signal": search.signal,
+        "observable": definition.regions[search.preselection].observable,
+        "fit_range": list(search.fit_range) if search.fit_range else None,
+        "signal_shape": search.signal_shape,
+        "background_shape": search.background_shape,
+        "window_sigma": search.window_sigma,
+        "background_uncertainty": search.background_uncertainty,
+        "punzi_a": search.punzi_a,
+        "fixed_on_mc": [
+            "cuts and score thresholds (the definition)",
+            "mass window (signal-only fit of the signal MC)",
+            "background function (the definition; its fit to the background MC reported)",
+        ],
+        "systematics": _applied_systematics(run_dir, definition, profile_likelihood),
+        "selections": {},
+        "sculpting": {},
+        "warnings": [],
+    }
+    drawn = {}
+    for name, region in search.selections.items():
+        generated = _generated_signal(run_dir, search.signal, region)
+        entry, fits = _selection(histograms[region], definition, search, generated)
+        entry["region"] = region
+        if profile_likelihood:
+            fit_region = search.profile_likelihood_regions.get(name, region)
+            fitted = _profile_likelihood(run_dir, definition, name, fit_region)
+            entry["profile_likelihood_region"] = fit_region
+            entry["mu"] = fitted["mu"]
+            entry["profile_likelihood_z"] = fitted["significance"]
+        results["selections"][name] = entry
+        if not entry["background_fit_p_value"] >= BACKGROUND_FIT_P_MIN:
+            results["warnings"].append(
+                f"{name}: the {search.background_shape} function does not describe the "
+                f"background MC (chi2/ndf = {entry['background_fit_chi2_ndf']:.2f}, "
+                f"p = {entry['background_fit_p_value']:.2g}): its Wilks Z measures that "
+                "mismodelling too, not only a signal"
+            )
+        classifier = definition.regions[region].classifier
+        key = classifier or name
+        results["sculpting"][key] = {
+            "selection": name,
+            "region": region,
+            "classifier": classifier,
+            **sculpting(reference, fits["background_full"]),
+        }
+        drawn[name] = fits
+    write_json(out / "results.json", results)
+    (out / "table.md").write_text(markdown_table(results) + "\n")
+    if figures:
+        from liberica.fits import search_plots
+
+        results["figures"] = [
+            str(p) for p in search_plots.draw(drawn, reference, definition, out / "figures")
+        ]
+        write_json(out / "results.json", results)
+    return results
+
+
+def _applied_systematics(
+    run_dir: pathlib.Path, definition: AnalysisDefinition, profile_likelihood: bool
+) -> dict[str, Any]:
+    """Which systematics each number includes."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    templates = list(definition.systematics) if metrics.get("systematics", True) else []
+    normalizations = ["luminosity"] + [
+        f"xsec_{p.name}" for p in definition.processes.values() if p.xsec_uncertainty
+    ]
+    return {
+        "figures_of_merit": "background_uncertainty (delta_rel) only",
+        "wilks_z": "none: Poisson statistics only (the MC chi2 uses sum w^2)",
+        "profile_likelihood_z": (templates + normalizations + ["MC statistics"])
+        if profile_likelihood
+        else "not computed",
+    }
+
+
+ROWS = (
+    ("S", "S", "{:.1f}"),
+    ("B", "B", "{:.1f}"),
+    ("window [GeV]", "window", "{0[0]:.0f}-{0[1]:.0f}"),
+    ("S/sqrt(B)", "s_over_sqrt_b", "{:.2f}"),
+    ("S/sqrt(S+B+dB^2)", "s_over_sqrt_s_b_db2", "{:.2f}"),
+    ("Asimov Z (sigma_b = dB)", "asimov_z", "{:.2f}"),
+    ("Punzi (a = 5)", "punzi", "{:.2e}"),
+    ("background fit chi2/ndf (MC)", "background_fit_chi2_ndf", "{:.2f}"),
+    ("background fit p-value (MC)", "background_fit_p_value", "{:.2g}"),
+    ("chi2/ndf H0 (MC)", "chi2_ndf_h0", "{:.2f}"),
+    ("chi2/ndf H1 (MC)", "chi2_ndf_h1", "{:.2f}"),
+    ("signal yield (data fit)", "signal_yield", "{0[bestfit]:.1f} +- {0[error]:.1f}"),
+    ("Wilks Z expected", "wilks_z", "{0[expected]:.2f}"),
+    ("Wilks Z observed", "wilks_z", "{0[observed]:.2f}"),
+    ("profile-likelihood Z expected", "profile_likelihood_z", "{0[expected]:.2f}"),
+    ("profile-likelihood Z observed", "profile_likelihood_z", "{0[observed]:.2f}"),
+    ("mu", "mu", "{0[bestfit]:.3f} +{0[up]:.3f} -{0[down]:.3f}"),
+)
+"""The comparison table's rows: label, results.json key, format."""
+
+
+def table_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The comparison table: the selection names, and one row of cells per quantity."""
+    names = list(results["selections"])
+    rows = []
+    for label, key, form in ROWS:
+        cells = []
+        for name in names:
+            value = results["selections"][name].get(key)
+            cells.append("-" if value is None else form.format(value))
+        rows.append([label, *cells])
+    return names, rows
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    """``table.md``: the selections side by side, then the sculpting."""
+    names, rows = table_rows(results)
+    lines = [
+        f"Search for {results['signal']} in {results['observable']}: " + " vs ".join(names),
+        "",
+        "| | " + " | ".join(names) + " |",
+        "| --- |" + " ---: |" * len(names),
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += [""] + [f"Warning: {w}" for w in results.get("warnings", [])]
+    lines += [
+        "",
+        "Sculpting of the background spectrum against the preselection (normalized):",
+        "",
+        "| selection | mean shift [GeV] | width ratio | KS distance |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for key, s in results["sculpting"].items():
+        lines.append(
+            f"| {key} ({s['region']}) | {s['mean_shift']:+.1f} | {s['width_ratio']:.3f} | "
+            f"{s['ks_distance']:.3f} |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,145 @@
+"""`liberica search`: cut-based against classifier on hllj's llJ spectrum."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from liberica.analysis.definition import load
+from liberica.analysis.pipeline import run_processor
+from liberica.cli import main
+from liberica.fits import merit
+from liberica.fits.search import run_search
+
+ENTRY_KEYS = {
+    "S", "B", "window", "s_over_sqrt_b", "s_over_sqrt_s_b_db2", "asimov_z", "punzi",
+    "chi2_ndf_h0", "chi2_ndf_h1", "signal_yield", "mu", "wilks_z", "profile_likelihood_z",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def hllj_run(hllj_sample, tmp_path_factory):
+    out = tmp_path_factory.mktemp("hllj_search_run")
+    run_processor("hllj", hllj_sample, executor="futures", workers=2, output_dir=out, status=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def searched(hllj_run):
+    return run_search(hllj_run, load("hllj")), hllj_run
+
+
+def test_results_hold_every_figure_for_both_selections(searched):
+    results, run = searched
+    assert set(results["selections"]) == {"cut_based", "classifier"}
+    for name, entry in results["selections"].items():
+        assert ENTRY_KEYS <= set(entry), (name, ENTRY_KEYS - set(entry))
+        for key in ("wilks_z", "profile_likelihood_z"):
+            assert set(entry[key]) == {"expected", "observed"}
+            assert all(np.isfinite(v) and v >= 0 for v in entry[key].values()), (name, key)
+        assert set(entry["mu"]) == {"bestfit", "up", "down"}
+        assert entry["S"] > 0 and entry["B"] > 0
+    assert set(results["sculpting"]) == {"hllj_mlp", "cut_based"}
+    on_disk = json.loads((run / "search" / "results.json").read_text())
+    assert on_disk["selections"].keys() == results["selections"].keys()
+    table = (run / "search" / "table.md").read_text()
+    assert "Wilks Z expected" in table and "| cut_based | classifier |" in table
+    for name in ("spectrum_cut_based", "spectrum_classifier", "sculpting"):
+        assert (run / "search" / "figures" / f"{name}.png").exists()
+
+
+def test_s_and_b_are_the_histogram_sums_in_the_window_around_the_fitted_peak(searched):
+    results, run = searched
+    with open(run / "histograms.pkl", "rb") as stream:
+        histograms = pickle.load(stream)["histograms"]
+    definition = load("hllj")
+    backgrounds = [p.name for p in definition.processes.values() if p.kind == "background"]
+    for entry in results["selections"].values():
+        h = histograms[entry["region"]]
+        centres = h.axes[0].centers
+        low, high = entry["window"]
+        inside = (centres > low) & (centres < high)
+        signal = h[:, "X1000", "nominal"].values()[inside].sum()
+        background = sum(h[:, p, "nominal"].values()[inside].sum() for p in backgrounds)
+        assert entry["S"] == pytest.approx(signal, rel=1e-12)
+        assert entry["B"] == pytest.approx(background, rel=1e-12)
+        # the window is the fitted peak +- 2 sigma, snapped to whole bins
+        shape = entry["signal_shape"]
+        assert abs(shape["mean"] - 1000.0) < shape["sigma"]
+        assert (
+            low <= shape["mean"] - 2 * shape["sigma"] + 50
+            and high >= shape["mean"] + 2 * shape["sigma"] - 50
+        )
+        assert entry["asimov_z"] == pytest.approx(
+            merit.asimov_z(entry["S"], entry["B"], 0.1 * entry["B"]), rel=1e-12
+        )
+
+
+def test_nothing_fixed_on_mc_moves_when_the_data_change(searched, tmp_path):
+    """Window, S, B, figures of merit and the expected Z come from MC only."""
+    results, run = searched
+    other = tmp_path / "run"
+    shutil.copytree(run, other, ignore=shutil.ignore_patterns("search"))
+    with open(other / "histograms.pkl", "rb") as stream:
+        stored = pickle.load(stream)
+    for h in stored["histograms"].values():
+        view = h.view(flow=True)
+        data = list(h.axes["process"]).index("data")
+        for field in ("value", "variance"):
+            view[field][:, data, :] *= 1.3  # a data excess everywhere
+    with open(other / "histograms.pkl", "wb") as stream:
+        pickle.dump(stored, stream)
+    changed = run_search(other, load("hllj"), profile_likelihood=False, figures=False)
+    fixed = ("S", "B", "window", "s_over_sqrt_b", "asimov_z", "punzi", "chi2_ndf_h0")
+    for name, entry in results["selections"].items():
+        new = changed["selections"][name]
+        for key in fixed:
+            assert new[key] == entry[key], (name, key)
+        assert new["wilks_z"]["expected"] == entry["wilks_z"]["expected"]
+        assert new["signal_yield"] != entry["signal_yield"]  # the observed fit did see the data
+
+
+def test_the_search_command_prints_the_table_and_refuses_a_definition_without_search(
+    hllj_run, tmp_path
+):
+    result = CliRunner().invoke(main, ["search", str(hllj_run), "--no-profile-likelihood"])
+    assert result.exit_code == 0, result.output
+    assert "Wilks Z observed" in result.output and "KS distance" in result.output
+    result = CliRunner().invoke(main, ["search", str(hllj_run), "--analysis", "hzz4l"])
+    assert result.exit_code == 2
+    assert "has no search block" in result.output
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda s: s["selections"].update(classifier="nope"),
+         "at 'search.selections.classifier': unknown region 'nope'"),
+        (lambda s: s.update(signal="X2000"), "at 'search.signal': unknown process 'X2000'"),
+        (lambda s: s.update(background_shape="dijet7"), "at 'search.background_shape': unknown shape 'dijet7'"),
+        (lambda s: s["profile_likelihood_regions"].update(other="sr_cut_based"),
+         "at 'search.profile_likelihood_regions.other': unknown selection 'other'"),
+        (lambda s: s["selections"].update(cut_based="sr_cut_based"),
+         "at 'search': its regions histogram different observables"),
+    ],
+)  # fmt: skip
+def test_a_bad_search_block_is_refused_naming_the_key(edit, message, tmp_path):
+    import pathlib
+
+    import yaml
+
+    from liberica.analysis.definition import AnalysisDefinitionError
+
+    path = pathlib.Path(__file__).parents[1] / "liberica" / "analysis" / "hllj" / "definition.yaml"
+    config = yaml.safe_load(path.read_text())
+    edit(config["search"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    with pytest.raises(AnalysisDefinitionError) as refused:
+        load(bad)
+    assert message in str(refused.value)
