@@ -41,7 +41,11 @@ def test_results_hold_every_figure_for_both_selections(searched):
         assert ENTRY_KEYS <= set(entry), (name, ENTRY_KEYS - set(entry))
         for key in ("wilks_z", "profile_likelihood_z"):
             assert set(entry[key]) == {"expected", "observed"}
-            assert all(np.isfinite(v) and v >= 0 for v in entry[key].values()), (name, key)
+            assert all(np.isfinite(v) for v in entry[key].values()), (name, key)
+        for kind in ("expected", "observed"):  # the discovery Z is the signed one, floored at 0
+            assert entry["wilks_z"][kind] == max(entry["wilks_z_signed"][kind], 0.0)
+        # the injected signal is seen: a positive expected significance both ways
+        assert entry["wilks_z"]["expected"] > 0 and entry["profile_likelihood_z"]["expected"] > 0
         assert set(entry["mu"]) == {"bestfit", "up", "down"}
         assert entry["S"] > 0 and entry["B"] > 0
     assert set(results["sculpting"]) == {"hllj_mlp", "cut_based"}
@@ -75,9 +79,11 @@ def test_s_and_b_are_the_histogram_sums_in_the_window_around_the_fitted_peak(sea
             low <= shape["mean"] - 2 * shape["sigma"] + 50
             and high >= shape["mean"] + 2 * shape["sigma"] - 50
         )
+        # the figures take dB = 0.1 B, the definition's background_uncertainty
         assert entry["asimov_z"] == pytest.approx(
             merit.asimov_z(entry["S"], entry["B"], 0.1 * entry["B"]), rel=1e-12
         )
+        assert entry["asimov_z"] < merit.asimov_z(entry["S"], entry["B"])
 
 
 def test_nothing_fixed_on_mc_moves_when_the_data_change(searched, tmp_path):

@@ -172,3 +172,48 @@ def test_bad_spectra_and_ranges_are_refused_with_a_reason():
         background_shape("dijet5", 0, 1)
     with pytest.raises(SpectrumError, match="unknown cost 'chi3'"):
         fit_background(Spectrum.of(EDGES, _expected_background()), "dijet", "chi3")
+
+
+def test_figures_of_merit_at_reference_values():
+    # s = 10, b = 100: S/sqrt(B) = 1, and the Asimov Z is a little below it
+    assert merit.s_over_sqrt_b(10, 100) == 1.0
+    assert merit.asimov_z(10, 100) == pytest.approx(0.983992, abs=1e-6)
+    # with sigma_b = 10 (dB = 0.1 B): Cowan's formula
+    assert merit.asimov_z(10, 100, 10) == pytest.approx(0.690196, abs=1e-6)
+    assert merit.s_over_sqrt_s_b_db2(10, 100, 0.1) == pytest.approx(10 / math.sqrt(210))
+    assert merit.punzi(0.3, 100) == pytest.approx(0.3 / 12.5)
+    assert merit.asimov_z(0, 100) == 0.0 and math.isnan(merit.asimov_z(1, 0))
+
+
+def test_a_prediction_at_or_below_zero_has_no_poisson_likelihood():
+    spectrum = Spectrum.of([0, 1, 2], [0.0, 5.0])
+    assert poisson_deviance(spectrum, np.array([-0.5, 5.0]))[0] >= 1e30
+    assert poisson_deviance(spectrum, np.array([0.5, 5.0]))[0] == pytest.approx(1.0)
+    # sparse counts: the fitted prediction stays positive in every bin
+    rng = np.random.default_rng(2)
+    counts = rng.poisson(_expected_background(0.02)).astype(float)
+    fit = fit_background(Spectrum.of(EDGES, counts), "polynomial3", "poisson")
+    assert fit.expected.min() > 0 and fit.cost < 1e30
+
+
+def test_an_empty_weighted_bin_counts_at_the_spectrum_effective_scale():
+    from liberica.fits.spectrum import poisson_scales
+
+    # weights of 0.01: 100 effective counts per unit, the empty bin too
+    spectrum = Spectrum.of([0, 1, 2, 3], [1.0, 0.0, 2.0], [0.01, 0.0, 0.02])
+    np.testing.assert_allclose(poisson_scales(spectrum), [100.0, 100.0, 100.0])
+    deviance, _ = poisson_deviance(spectrum, np.array([1.0, 0.05, 2.0]))
+    assert deviance == pytest.approx(2 * 100 * 0.05)  # 2 x the effective expected count
+
+
+def test_a_large_weighted_signal_is_fitted_inside_the_yield_range():
+    signal = fit_signal(_signal())
+    template = signal.shape.integrals(signal.parameters, EDGES)
+    background = _expected_background()
+    values = background + 200_000 * template
+    spectrum = Spectrum.of(EDGES, values, values * 0.001)  # events of weight 0.001
+    fit = fit_search(spectrum, signal, "dijet", "chi2")
+    assert fit.signal_yield == pytest.approx(200_000, rel=1e-3)
+    assert fit.h1.valid and fit.h1.at_limit == ()
+    # H0 cannot describe a 200k-event peak: where it runs to a limit, it says so
+    assert all(w.startswith("the H0 fit") for w in fit.warnings)

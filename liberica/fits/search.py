@@ -14,8 +14,11 @@ For each selection of the definition's ``search`` block (e.g. ``cut_based`` and
 3. **Wilks' Z** from the spectrum fits (``fits/spectrum.py``): the MC
    signal-plus-background spectrum with Cowan's weighted chi2 (its chi2/ndf
    under H0 and H1; its Z counts the MC's own statistics, ``wilks_z_mc_statistics``);
-   expected on the Asimov data set of that prediction, observed on the
-   (pseudo-)data, both with the Poisson likelihood.
+   expected on the Asimov data set (the background function fitted to the
+   background MC plus the signal MC's yield in its fitted shape; the MC itself
+   where the function does not describe it), observed on the (pseudo-)data,
+   both with the Poisson likelihood. Doubtful fits (no valid minimum, a
+   parameter at its limit, H1 above H0) are listed in ``warnings``.
 4. **The profile-likelihood Z and mu** with systematics: the cabinetry/pyhf
    fit of the selection's region alone (``fits/run.py``), expected (Asimov) and
    observed.
@@ -63,7 +66,11 @@ class SearchError(ValueError):
 
 def _spectrum(h, processes: list[str]) -> Spectrum:
     """The nominal spectrum of ``processes`` summed (sum w and sum w^2 per bin, no flow)."""
-    names = [p for p in processes if p in list(h.axes["process"])]
+    known = list(h.axes["process"])
+    missing = [p for p in processes if p not in known]
+    if missing:
+        raise SearchError(f"the run's histograms have no process {missing} (known: {known})")
+    names = list(processes)
     values = np.zeros(h.axes[0].size)
     variances = np.zeros(h.axes[0].size)
     for process in names:
@@ -186,12 +193,19 @@ def _selection(
     if search.fit_range is not None:
         signal, background, data = (s.within(*search.fit_range) for s in (signal, background, data))
     # 1. fixed on MC: the signal shape, the window, the background function
+    warnings = []
     shape = fit_signal(signal, search.signal_shape, "chi2", core=SIGNAL_CORE)
-    window = merit.window_yields(
-        signal.edges, signal.values, background.values, background.variances,
-        shape.window(search.window_sigma),
-    )  # fmt: skip
+    if not shape.fit.valid:
+        warnings.append(f"the signal-only {search.signal_shape} fit found no valid minimum")
+    try:
+        window = merit.window_yields(
+            signal.edges, signal.values, background.values, background.variances,
+            shape.window(search.window_sigma),
+        )  # fmt: skip
+    except ValueError as err:
+        raise SearchError(f"{err}: the signal peak is narrower than the bins") from None
     background_only = fit_background(background, search.background_shape, "chi2")
+    described = background_only.p_value >= BACKGROUND_FIT_P_MIN
     # 2. figures of merit in the window
     efficiency = window.signal / generated if generated > 0 else float("nan")
     figures = merit.figures_of_merit(
@@ -205,9 +219,20 @@ def _selection(
         signal.edges, signal.values + background.values, signal.variances + background.variances
     )
     mc_fit = fit_search(mc, shape, search.background_shape, "chi2")
-    asimov = Spectrum.of(mc.edges, mc.values, mc.values)
+    # the Asimov data set: the background fit to the MC (smooth) plus the signal MC's
+    # yield in the fitted shape; where the function does not describe the background
+    # MC, the MC itself (mismodelling and all), clipped at 0
+    if described:
+        prediction = background_only.expected + signal.values.sum() * shape.shape.integrals(
+            shape.parameters, signal.edges
+        )
+    else:
+        prediction = np.clip(mc.values, 0.0, None)
+    asimov = Spectrum.of(mc.edges, prediction, prediction)
     expected = fit_search(asimov, shape, search.background_shape, "poisson")
     observed = fit_search(data, shape, search.background_shape, "poisson")
+    for label, fit in (("MC chi2", mc_fit), ("expected", expected), ("observed", observed)):
+        warnings += [f"{label} spectrum fit: {w}" for w in fit.warnings]
     entry = {
         "S": window.signal,
         "B": window.background,
@@ -229,6 +254,8 @@ def _selection(
         "wilks_z": {"expected": expected.z_discovery, "observed": observed.z_discovery},
         "wilks_z_signed": {"expected": expected.z, "observed": observed.z},
         "wilks_z_mc_statistics": mc_fit.z_discovery,
+        "asimov": "background fit + signal shape" if described else "MC (clipped at 0)",
+        "fit_warnings": warnings,
         "spectrum_fits": {
             "mc_weighted_chi2": _fit_summary(mc_fit),
             "expected": _fit_summary(expected),
@@ -309,6 +336,7 @@ def run_search(
             entry["mu"] = fitted["mu"]
             entry["profile_likelihood_z"] = fitted["significance"]
         results["selections"][name] = entry
+        results["warnings"] += [f"{name}: {w}" for w in entry["fit_warnings"]]
         if not entry["background_fit_p_value"] >= BACKGROUND_FIT_P_MIN:
             results["warnings"].append(
                 f"{name}: the {search.background_shape} function does not describe the "

@@ -165,14 +165,37 @@ def dijet(m: np.ndarray, p0: float, p1: float, p2: float, p3: float) -> np.ndarr
     return p0 * np.exp(p1 * np.log1p(-x) - (p2 + p3 * np.log(x)) * np.log(x))
 
 
-def _dijet_start(edges, values):
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    density = np.clip(values, 0, None) / np.diff(edges)
-    # a power law through the spectrum's mean level fixes p0 for p1 = 10, p2 = 5, p3 = 0
-    shape = dijet(centres, 1.0, 10.0, 5.0, 0.0)
-    keep = density > 0
-    level = float(np.sum(density[keep]) / np.sum(shape[keep])) if keep.any() else 1.0
-    return [level, 10.0, 5.0, 0.0], [(0.0, np.inf), (-50.0, 200.0), (-20.0, 50.0), (-10.0, 10.0)]
+def _log_dijet(x: np.ndarray, p1: float, p2: float, p3: float) -> np.ndarray:
+    log_x = np.log(x)
+    return p1 * np.log1p(-x) - (p2 + p3 * log_x) * log_x
+
+
+def _dijet_bound(low: float, high: float) -> Shape:
+    """The dijet function normalized at the fit range's low edge: ``p0`` is the density there.
+
+    The same function as :func:`dijet` (``p0`` rescaled), but ``p0`` no longer
+    spans decades with p1-p3, which keeps MIGRAD's covariance well conditioned.
+    """
+    x_low = low / SQRT_S_GEV
+
+    def density(m, p0, p1, p2, p3):
+        x = np.asarray(m, dtype=float) / SQRT_S_GEV
+        return p0 * np.exp(_log_dijet(x, p1, p2, p3) - _log_dijet(x_low, p1, p2, p3))
+
+    def start(edges, values):
+        widths = np.diff(edges)
+        density_0 = np.clip(values, 0, None) / widths
+        # a power law through the spectrum's level for p1 = 10, p2 = 5, p3 = 0
+        centres = 0.5 * (edges[1:] + edges[:-1])
+        shape = density(centres, 1.0, 10.0, 5.0, 0.0)
+        keep = density_0 > 0
+        level = float(np.sum(density_0[keep]) / np.sum(shape[keep])) if keep.any() else 1.0
+        # p1-p3 free: over a narrow x range they trade off against each other, and the
+        # normalization at the low edge keeps the function finite wherever they go
+        limits = [(0.0, np.inf)] + [(-np.inf, np.inf)] * 3
+        return [max(level, 1e-12), 10.0, 5.0, 0.0], limits
+
+    return Shape("dijet", "background", ("p0", "p1", "p2", "p3"), density, start)
 
 
 def exponential(m: np.ndarray, p0: float, p1: float) -> np.ndarray:
@@ -207,7 +230,7 @@ SIGNAL_SHAPES: dict[str, Shape] = {
 """Signal peaks by name (normalized densities)."""
 
 BACKGROUND_SHAPES: dict[str, Shape | RangedShape] = {
-    "dijet": Shape("dijet", "background", ("p0", "p1", "p2", "p3"), dijet, _dijet_start),
+    "dijet": RangedShape("dijet", ("p0", "p1", "p2", "p3"), _dijet_bound),
     "exponential": Shape(
         "exponential", "background", ("p0", "p1"), exponential, _exponential_start
     ),

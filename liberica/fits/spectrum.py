@@ -126,19 +126,39 @@ def data_mc_chi2(data: np.ndarray, mc: Spectrum) -> tuple[float, int]:
     return float(value), int(used.sum())
 
 
+NEGATIVE_EXPECTATION_COST = 1e30
+"""The Poisson cost of a prediction with a bin at or below zero: no Poisson model has one."""
+
+
+def poisson_scales(spectrum: Spectrum) -> np.ndarray:
+    """Per bin, k = |sum w| / sum w^2: the scale that makes a weighted bin an effective count.
+
+    Counts (sum w^2 = sum w) get 1. A bin with no entry (sum w^2 = 0) takes the
+    median scale of the others, as iminuit does, so that an empty bin of a
+    weighted spectrum weighs as an empty bin of its effective counts.
+    """
+    values, variances = spectrum.values, spectrum.variances
+    filled = variances > 0
+    scale = np.ones_like(values)
+    scale[filled] = np.abs(values[filled]) / variances[filled]
+    usable = filled & (scale > 0)
+    if usable.any():
+        scale[~usable] = float(np.median(scale[usable]))
+    return scale
+
+
 def poisson_deviance(spectrum: Spectrum, expected: np.ndarray) -> tuple[float, int]:
     """-2 ln(L / L_saturated) of the (scaled) Poisson bins, and the bins it used.
 
-    A bin with sum w^2 = 0 and sum w = 0 is an empty Poisson bin (it adds 2 f_i).
+    A prediction with any bin <= 0 costs ``NEGATIVE_EXPECTATION_COST``: the fit
+    backs off it instead of treating a negative yield under an empty bin as free.
     """
-    values, variances = spectrum.values, spectrum.variances
-    weighted = variances > 0
-    scale = np.ones_like(values)
-    scale[weighted] = values[weighted] / variances[weighted]
-    scale = np.where(scale > 0, scale, 1.0)
-    expected = np.maximum(expected, 1e-300)
-    value = iminuit_cost.poisson_chi2(scale * values, scale * expected)
-    return float(value), len(values)
+    expected = np.asarray(expected, dtype=float)
+    if np.any(expected <= 0):
+        return NEGATIVE_EXPECTATION_COST, len(expected)
+    scale = poisson_scales(spectrum)
+    value = iminuit_cost.poisson_chi2(scale * spectrum.values, scale * expected)
+    return float(value), len(spectrum.values)
 
 
 COSTS: dict[str, Callable[[Spectrum, np.ndarray], tuple[float, int]]] = {
@@ -168,6 +188,7 @@ class Fit(NamedTuple):
         p_value: the cost's chi2 p-value with ``ndf`` (nan where ndf <= 0)
         valid: whether MIGRAD found a valid minimum
         expected: the fitted prediction per bin
+        at_limit: the free parameters that ended at a limit
     """
 
     parameters: dict[str, float]
@@ -177,6 +198,7 @@ class Fit(NamedTuple):
     p_value: float
     valid: bool
     expected: np.ndarray
+    at_limit: tuple[str, ...] = ()
 
     @property
     def chi2_ndf(self) -> float:
@@ -218,6 +240,8 @@ class SearchFit(NamedTuple):
         delta: cost(H0) - cost(H1) (>= 0)
         z: the signed significance sign(s_hat) sqrt(delta)
         z_discovery: max(z, 0)
+        warnings: what makes these numbers doubtful (an invalid minimum, a
+            parameter at its limit), empty when there is none
     """
 
     cost: str
@@ -229,6 +253,7 @@ class SearchFit(NamedTuple):
     delta: float
     z: float
     z_discovery: float
+    warnings: tuple[str, ...] = ()
 
 
 def _minimize(
@@ -249,7 +274,9 @@ def _minimize(
     if all(minuit.fixed):
         return minuit
     minuit.migrad()
-    if not minuit.valid:
+    for _ in range(2):  # from where it stopped, then with strategy 2
+        if minuit.valid:
+            break
         minuit.strategy = 2
         minuit.migrad()
     minuit.hesse()
@@ -269,7 +296,8 @@ def _fit(
     fixed = dict(fixed or {})
 
     def objective(*params: float) -> float:
-        expected = predict(np.asarray(params))
+        with np.errstate(over="ignore", invalid="ignore"):  # MIGRAD's trial steps
+            expected = predict(np.asarray(params))
         if not np.all(np.isfinite(expected)):
             return 1e30
         return cost_function(spectrum, expected)[0]
@@ -281,6 +309,14 @@ def _fit(
     ndf = used - sum(1 for n in names if not minuit.fixed[n])
     p_value = float(stats.chi2.sf(value, ndf)) if ndf > 0 else float("nan")
     valid = bool(minuit.valid) if not all(minuit.fixed) else True
+    valid = valid and value < NEGATIVE_EXPECTATION_COST
+    at_limit = tuple(
+        n
+        for n, limit in zip(names, limits, strict=True)
+        if not minuit.fixed[n]
+        and any(np.isfinite(end) and np.isclose(minuit.values[n], end, rtol=1e-6, atol=1e-9)
+                for end in limit)
+    )  # fmt: skip
     return Fit(
         dict(zip(names, map(float, params), strict=True)),
         {n: (0.0 if minuit.fixed[n] else float(minuit.errors[n])) for n in names},
@@ -289,6 +325,7 @@ def _fit(
         p_value,
         valid,
         expected,
+        at_limit,
     )
 
 
@@ -364,6 +401,16 @@ def fit_background(
     return retry if retry.cost <= first.cost else first
 
 
+def _signal_starts(spectrum: Spectrum, template: np.ndarray, background: np.ndarray) -> list[float]:
+    """Starting signal yields for H1 beyond zero: the excess over the background-only fit
+    under the peak, and three standard deviations of the content there, either way."""
+    peak = template > 0.5 * template.max() if template.max() > 0 else template > 0
+    scale = float(np.sqrt(max(np.sum(np.abs(spectrum.variances[peak])), 1.0)))
+    covered = float(np.sum(template[peak])) or 1.0
+    excess = float(np.sum(spectrum.values[peak] - background[peak])) / covered
+    return [excess, 2.0 * excess, 3.0 * scale, -3.0 * scale]
+
+
 def fit_search(
     spectrum: Spectrum,
     signal: SignalShape,
@@ -384,28 +431,53 @@ def fit_search(
     """
     spectrum = spectrum.within(*fit_range) if fit_range else spectrum
     shape = background_shape(background, spectrum.edges[0], spectrum.edges[-1])
-    h0 = fit_background(spectrum, background, cost, None, fixed)
     template = signal.shape.integrals(signal.parameters, spectrum.edges)
     predict_background = _background_predictor(shape, spectrum.edges)
     names = (*shape.parameters, "signal_yield")
     _, limits = shape.start(spectrum.edges, spectrum.values)
-    scale = max(float(np.sqrt(np.sum(np.clip(spectrum.variances, 0, None)))), 1.0)
+    # the signal yield may go negative; its range is ten times the spectrum's content
+    reach = 10.0 * max(float(np.sum(np.abs(spectrum.values))), 1.0)
+    limits = [*limits, (-reach, reach)]
 
     def predict(params: np.ndarray) -> np.ndarray:
         return predict_background(params[:-1]) + params[-1] * template
 
-    start = [*h0.parameters.values(), 0.0]
-    h1 = _fit(
-        spectrum,
-        cost,
-        names,
-        predict,
-        start,
-        [*limits, (-100 * scale, 100 * scale)],
-        fixed,
+    def fit_h1(start: list[float]) -> Fit:
+        return _fit(spectrum, cost, names, predict, start, limits, fixed)
+
+    def fit_h0(start: list[float]) -> Fit:
+        return _fit(spectrum, cost, names, predict, start, limits, {**(fixed or {}),
+                    "signal_yield": 0.0})  # fmt: skip
+
+    alone = fit_background(spectrum, background, cost, None, fixed)
+    h0 = alone._replace(
+        parameters={**alone.parameters, "signal_yield": 0.0},
+        errors={**alone.errors, "signal_yield": 0.0},
     )
-    if h1.cost > h0.cost:  # H1 contains H0: a worse minimum is MIGRAD's, not the data's
-        log.warning("the H1 fit ended above H0 (%.4g > %.4g); Z taken as 0", h1.cost, h0.cost)
+    background_start = list(alone.parameters.values())
+    h1 = fit_h1([*background_start, 0.0])
+    if not h1.valid or h1.cost > h0.cost:  # more starts before anything is reported
+        default_start, _ = shape.start(spectrum.edges, spectrum.values)
+        tries = [
+            fit_h1([*start, signal_start])
+            for start in (background_start, default_start)
+            for signal_start in _signal_starts(spectrum, template, alone.expected)
+        ]
+        h1 = min([h1, *tries], key=lambda f: (not f.valid, f.cost))
+    # H0 is H1 at s = 0: a second H0 fit from H1's background catches a stuck H0 minimum
+    again = fit_h0([*h1.parameters.values()][:-1] + [0.0])
+    if again.cost < h0.cost:
+        h0 = again
+    warnings = []
+    for label, fit in (("H0", h0), ("H1", h1)):
+        if not fit.valid:
+            warnings.append(f"the {label} fit ({cost}, {background}) found no valid minimum")
+        if fit.at_limit:
+            warnings.append(f"the {label} fit ended at the limit of {', '.join(fit.at_limit)}")
+    if h1.cost > h0.cost + 1e-6:  # H1 contains H0: a worse minimum is MIGRAD's, not the data's
+        warnings.append(f"the H1 fit ended above H0 ({h1.cost:.4g} > {h0.cost:.4g}); Z taken as 0")
+    for warning in warnings:
+        log.warning("%s", warning)
     delta = max(h0.cost - h1.cost, 0.0)
     s_hat = h1.parameters["signal_yield"]
     z = float(np.sign(s_hat) * np.sqrt(delta))
@@ -419,4 +491,5 @@ def fit_search(
         delta,
         z,
         max(z, 0.0),
+        tuple(warnings),
     )
