@@ -59,6 +59,8 @@ def on_off_z(n: float, m: float, tau: float) -> float:
     free, s = n - m / tau and b = m / tau. With Asimov n = S + B, m = tau B and
     tau = B / sigma_b^2 it equals :func:`asimov_z` with ``sigma_b``.
     """
+    if not tau > 0:
+        raise ValueError(f"the off/on ratio tau must be > 0, got {tau}")
     if n <= m / tau:
         return 0.0
 
