@@ -917,6 +917,7 @@ def train(
 
     from liberica.analysis import registry
     from liberica.analysis.definition import without_classifier
+    from liberica.analysis.pipeline import fit_observables_taken
     from liberica.models.train import TrainingConfig
     from liberica.models.train import train as train_models
 
@@ -979,6 +980,14 @@ def train(
             f"{len(classifier.models)}",
             param_hint="--folds",
         )
+    feature_set = registered.feature_sets[classifier.feature_set]
+    taken = fit_observables_taken(definition, classifier_name, feature_set.features)
+    if taken:
+        console.print(
+            f"{classifier_name} takes {', '.join(sorted({v for v, _ in taken}))}, the observable "
+            f"of region(s) {', '.join(r for _, r in taken)} it scores: its spec declares "
+            "uses_fit_observable, and runs must pass --allow-fit-observable"
+        )
     with console.status(f"training {folds} folds"):
         reports = train_models(
             table,
@@ -987,10 +996,11 @@ def train(
             out_dir,
             config,
             description,
-            feature_set=registered.feature_sets[classifier.feature_set],
+            feature_set=feature_set,
             model_names=classifier.models,
             output=classifier.output,
             title=f"liberica {registered.name} classifier",
+            uses_fit_observable=bool(taken),
         )
     report_table = Table(title=f"{classifier_name} classifier, {signal} vs {backgrounds}")
     for column in (

@@ -147,3 +147,44 @@ def test_k_folds_train_on_the_other_residues_and_score_their_own(feature_table, 
         )
     with pytest.raises(ValueError, match="3 folds"):
         train(feature_table, ["ggH"], ["ZZ"], tmp_path, config, "test", **MODEL)
+
+
+def test_a_model_taking_a_fit_observable_declares_it_in_its_spec(tmp_path):
+    """hllj's mass-aware feature set takes reco_zv_mass, the observable of its classifier
+    regions: the trained models say so (spec v2), the table-variable ones do not."""
+    import pathlib
+
+    import yaml
+
+    from liberica.analysis.pipeline import fit_observables_taken
+
+    path = pathlib.Path(__file__).parents[1] / "liberica/analysis/hllj/definition.yaml"
+    config = yaml.safe_load(path.read_text())
+    hllj = registry.get("hllj")
+    assert (
+        fit_observables_taken(load("hllj"), "hllj_mlp", hllj.feature_sets["hllj-v1"].features) == []
+    )
+    config["classifiers"]["hllj_mlp"]["feature_set"] = "hllj-mass-v1"
+    (tmp_path / "mass.yaml").write_text(yaml.safe_dump(config))
+    taken = fit_observables_taken(
+        load(tmp_path / "mass.yaml"), "hllj_mlp", hllj.feature_sets["hllj-mass-v1"].features
+    )
+    assert {v for v, _ in taken} == {"reco_zv_mass"}
+    assert {r for _, r in taken} >= {"sr_classifier", "search_classifier"}
+    rng = np.random.default_rng(4)
+    features = hllj.feature_sets["hllj-mass-v1"].features
+    n = 400
+    table = np.zeros(n, dtype=[*((f, np.float32) for f in features), ("weight", np.float64),
+                               ("eventNumber", np.int64), ("process", "U16")])  # fmt: skip
+    for name in features:
+        table[name] = rng.normal(100, 20, n)
+    table["weight"], table["eventNumber"] = 1.0, np.arange(n)
+    table["process"] = np.where(np.arange(n) % 3 == 0, "X1000", "Zjets")
+    reports = train(
+        table, ["X1000"], ["Zjets"], tmp_path, QUICK, "test",
+        feature_set=hllj.feature_sets["hllj-mass-v1"], model_names=("m0.onnx", "m1.onnx"),
+        output="p", uses_fit_observable=True,
+    )  # fmt: skip
+    for report in reports:
+        spec = read_classifier(report.path.read_bytes(), report.path.name).spec
+        assert spec.uses_fit_observable and spec.version == "2"

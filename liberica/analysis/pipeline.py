@@ -197,16 +197,26 @@ def classifiers_of(
     return classifiers
 
 
-def _check_fit_observables(definition, name: str, models: list, allowed: bool) -> None:
-    from liberica.models.spec import ModelSpecError
-
-    features = set(models[0].spec.features)
+def fit_observables_taken(
+    definition: definition_module.AnalysisDefinition, name: str, features
+) -> list[tuple[str, str]]:
+    """(variable, region) for each region classifier ``name`` scores whose observable is
+    one of ``features``: what a model of those features would sculpt."""
+    taken = []
     for region in definition.regions.values():
         if region.classifier != name:
             continue
         variable = definition.observables[region.observable].variable
-        if variable not in features:
-            continue
+        if variable in set(features):
+            taken.append((variable, region.name))
+    return taken
+
+
+def _check_fit_observables(definition, name: str, models: list, allowed: bool) -> None:
+    from liberica.models.spec import ModelSpecError
+
+    for variable, region_name in fit_observables_taken(definition, name, models[0].spec.features):
+        region = definition.regions[region_name]
         declared = all(m.spec.uses_fit_observable for m in models)
         if declared and allowed:
             log.warning(

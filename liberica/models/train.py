@@ -302,6 +302,7 @@ def train(
     model_names: tuple[str, ...],
     output: str,
     title: str = "liberica classifier",
+    uses_fit_observable: bool = False,
 ) -> list[FoldReport]:
     """Train and export both folds; write ROC and score plots next to the models.
 
@@ -316,6 +317,8 @@ def train(
         model_names: the file name of each fold's model, fold 0 first (one per fold)
         output: what the output means, stored in the metadata
         title: the models' doc string
+        uses_fit_observable: the features include the observable of a region the
+            classifier scores (recorded in the spec; runs must allow such models)
     """
     config = config or TrainingConfig()
     if config.folds < 2 or len(model_names) != config.folds:
@@ -345,6 +348,7 @@ def train(
             preprocessing="standardization (x - mean) / std of the training rows, inside the graph",
             training_sample=f"{training_sample}; signal {signal} vs {backgrounds}; "
             f"weighted={config.weighted}; seed={config.seed}",
+            uses_fit_observable=uses_fit_observable,
         )
         path = out_dir / model_names[fold]
         difference = export_onnx(model, spec, path, features[eval_rows], title)
