@@ -47,6 +47,9 @@ def test_the_weighted_chi2_is_the_sum_over_bins_with_weights():
     direct = np.sum((values[used] - expected[used]) ** 2 / variances[used])
     chi2, bins = weighted_chi2(spectrum, expected)
     assert chi2 == pytest.approx(direct, rel=1e-12) and bins == 3  # the empty bin is left out
+    # a fit says how many bins it used, and counts its degrees of freedom from them
+    fit = fit_background(spectrum, "polynomial0", "chi2")
+    assert fit.bins == 3 and fit.ndf == 2 and len(fit.expected) == 4
     # data against a weighted MC prediction: variance n + sum w^2
     data = np.array([3.0, 1.0, 4.0, 2.0])
     chi2, bins = data_mc_chi2(data, spectrum)

@@ -137,6 +137,7 @@ def _fit_summary(fit: SearchFit) -> dict[str, Any]:
         "z": fit.z,
         "z_discovery": fit.z_discovery,
         "signal_yield": {"bestfit": fit.signal_yield, "error": fit.signal_yield_error},
+        "bins": {"used": fit.h1.bins, "in_range": len(fit.h1.expected)},
         "h0": {"cost": fit.h0.cost, "ndf": fit.h0.ndf, "p_value": fit.h0.p_value},
         "h1": {"cost": fit.h1.cost, "ndf": fit.h1.ndf, "p_value": fit.h1.p_value},
         "valid": fit.h0.valid and fit.h1.valid,

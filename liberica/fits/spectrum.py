@@ -189,6 +189,8 @@ class Fit(NamedTuple):
         valid: whether MIGRAD found a valid minimum
         expected: the fitted prediction per bin
         at_limit: the free parameters that ended at a limit
+        bins: the bins the cost used (the weighted chi2 leaves out bins with
+            sum w^2 = 0), of ``len(expected)``
     """
 
     parameters: dict[str, float]
@@ -199,6 +201,7 @@ class Fit(NamedTuple):
     valid: bool
     expected: np.ndarray
     at_limit: tuple[str, ...] = ()
+    bins: int = 0
 
     @property
     def chi2_ndf(self) -> float:
@@ -326,6 +329,7 @@ def _fit(
         valid,
         expected,
         at_limit,
+        used,
     )
 
 
