@@ -76,7 +76,8 @@ def _spectrum(h, processes: list[str]) -> Spectrum:
     for process in names:
         one = h[:, process, NOMINAL]
         values += one.values()
-        variances += one.variances() if one.variances() is not None else one.values()
+        variance = one.variances()
+        variances += one.values() if variance is None else variance
     return Spectrum.of(h.axes[0].edges, values, variances)
 
 
@@ -85,16 +86,8 @@ def _data(h) -> Spectrum:
     return Spectrum.of(h.axes[0].edges, counts, counts)
 
 
-def _generated_signal(run_dir: pathlib.Path, signal: str, region: str) -> float:
+def _generated_signal(samples: dict, cutflow: dict, signal: str, region: str) -> float:
     """The signal's weighted yield before any cut (the cutflow's ``all_events``)."""
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    cutflow = json.loads((run_dir / "cutflow.json").read_text())
-    samples = metrics.get("samples")
-    if samples is None:
-        raise SearchError(
-            f"{run_dir / 'metrics.json'} lists no samples (a run from before `liberica search`): "
-            "process the run again"
-        )
     total = 0.0
     for sample, about in samples.items():
         if about["process"] == signal and "variation" not in about and sample in cutflow:
@@ -145,7 +138,7 @@ def _fit_summary(fit: SearchFit) -> dict[str, Any]:
 
 
 def _profile_likelihood(
-    run_dir: pathlib.Path, definition: AnalysisDefinition, name: str, region: str
+    run_dir: pathlib.Path, metrics: dict, definition: AnalysisDefinition, name: str, region: str
 ) -> dict[str, Any]:
     """mu and Z with every systematic: the template fit of the selection's region alone."""
     from liberica.fits.config import build_config
@@ -153,7 +146,6 @@ def _profile_likelihood(
     from liberica.fits.run import fit_workspace, observable_edges
     from liberica.fits.templates import TemplateRules
 
-    metrics = json.loads((run_dir / "metrics.json").read_text())
     one = definition._replace(fit_regions=(region,))
     config = build_config(one, run_dir, template_systematics=metrics.get("systematics", True))
     folder = run_dir / "search" / name
@@ -301,6 +293,13 @@ def run_search(
     missing = [r for r in needed if r not in histograms]
     if missing:
         raise SearchError(f"{run_dir} has no histograms of region(s) {missing}")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    cutflow = json.loads((run_dir / "cutflow.json").read_text())
+    if "samples" not in metrics:
+        raise SearchError(
+            f"{run_dir / 'metrics.json'} lists no samples (a run from before `liberica search`): "
+            "process the run again"
+        )
     out = run_dir / "search"
     out.mkdir(parents=True, exist_ok=True)
     backgrounds = [p.name for p in definition.processes.values() if p.kind == "background"]
@@ -320,19 +319,19 @@ def run_search(
             "mass window (signal-only fit of the signal MC)",
             "background function (the definition; its fit to the background MC reported)",
         ],
-        "systematics": _applied_systematics(run_dir, definition, profile_likelihood),
+        "systematics": _applied_systematics(metrics, definition, profile_likelihood),
         "selections": {},
         "sculpting": {},
         "warnings": [],
     }
     drawn = {}
     for name, region in search.selections.items():
-        generated = _generated_signal(run_dir, search.signal, region)
+        generated = _generated_signal(metrics["samples"], cutflow, search.signal, region)
         entry, fits = _selection(histograms[region], definition, search, generated)
         entry["region"] = region
         if profile_likelihood:
             fit_region = search.profile_likelihood_regions.get(name, region)
-            fitted = _profile_likelihood(run_dir, definition, name, fit_region)
+            fitted = _profile_likelihood(run_dir, metrics, definition, name, fit_region)
             entry["profile_likelihood_region"] = fit_region
             entry["mu"] = fitted["mu"]
             entry["profile_likelihood_z"] = fitted["significance"]
@@ -367,10 +366,9 @@ def run_search(
 
 
 def _applied_systematics(
-    run_dir: pathlib.Path, definition: AnalysisDefinition, profile_likelihood: bool
+    metrics: dict, definition: AnalysisDefinition, profile_likelihood: bool
 ) -> dict[str, Any]:
     """Which systematics each number includes."""
-    metrics = json.loads((run_dir / "metrics.json").read_text())
     templates = list(definition.systematics) if metrics.get("systematics", True) else []
     normalizations = ["luminosity"] + [
         f"xsec_{p.name}" for p in definition.processes.values() if p.xsec_uncertainty
