@@ -544,8 +544,10 @@ def search(
 
     For each: S and B in the signal's mass window, the figures of merit, the Wilks Z of
     the spectrum fits, the profile-likelihood Z and mu with systematics; and the
-    sculpting of the background spectrum. Writes search/results.json, search/table.md
-    and the plots in search/figures/.
+    sculpting of the background spectrum (the definition's sculpting block, else the
+    search's selections against its preselection; a definition with a sculpting block
+    only gets that). Writes search/results.json, search/table.md and the plots in
+    search/figures/.
     """
     import json
 
@@ -554,7 +556,7 @@ def search(
     from liberica.analysis import registry
     from liberica.fits.measurement import FitInputError
     from liberica.fits.minimize import FitFailure
-    from liberica.fits.search import SearchError, run_search, table_rows
+    from liberica.fits.search import SearchError, run_search, sculpting_title, table_rows
     from liberica.fits.spectrum import SpectrumError
 
     metrics_path = run_dir / "metrics.json"
@@ -573,23 +575,27 @@ def search(
     except (SearchError, SpectrumError, FitInputError, FitFailure, FileNotFoundError) as err:
         console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
         sys.exit(2)
-    names, rows = table_rows(results)
-    table = Table(title=f"Search for {results['signal']} in {results['observable']}")
-    table.add_column("")
-    for name in names:
-        table.add_column(name, justify="right")
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
-    sculpt = Table(title="Sculpting of the background spectrum (against the preselection)")
+    if "selections" in results:
+        names, rows = table_rows(results)
+        table = Table(title=f"Search for {results['signal']} in {results['observable']}")
+        table.add_column("")
+        for name in names:
+            table.add_column(name, justify="right")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    sculpt = Table(title=sculpting_title(results))
     for column in ("selection", "mean shift [GeV]", "width ratio", "KS distance"):
         sculpt.add_column(column, justify="left" if column == "selection" else "right")
     for key, s in results["sculpting"].items():
         sculpt.add_row(
-            key, f"{s['mean_shift']:+.1f}", f"{s['width_ratio']:.3f}", f"{s['ks_distance']:.3f}"
+            f"{key} ({s['region']})",
+            f"{s['mean_shift']:+.1f}",
+            f"{s['width_ratio']:.3f}",
+            f"{s['ks_distance']:.3f}",
         )
     console.print(sculpt)
-    for warning in results["warnings"]:
+    for warning in results.get("warnings", []):
         console.print(f"[bold yellow]warning:[/] {warning}", soft_wrap=True)
     console.print(f"search outputs in {run_dir / 'search'}")
 

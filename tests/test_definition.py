@@ -127,3 +127,71 @@ def test_observables_take_explicit_edges(tmp_path, config):
 def test_unknown_analysis_name():
     with pytest.raises(FileNotFoundError, match="no analysis named 'hww'"):
         definition.load("hww")
+
+
+def test_merged_merges_mappings_replaces_the_rest_and_null_removes():
+    base = {"a": {"x": 1, "y": [1, 2]}, "b": 2, "c": {"z": 3}}
+    overlay = {"a": {"y": [3], "w": 4}, "c": None, "d": 5}
+    assert definition.merged(base, overlay) == {"a": {"x": 1, "y": [3], "w": 4}, "b": 2, "d": 5}
+    assert base == {"a": {"x": 1, "y": [1, 2]}, "b": 2, "c": {"z": 3}}  # untouched
+
+
+def test_a_definition_extends_a_shipped_one(tmp_path):
+    path = tmp_path / "tighter.yaml"
+    path.write_text(
+        "extends: hzz4l\nname: hzz4l_tighter\n"
+        "cuts: {leptons: {min_pt: 7.0}}\n"
+        "fit: {regions: [sr_4l]}\n"
+        "sculpting: ~\n"
+    )
+    shipped, loaded = definition.load("hzz4l"), definition.load(path)
+    assert loaded.name == "hzz4l_tighter" and loaded.source == str(path)
+    assert loaded.fit_regions == ("sr_4l",) and loaded.sculpting is None
+    assert loaded.cuts.leptons.min_pt == 7.0
+    # everything it does not name is the shipped definition's
+    assert loaded.cuts.leptons.max_abs_eta == shipped.cuts.leptons.max_abs_eta
+    assert loaded.regions == shipped.regions and loaded.systematics == shipped.systematics
+    # the source loads it again (a run's metrics.json keeps it)
+    assert definition.load(loaded.source) == loaded
+
+
+def test_a_shipped_variant_loads_by_analysis_and_name():
+    sculpting = definition.load("hllj:sculpting")
+    assert sculpting.name == "hllj_sculpting" and sculpting.source == "hllj:sculpting"
+    assert set(sculpting.classifiers) == {"hllj_mlp", "hllj_mass_mlp"}
+    assert set(sculpting.search.selections) == {"cut_based", "classifier", "mass_classifier"}
+    assert sculpting.fit_regions == definition.load("hllj").fit_regions
+    with pytest.raises(FileNotFoundError, match="ships no definition 'nope'.*hllj:sculpting"):
+        definition.load("hllj:nope")
+
+
+def test_a_bad_extends_names_the_key(tmp_path):
+    loop = tmp_path / "loop.yaml"
+    loop.write_text("extends: loop.yaml\nname: loop\n")
+    with pytest.raises(definition.AnalysisDefinitionError, match="'extends'.*extend each other"):
+        definition.load(loop)
+    missing = tmp_path / "missing.yaml"
+    missing.write_text("extends: nowhere.yaml\n")
+    with pytest.raises(definition.AnalysisDefinitionError, match="'extends'.*nowhere.yaml"):
+        definition.load(missing)
+    inherited = tmp_path / "inherited.yaml"
+    inherited.write_text("extends: hzz4l\nregions: {sr_4l: {observable: nope}}\n")
+    with pytest.raises(definition.AnalysisDefinitionError, match="extends hzz4l.*sr_4l"):
+        definition.load(inherited)
+
+
+@pytest.mark.parametrize(
+    "change, key",
+    [
+        (lambda s: s.update(reference="nope"), "sculpting.reference"),
+        (lambda s: s["selections"].update(high_score="nope"), "sculpting.selections.high_score"),
+        (lambda s: s.update(processes=["ggH"]), "sculpting.processes[0]"),
+        (lambda s: s.update(range=[160.0, 100.0]), "sculpting.range"),
+        (lambda s: s["selections"].update(score="sr_4l_score"), "sculpting"),
+    ],
+)
+def test_bad_sculpting_block_names_the_key(config, change, key):
+    change(config["sculpting"])
+    with pytest.raises(definition.AnalysisDefinitionError) as info:
+        definition.validate(config, "broken.yaml")
+    assert info.value.key == key

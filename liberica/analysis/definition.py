@@ -183,6 +183,23 @@ class SearchConfig(NamedTuple):
     punzi_a: float = 5.0
 
 
+class SculptingConfig(NamedTuple):
+    """Which selections' background spectra are compared with a reference (``fits/sculpting.py``).
+
+    Attributes:
+        reference: the region of the spectrum before the selections
+        selections: name -> region of the spectrum after the selection
+        processes: the background processes measured (empty: every background)
+        range: [low, high], bin edges of every region's spectrum, or None for
+            every bin (the regions must then have the same bins)
+    """
+
+    reference: str
+    selections: dict[str, str]
+    processes: tuple[str, ...] = ()
+    range: tuple[float, float] | None = None
+
+
 class AnalysisDefinition(NamedTuple):
     """A validated analysis definition.
 
@@ -206,6 +223,8 @@ class AnalysisDefinition(NamedTuple):
         fit_signal: the processes mu scales (default: every signal process)
         source: the shipped name or the path the definition was loaded from
         search: the resonance search's settings, or None
+        sculpting: the sculpting measure's settings, or None (``liberica search``
+            then measures the search's selections against its preselection)
     """
 
     analysis: str
@@ -226,6 +245,7 @@ class AnalysisDefinition(NamedTuple):
     fit_signal: tuple[str, ...] = ()
     source: str = ""
     search: SearchConfig | None = None
+    sculpting: SculptingConfig | None = None
 
     def systematics_of(self, category: str) -> list[Systematic]:
         """The systematics of one category (``weight``, ``object``, ``sample``)."""
@@ -425,7 +445,34 @@ def validate(config: dict, source: str = "<analysis definition>") -> registry.An
                 _fail(source, f"fit.region_sets.{set_name}[{index}]", f"unknown region '{region}'")
     if "search" in config:
         _check_search(config, source)
+    if "sculpting" in config:
+        _check_sculpting(config, source)
     return analysis
+
+
+def _check_sculpting(config: dict, source: str) -> None:
+    """The sculpting block names known regions on one variable and known backgrounds."""
+    block = config["sculpting"]
+    regions = {"sculpting.reference": block["reference"]}
+    regions |= {f"sculpting.selections.{k}": v for k, v in block["selections"].items()}
+    variables = set()
+    for key, region in regions.items():
+        if region not in config["regions"]:
+            _fail(source, key, f"unknown region '{region}'")
+        observable = config["regions"][region]["observable"]
+        variables.add(config["observables"][observable].get("variable", observable))
+    if len(variables) > 1:
+        _fail(source, "sculpting", f"its regions histogram different variables {sorted(variables)}")
+    backgrounds = [n for n, p in config["processes"].items() if p["kind"] == "background"]
+    for index, process in enumerate(block.get("processes", [])):
+        if process not in backgrounds:
+            _fail(
+                source,
+                f"sculpting.processes[{index}]",
+                f"'{process}' is not a background process {_known('backgrounds', backgrounds)}",
+            )
+    if "range" in block and block["range"][0] >= block["range"][1]:
+        _fail(source, "sculpting.range", "low must be below high")
 
 
 def _check_search(config: dict, source: str) -> None:
@@ -541,6 +588,18 @@ def _build(
         ),
         source=source,
         search=_search(config.get("search")),
+        sculpting=_sculpting(config.get("sculpting")),
+    )
+
+
+def _sculpting(block: dict | None) -> SculptingConfig | None:
+    if block is None:
+        return None
+    return SculptingConfig(
+        reference=block["reference"],
+        selections=dict(block["selections"]),
+        processes=tuple(block.get("processes", ())),
+        range=tuple(float(x) for x in block["range"]) if "range" in block else None,
     )
 
 
@@ -578,6 +637,7 @@ def without_classifier(definition: AnalysisDefinition) -> AnalysisDefinition:
             k: v for k, v in definition.fit_region_sets.items() if all(r in regions for r in v)
         },
         search=None,
+        sculpting=None,
     )
 
 
@@ -586,12 +646,98 @@ def builtin_analyses() -> list[str]:
     return registry.names()
 
 
+EXTENDS_DEPTH = 4
+"""How many ``extends`` a definition may chain (a loop stops here)."""
+
+
+def merged(base: dict, overlay: dict) -> dict:
+    """``overlay`` on ``base``: mappings merged key by key, other values replaced.
+
+    A key the overlay sets to null (``~``) is removed.
+    """
+    out = dict(base)
+    for key, value in overlay.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _locate(name_or_path: str | pathlib.Path, relative_to: str | None) -> tuple[str, pathlib.Path]:
+    """The source name and file of a definition: a registered analysis's name
+    (``hllj``), one of its package's variants (``hllj:sculpting`` is
+    ``sculpting.yaml`` in its folder), or a YAML path (relative to ``relative_to``)."""
+    text = str(name_or_path)
+    path = pathlib.Path(name_or_path)
+    if relative_to is not None and not path.is_absolute():
+        path = pathlib.Path(relative_to) / path
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.exists():
+            raise FileNotFoundError(f"analysis definition {path} does not exist")
+        return str(path), path
+    name, _, variant = text.partition(":")
+    try:
+        analysis = registry.get(name)
+    except registry.AnalysisNotFound:
+        raise FileNotFoundError(
+            f"no analysis named '{name}' (registered: "
+            f"{', '.join(registry.names()) or 'none'}); pass a path to a YAML definition instead"
+        ) from None
+    if not variant:
+        return text, analysis.definition_path()
+    shipped = analysis.folder() / f"{variant}.yaml"
+    if not shipped.is_file():
+        known = sorted(
+            f"{name}:{p.stem}"
+            for p in analysis.folder().glob("*.yaml")
+            if p.name != analysis.definition
+        )
+        raise FileNotFoundError(
+            f"analysis {name!r} ships no definition {variant!r} "
+            f"(its variants: {', '.join(known) or 'none'})"
+        )
+    return text, shipped
+
+
+def _read(
+    name_or_path: str | pathlib.Path, relative_to: str | None, depth: int
+) -> tuple[str, dict]:
+    """The parsed YAML of a definition, its ``extends`` chain merged in."""
+    source, path = _locate(name_or_path, relative_to)
+    try:
+        config = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise AnalysisDefinitionError(source, "<top level>", f"not valid YAML: {err}") from err
+    if not isinstance(config, dict) or "extends" not in config:
+        return source, config
+    overlay = dict(config)
+    parent = overlay.pop("extends")
+    if not isinstance(parent, str):
+        _fail(source, "extends", "expected the name or path of a definition")
+    if depth >= EXTENDS_DEPTH:
+        _fail(source, "extends", f"more than {EXTENDS_DEPTH} definitions extend each other")
+    try:
+        parent_source, base = _read(parent, str(path.resolve().parent), depth + 1)
+    except FileNotFoundError as err:
+        raise AnalysisDefinitionError(source, "extends", str(err)) from None
+    if not isinstance(base, dict):
+        _fail(parent_source, "<top level>", "expected a mapping")
+    return f"{source} (extends {parent_source})", merged(base, overlay)
+
+
 def load(name_or_path: str | pathlib.Path) -> AnalysisDefinition:
     """Load and validate an analysis definition.
 
+    A definition may start from another: ``extends: NAME`` merges it under the
+    definition's own keys (``merged``).
+
     Args:
-        name_or_path: a registered analysis's name (its shipped definition) or
-            the path of a YAML definition, which names its analysis
+        name_or_path: a registered analysis's name (its shipped definition), a
+            variant it ships (``ANALYSIS:VARIANT``), or the path of a YAML
+            definition, which names its analysis
 
     Returns:
         AnalysisDefinition: the validated definition
@@ -600,26 +746,9 @@ def load(name_or_path: str | pathlib.Path) -> AnalysisDefinition:
         AnalysisDefinitionError: naming the offending key
         FileNotFoundError: for an unknown name or a missing file
     """
-    path = pathlib.Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.exists():
-            raise FileNotFoundError(f"analysis definition {path} does not exist")
-        source, text = str(path), path.read_text()
-        source_dir = str(path.resolve().parent)
-    else:
-        try:
-            analysis = registry.get(str(name_or_path))
-        except registry.AnalysisNotFound:
-            raise FileNotFoundError(
-                f"no analysis named '{name_or_path}' (registered: "
-                f"{', '.join(registry.names()) or 'none'}); pass a path to a YAML definition instead"
-            ) from None
-        shipped = analysis.definition_path()
-        source, text, source_dir = str(name_or_path), shipped.read_text(), str(shipped.parent)
-    try:
-        config = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise AnalysisDefinitionError(source, "<top level>", f"not valid YAML: {err}") from err
-    analysis = validate(config, source)
-    log.debug("loaded analysis definition %s (analysis %s)", source, analysis.name)
-    return _build(config, analysis, source, source_dir)
+    source, path = _locate(name_or_path, None)
+    label, config = _read(name_or_path, None, 0)
+    analysis = validate(config, label)
+    log.debug("loaded analysis definition %s (analysis %s)", label, analysis.name)
+    # the definition's source is what loads it again (a run's metrics.json keeps it)
+    return _build(config, analysis, source, str(path.resolve().parent))

@@ -37,9 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from liberica.analysis.definition import AnalysisDefinition, SearchConfig
+from liberica.analysis.definition import AnalysisDefinition, SculptingConfig, SearchConfig
 from liberica.analysis.outputs import read_pickle, write_json
 from liberica.fits import merit
+from liberica.fits import sculpting as sculpting_measure
 from liberica.fits.spectrum import (
     SearchFit,
     Spectrum,
@@ -66,19 +67,10 @@ class SearchError(ValueError):
 
 def _spectrum(h, processes: list[str]) -> Spectrum:
     """The nominal spectrum of ``processes`` summed (sum w and sum w^2 per bin, no flow)."""
-    known = list(h.axes["process"])
-    missing = [p for p in processes if p not in known]
-    if missing:
-        raise SearchError(f"the run's histograms have no process {missing} (known: {known})")
-    names = list(processes)
-    values = np.zeros(h.axes[0].size)
-    variances = np.zeros(h.axes[0].size)
-    for process in names:
-        one = h[:, process, NOMINAL]
-        values += one.values()
-        variance = one.variances()
-        variances += one.values() if variance is None else variance
-    return Spectrum.of(h.axes[0].edges, values, variances)
+    try:
+        return sculpting_measure.process_spectrum(h, processes)
+    except sculpting_measure.SculptingError as err:
+        raise SearchError(str(err)) from None
 
 
 def _data(h) -> Spectrum:
@@ -94,34 +86,6 @@ def _generated_signal(samples: dict, cutflow: dict, signal: str, region: str) ->
             steps = cutflow[sample][region]
             total += next(iter(steps.values()))["weighted"]
     return total
-
-
-def _moments(spectrum: Spectrum) -> tuple[float, float, np.ndarray]:
-    """Mean, standard deviation and normalized CDF (at the upper edges) of a spectrum."""
-    centres = 0.5 * (spectrum.edges[1:] + spectrum.edges[:-1])
-    weights = spectrum.values
-    total = weights.sum()
-    mean = float(np.sum(weights * centres) / total)
-    std = float(np.sqrt(np.sum(weights * (centres - mean) ** 2) / total))
-    return mean, std, np.cumsum(weights) / total
-
-
-def sculpting(reference: Spectrum, selected: Spectrum) -> dict[str, float]:
-    """How a selection changes a (background) spectrum's shape, both normalized.
-
-    Returns:
-        dict: ``mean_shift`` (GeV), ``width_ratio`` and ``ks_distance`` (the largest
-        difference of the binned CDFs); ``mean`` and ``width`` before and after
-    """
-    mean_0, std_0, cdf_0 = _moments(reference)
-    mean_1, std_1, cdf_1 = _moments(selected)
-    return {
-        "mean_shift": mean_1 - mean_0,
-        "width_ratio": std_1 / std_0,
-        "ks_distance": float(np.max(np.abs(cdf_1 - cdf_0))),
-        "mean": [mean_0, mean_1],
-        "width": [std_0, std_1],
-    }
 
 
 def _fit_summary(fit: SearchFit) -> dict[str, Any]:
@@ -181,7 +145,6 @@ def _selection(
     """One selection's figures (results.json) and its fits (for the plots)."""
     backgrounds = [p.name for p in definition.processes.values() if p.kind == "background"]
     signal, background = _spectrum(h, [search.signal]), _spectrum(h, backgrounds)
-    background_full = background
     data = _data(h)
     if search.fit_range is not None:
         signal, background, data = (s.within(*search.fit_range) for s in (signal, background, data))
@@ -256,11 +219,21 @@ def _selection(
         },
     }
     fits = {
-        "signal": signal, "background": background, "background_full": background_full,
+        "signal": signal, "background": background,
         "data": data, "mc": mc, "shape": shape,
         "expected": expected, "observed": observed, "window": window,
     }  # fmt: skip
     return entry, fits
+
+
+def search_sculpting(definition: AnalysisDefinition) -> SculptingConfig | None:
+    """The sculpting ``liberica search`` measures: the definition's ``sculpting`` block,
+    else the search's selections against its preselection (every background, every bin)."""
+    if definition.sculpting is not None:
+        return definition.sculpting
+    if definition.search is None:
+        return None
+    return SculptingConfig(definition.search.preselection, dict(definition.search.selections))
 
 
 def run_search(
@@ -273,38 +246,77 @@ def run_search(
     """Compare the search's selections on a processed run; write ``RUNDIR/search/``.
 
     Writes ``results.json``, ``table.md`` and, with ``figures``, plots in
-    ``figures/``.
+    ``figures/``. A definition with a ``sculpting`` block but no ``search``
+    block gets the sculpting measure alone.
 
     Args:
         run_dir: the processed run (histograms.pkl, cutflow.json, metrics.json)
-        definition: the analysis, with a ``search`` block
+        definition: the analysis, with a ``search`` or a ``sculpting`` block
         profile_likelihood: also fit each selection's region with cabinetry/pyhf
         figures: draw the spectrum fits and the sculpting plot
 
     Raises:
-        SearchError: if the definition has no search block or the run lacks a region
+        SearchError: if the definition has neither block or the run lacks a region
     """
     run_dir = pathlib.Path(run_dir)
-    search = definition.search
-    if search is None:
-        raise SearchError(f"definition {definition.name!r} has no search block")
+    search, sculpting = definition.search, search_sculpting(definition)
+    if sculpting is None:
+        raise SearchError(f"definition {definition.name!r} has no search or sculpting block")
     histograms = read_pickle(run_dir / "histograms.pkl")["histograms"]
-    needed = [search.preselection, *search.selections.values()]
-    missing = [r for r in needed if r not in histograms]
+    needed = [sculpting.reference, *sculpting.selections.values()]
+    if search is not None:
+        needed += [search.preselection, *search.selections.values()]
+    missing = sorted({r for r in needed if r not in histograms})
     if missing:
         raise SearchError(f"{run_dir} has no histograms of region(s) {missing}")
     metrics = json.loads((run_dir / "metrics.json").read_text())
+    out = run_dir / "search"
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {"definition": definition.name}
+    drawn: dict[str, Any] = {}
+    if search is not None:
+        results |= _search_selections(
+            run_dir, histograms, metrics, definition, profile_likelihood, drawn
+        )
+    try:
+        measured, spectra = sculpting_measure.measure(histograms, definition, sculpting)
+    except sculpting_measure.SculptingError as err:
+        raise SearchError(f"sculpting: {err}") from None
+    results["sculpting_settings"] = {k: measured[k] for k in ("processes", "reference", "range")}
+    # keyed by classifier (the selection's name where it has none or shares one)
+    classifiers = [s["classifier"] for s in measured["selections"].values()]
+    results["sculpting"] = {}
+    for name, entry in measured["selections"].items():
+        shared = entry["classifier"] is None or classifiers.count(entry["classifier"]) > 1
+        results["sculpting"][name if shared else entry["classifier"]] = {"selection": name, **entry}
+    write_json(out / "results.json", results)
+    (out / "table.md").write_text(markdown_table(results) + "\n")
+    if figures:
+        from liberica.fits import search_plots
+
+        paths = search_plots.draw(drawn, definition, out / "figures")
+        paths += search_plots.sculpting(spectra, sculpting, definition, out / "figures")
+        results["figures"] = [str(p) for p in paths]
+        write_json(out / "results.json", results)
+    return results
+
+
+def _search_selections(
+    run_dir: pathlib.Path,
+    histograms: dict,
+    metrics: dict,
+    definition: AnalysisDefinition,
+    profile_likelihood: bool,
+    drawn: dict[str, Any],
+) -> dict[str, Any]:
+    """The search's settings and its selections compared (``drawn`` gets their fits)."""
+    search = definition.search
     cutflow = json.loads((run_dir / "cutflow.json").read_text())
     if "samples" not in metrics:
         raise SearchError(
             f"{run_dir / 'metrics.json'} lists no samples (a run from before `liberica search`): "
             "process the run again"
         )
-    out = run_dir / "search"
-    out.mkdir(parents=True, exist_ok=True)
-    backgrounds = [p.name for p in definition.processes.values() if p.kind == "background"]
-    # the sculpting is measured over the whole spectrum: the fit range is chosen after it
-    reference = _spectrum(histograms[search.preselection], backgrounds)
     results: dict[str, Any] = {
         "signal": search.signal,
         "observable": definition.regions[search.preselection].observable,
@@ -321,10 +333,8 @@ def run_search(
         ],
         "systematics": _applied_systematics(metrics, definition, profile_likelihood),
         "selections": {},
-        "sculpting": {},
         "warnings": [],
     }
-    drawn = {}
     for name, region in search.selections.items():
         generated = _generated_signal(metrics["samples"], cutflow, search.signal, region)
         entry, fits = _selection(histograms[region], definition, search, generated)
@@ -344,24 +354,7 @@ def run_search(
                 f"p = {entry['background_fit_p_value']:.2g}): its Wilks Z measures that "
                 "mismodelling too, not only a signal"
             )
-        classifier = definition.regions[region].classifier
-        key = classifier or name
-        results["sculpting"][key] = {
-            "selection": name,
-            "region": region,
-            "classifier": classifier,
-            **sculpting(reference, fits["background_full"]),
-        }
         drawn[name] = fits
-    write_json(out / "results.json", results)
-    (out / "table.md").write_text(markdown_table(results) + "\n")
-    if figures:
-        from liberica.fits import search_plots
-
-        results["figures"] = [
-            str(p) for p in search_plots.draw(drawn, reference, definition, out / "figures")
-        ]
-        write_json(out / "results.json", results)
     return results
 
 
@@ -418,19 +411,20 @@ def table_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 
 def markdown_table(results: dict[str, Any]) -> str:
-    """``table.md``: the selections side by side, then the sculpting."""
-    names, rows = table_rows(results)
-    lines = [
-        f"Search for {results['signal']} in {results['observable']}: " + " vs ".join(names),
-        "",
-        "| | " + " | ".join(names) + " |",
-        "| --- |" + " ---: |" * len(names),
-    ]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    lines += [""] + [f"Warning: {w}" for w in results.get("warnings", [])]
+    """``table.md``: the selections side by side (with a search), then the sculpting."""
+    lines = []
+    if "selections" in results:
+        names, rows = table_rows(results)
+        lines += [
+            f"Search for {results['signal']} in {results['observable']}: " + " vs ".join(names),
+            "",
+            "| | " + " | ".join(names) + " |",
+            "| --- |" + " ---: |" * len(names),
+        ]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        lines += [""] + [f"Warning: {w}" for w in results.get("warnings", [])] + [""]
     lines += [
-        "",
-        "Sculpting of the background spectrum against the preselection (normalized):",
+        sculpting_title(results) + ":",
         "",
         "| selection | mean shift [GeV] | width ratio | KS distance |",
         "| --- | ---: | ---: | ---: |",
@@ -441,3 +435,15 @@ def markdown_table(results: dict[str, Any]) -> str:
             f"{s['ks_distance']:.3f} |"
         )
     return "\n".join(lines)
+
+
+def sculpting_title(results: dict[str, Any]) -> str:
+    """What the sculpting table compares, in words."""
+    settings = results["sculpting_settings"]
+    where = ""
+    if settings["range"]:
+        where = f" in {settings['range'][0]:g}-{settings['range'][1]:g} GeV"
+    return (
+        f"Sculpting of the {', '.join(settings['processes'])} spectrum{where} against "
+        f"{settings['reference']} (normalized)"
+    )

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mplhep  # noqa: E402
 import numpy as np  # noqa: E402
 
-from liberica.analysis.definition import AnalysisDefinition  # noqa: E402
+from liberica.analysis.definition import AnalysisDefinition, SculptingConfig  # noqa: E402
 from liberica.fits.plots import STYLE, save  # noqa: E402
 from liberica.fits.spectrum import Spectrum  # noqa: E402
 
@@ -70,38 +70,47 @@ def spectrum_fit(
 
 
 def sculpting(
-    drawn: dict[str, dict[str, Any]],
-    reference: Spectrum,
+    spectra: dict[str, Spectrum],
+    config: SculptingConfig,
     definition: AnalysisDefinition,
     folder: pathlib.Path,
 ) -> list[pathlib.Path]:
-    """The background spectrum after each selection against the preselection, normalized."""
-    observable = definition.regions[definition.search.preselection].observable
+    """The background spectrum after each selection against the reference, normalized;
+    below, each one's ratio to the reference's shape (1: no sculpting)."""
+    reference = spectra[config.reference]
+    observable = definition.regions[config.reference].observable
+    processes = list(config.processes) or ["background"]
+    widths = np.diff(reference.edges)
+    shape_0 = reference.values / reference.values.sum()
     with plt.style.context(STYLE):
-        figure, ax = plt.subplots(figsize=(8, 6))
-        widths = np.diff(reference.edges)
-        mplhep.histplot(reference.values / reference.values.sum() / widths, reference.edges,
-                        ax=ax, label=f"preselection ({definition.search.preselection})",
-                        color="black", histtype="fill", alpha=0.2)  # fmt: skip
-        for name, fits in drawn.items():
-            background = fits["background_full"]
-            density = background.values / background.values.sum() / np.diff(background.edges)
-            mplhep.histplot(density, background.edges, ax=ax, label=name)
-        ax.set_xlabel(_label(definition, observable))
-        ax.set_ylabel("background, normalized [1/GeV]")
-        ax.legend(title="background MC")
-        return save(figure, folder, "sculpting")
+        figure, (top, bottom) = plt.subplots(
+            2, 1, figsize=(8, 7.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+        )
+        mplhep.histplot(shape_0 / widths, reference.edges, ax=top,
+                        label=f"reference ({config.reference})", color="black",
+                        histtype="fill", alpha=0.2)  # fmt: skip
+        for name, region in config.selections.items():
+            shape = spectra[name].values / spectra[name].values.sum()
+            line = mplhep.histplot(shape / widths, reference.edges, ax=top,
+                                   label=f"{name} ({region})")  # fmt: skip
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(shape_0 > 0, shape / shape_0, np.nan)
+            mplhep.histplot(ratio, reference.edges, ax=bottom, color=line[0].stairs.get_edgecolor())
+        bottom.axhline(1.0, color="grey", lw=1)
+        bottom.set_xlim(reference.edges[0], reference.edges[-1])
+        bottom.set_ylabel("shape ratio", fontsize=12)
+        bottom.set_xlabel(_label(definition, observable))
+        top.set_ylabel(f"{', '.join(processes)}, normalized [1/GeV]")
+        top.legend(title=f"{', '.join(processes)} MC", fontsize=11)
+        name = "sculpting" if definition.sculpting is None else f"sculpting_{config.reference}"
+        return save(figure, folder, name)
 
 
 def draw(
-    drawn: dict[str, dict[str, Any]],
-    reference: Spectrum,
-    definition: AnalysisDefinition,
-    folder: pathlib.Path,
+    drawn: dict[str, dict[str, Any]], definition: AnalysisDefinition, folder: pathlib.Path
 ) -> list[pathlib.Path]:
-    """Every search plot; returns the files written."""
+    """Each selection's spectrum fit plot; returns the files written."""
     paths = []
     for name, fits in drawn.items():
         paths += spectrum_fit(name, fits, definition, folder)
-    paths += sculpting(drawn, reference, definition, folder)
     return paths
