@@ -450,15 +450,21 @@ def validate(config: dict, source: str = "<analysis definition>") -> registry.An
     return analysis
 
 
+def _block_regions(config: dict, source: str, block: str, reference: str) -> list[str]:
+    """A block's reference region and its selections' regions, each a known region."""
+    keyed = {f"{block}.{reference}": config[block][reference]}
+    keyed |= {f"{block}.selections.{k}": v for k, v in config[block]["selections"].items()}
+    for key, region in keyed.items():
+        if region not in config["regions"]:
+            _fail(source, key, f"unknown region '{region}'")
+    return list(keyed.values())
+
+
 def _check_sculpting(config: dict, source: str) -> None:
     """The sculpting block names known regions on one variable and known backgrounds."""
     block = config["sculpting"]
-    regions = {"sculpting.reference": block["reference"]}
-    regions |= {f"sculpting.selections.{k}": v for k, v in block["selections"].items()}
     variables = set()
-    for key, region in regions.items():
-        if region not in config["regions"]:
-            _fail(source, key, f"unknown region '{region}'")
+    for region in _block_regions(config, source, "sculpting", "reference"):
         observable = config["regions"][region]["observable"]
         variables.add(config["observables"][observable].get("variable", observable))
     if len(variables) > 1:
@@ -482,13 +488,10 @@ def _check_search(config: dict, source: str) -> None:
     search = config["search"]
     if search["signal"] not in config["processes"]:
         _fail(source, "search.signal", f"unknown process '{search['signal']}'")
-    regions = {"search.preselection": search["preselection"]}
-    regions |= {f"search.selections.{k}": v for k, v in search["selections"].items()}
-    observables = set()
-    for key, region in regions.items():
-        if region not in config["regions"]:
-            _fail(source, key, f"unknown region '{region}'")
-        observables.add(config["regions"][region]["observable"])
+    observables = {
+        config["regions"][region]["observable"]
+        for region in _block_regions(config, source, "search", "preselection")
+    }
     if len(observables) > 1:
         _fail(
             source, "search", f"its regions histogram different observables {sorted(observables)}"
