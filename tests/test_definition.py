@@ -116,6 +116,7 @@ def test_bad_definition_file_names_file_and_key(tmp_path, config):
 
 def test_observables_take_explicit_edges(tmp_path, config):
     config["observables"]["m4l"] = {"edges": [80.0, 100.0, 120.0, 130.0, 250.0]}
+    config.pop("sculpting")  # its range, 100-160 GeV, must be bin edges of m4l
     path = tmp_path / "edges.yaml"
     path.write_text(yaml.safe_dump(config))
     loaded = definition.load(path)
@@ -168,7 +169,7 @@ def test_a_shipped_variant_loads_by_analysis_and_name():
 def test_a_bad_extends_names_the_key(tmp_path):
     loop = tmp_path / "loop.yaml"
     loop.write_text("extends: loop.yaml\nname: loop\n")
-    with pytest.raises(definition.AnalysisDefinitionError, match="'extends'.*extend each other"):
+    with pytest.raises(definition.AnalysisDefinitionError, match="'extends'.*a loop"):
         definition.load(loop)
     missing = tmp_path / "missing.yaml"
     missing.write_text("extends: nowhere.yaml\n")
@@ -193,5 +194,61 @@ def test_a_bad_extends_names_the_key(tmp_path):
 def test_bad_sculpting_block_names_the_key(config, change, key):
     change(config["sculpting"])
     with pytest.raises(definition.AnalysisDefinitionError) as info:
+        definition.validate(config, "broken.yaml")
+    assert info.value.key == key
+
+
+def _copy_models(folder, names):
+    from liberica.models.loading import shipped_model
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, shipped in names.items():
+        (folder / name).write_bytes(shipped_model(shipped, "hzz4l"))
+
+
+def test_models_are_found_beside_the_definition_that_names_them(tmp_path, monkeypatch):
+    from liberica.analysis.registry import get
+    from liberica.models.loading import load_classifiers
+
+    monkeypatch.chdir(tmp_path)
+    base, over = tmp_path / "a" / "base.yaml", tmp_path / "b" / "over.yaml"
+    _copy_models(
+        base.parent / "models", {"f0.onnx": "hzz4l_fold0.onnx", "f1.onnx": "hzz4l_fold1.onnx"}
+    )
+    # a decoy of the same name beside the extending file, with the folds swapped
+    _copy_models(
+        over.parent / "models", {"f0.onnx": "hzz4l_fold1.onnx", "f1.onnx": "hzz4l_fold0.onnx"}
+    )
+    base.write_text(
+        "extends: hzz4l\nclassifiers: {hzz4l_mlp: {models: [models/f0.onnx, models/f1.onnx]}}\n"
+    )
+    over.write_text("extends: ../a/base.yaml\nname: over\n")
+    loaded = definition.load(over)
+    config = loaded.classifiers["hzz4l_mlp"]
+    assert config.source_dir == str(base.parent.resolve())
+    feature_set = get("hzz4l").feature_sets[config.feature_set]
+    models = load_classifiers(config, feature_set, get("hzz4l").models_folder())
+    assert [m.name for m in models] == [
+        str(base.parent.resolve() / "models" / f"f{k}.onnx") for k in (0, 1)
+    ]
+    # extending the shipped definition keeps its models shipped, whatever lies beside the YAML
+    (tmp_path / "hzz4l").mkdir()  # a folder named like the analysis (runs/hzz4l) is no definition
+    _copy_models(tmp_path / "c", {"hzz4l_fold0.onnx": "hzz4l_fold1.onnx"})
+    mine = tmp_path / "c" / "mine.yaml"
+    mine.write_text("extends: hzz4l\nname: mine\n")
+    shipped = definition.load(mine).classifiers["hzz4l_mlp"]
+    assert shipped.source_dir == str(get("hzz4l").folder().resolve())
+
+
+@pytest.mark.parametrize(
+    "change, key, message",
+    [
+        (lambda s: s.update(range=[100.0, 162.0]), "sculpting.range", "bin edges of region"),
+        (lambda s: s.pop("range"), "sculpting", r"other bins than 'sr_4l' \(set a common range\)"),
+    ],
+)
+def test_sculpting_bins_are_checked_when_the_definition_loads(config, change, key, message):
+    change(config["sculpting"])
+    with pytest.raises(definition.AnalysisDefinitionError, match=message) as info:
         definition.validate(config, "broken.yaml")
     assert info.value.key == key

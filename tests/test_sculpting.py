@@ -56,7 +56,7 @@ def test_spectra_of_different_bins_are_refused():
 
 
 @pytest.fixture(scope="module")
-def hzz4l_sculpting(default_run, tmp_path_factory):
+def hzz4l_sculpting(default_run):
     return run_search(default_run.output_dir, load("hzz4l"), profile_likelihood=False)
 
 
@@ -90,3 +90,28 @@ def test_hzz4l_score_split_sculpts_zz_towards_the_higgs_mass(hzz4l_sculpting, de
     on_disk = json.loads((default_run.output_dir / "search" / "results.json").read_text())
     assert on_disk["sculpting"].keys() == {"high_score", "low_score"}
     assert (default_run.output_dir / "search" / "figures" / "sculpting_sr_4l.png").exists()
+
+
+def test_bins_of_negative_weight_count_as_empty():
+    reference = _gaussian(100.0, 15.0)
+    values = reference.values.copy()
+    values[250] = -5.0  # 125 GeV: negative generator weights won there
+    dipped = Spectrum.of(EDGES, values, np.abs(values))
+    measured = sculpting(reference, dipped)
+    assert measured["negative_bins"] == [0, 1]
+    cleared = values.copy()
+    cleared[250] = 0.0
+    assert measured == {**sculpting(reference, Spectrum.of(EDGES, cleared, cleared)),
+                        "negative_bins": [0, 1]}  # fmt: skip
+    assert np.isfinite(measured["width_ratio"])
+
+
+def test_results_are_keyed_by_classifier_unless_keys_would_collide():
+    from liberica.fits.search import _sculpting_keys
+
+    one = {"cut_based": {"classifier": None}, "classifier": {"classifier": "mlp"}}
+    assert _sculpting_keys(one) == {"cut_based": "cut_based", "classifier": "mlp"}
+    shared = {"high": {"classifier": "mlp"}, "low": {"classifier": "mlp"}}
+    assert _sculpting_keys(shared) == {"high": "high", "low": "low"}
+    clash = {"mlp": {"classifier": None}, "other": {"classifier": "mlp"}}
+    assert _sculpting_keys(clash) == {"mlp": "mlp", "other": "other"}

@@ -22,6 +22,7 @@ import pathlib
 from importlib import resources
 from typing import Any, NamedTuple
 
+import numpy as np
 import yaml
 
 from liberica.analysis import registry
@@ -118,7 +119,8 @@ class ClassifierConfig(NamedTuple):
             definition, then among the analysis's shipped models
         selection: the selection whose rows it scores
         feature_set: the registered feature set it takes
-        source_dir: folder of the definition file, for relative model paths
+        source_dir: folder of the definition file that set ``models``, for relative
+            model paths
         signal: processes of the signal class, for training
         background: processes of the background class, for training
         output: what its output means
@@ -463,12 +465,24 @@ def _block_regions(config: dict, source: str, block: str, reference: str) -> lis
 def _check_sculpting(config: dict, source: str) -> None:
     """The sculpting block names known regions on one variable and known backgrounds."""
     block = config["sculpting"]
-    variables = set()
+    variables, edges = set(), {}
     for region in _block_regions(config, source, "sculpting", "reference"):
-        observable = config["regions"][region]["observable"]
-        variables.add(config["observables"][observable].get("variable", observable))
+        name = config["regions"][region]["observable"]
+        observable = config["observables"][name]
+        variable = observable.get("variable", name)
+        if variable == SCORE:
+            variable = f"{SCORE} of {config['regions'][region].get('classifier')}"
+        variables.add(variable)
+        if "edges" in observable:
+            edges[region] = np.asarray(observable["edges"], dtype=float)
+        else:
+            low, high = observable["range"]
+            edges[region] = np.linspace(low, high, observable["bins"] + 1)
     if len(variables) > 1:
         _fail(source, "sculpting", f"its regions histogram different variables {sorted(variables)}")
+    if "range" in block and block["range"][0] >= block["range"][1]:
+        _fail(source, "sculpting.range", "low must be below high")
+    _check_common_bins(source, edges, block.get("range"))
     backgrounds = [n for n, p in config["processes"].items() if p["kind"] == "background"]
     for index, process in enumerate(block.get("processes", [])):
         if process not in backgrounds:
@@ -477,8 +491,33 @@ def _check_sculpting(config: dict, source: str) -> None:
                 f"sculpting.processes[{index}]",
                 f"'{process}' is not a background process {_known('backgrounds', backgrounds)}",
             )
-    if "range" in block and block["range"][0] >= block["range"][1]:
-        _fail(source, "sculpting.range", "low must be below high")
+
+
+def _check_common_bins(source: str, edges: dict[str, Any], value_range: list | None) -> None:
+    """The regions' bins agree (within ``value_range``, whose ends are edges of each)."""
+    common = None
+    for region, region_edges in edges.items():
+        if value_range is not None:
+            ends = [
+                np.flatnonzero(np.isclose(region_edges, x, rtol=1e-9, atol=0)) for x in value_range
+            ]
+            if any(len(e) != 1 for e in ends):
+                _fail(
+                    source,
+                    "sculpting.range",
+                    f"{value_range[0]:g}-{value_range[1]:g} does not start and end on bin edges "
+                    f"of region {region!r}",
+                )
+            region_edges = region_edges[ends[0][0] : ends[1][0] + 1]
+        if common is None:
+            common = region_edges
+        elif region_edges.shape != common.shape or not np.allclose(region_edges, common, rtol=1e-9):
+            _fail(
+                source,
+                "sculpting.range" if value_range is not None else "sculpting",
+                f"region {region!r} has other bins than {next(iter(edges))!r}"
+                + ("" if value_range is not None else " (set a common range)"),
+            )
 
 
 def _check_search(config: dict, source: str) -> None:
@@ -513,7 +552,11 @@ def _check_search(config: dict, source: str) -> None:
 
 
 def _build(
-    config: dict, analysis: registry.Analysis, source: str, source_dir: str | None
+    config: dict,
+    analysis: registry.Analysis,
+    source: str,
+    source_dir: str | None,
+    model_folders: dict[str, str] | None = None,
 ) -> AnalysisDefinition:
     fit = config.get("fit", {})
     processes = {
@@ -572,7 +615,7 @@ def _build(
                 models=tuple(c["models"]),
                 selection=c["selection"],
                 feature_set=c["feature_set"],
-                source_dir=source_dir,
+                source_dir=(model_folders or {}).get(name, source_dir),
                 signal=tuple(
                     c.get("signal", [p for p, v in processes.items() if v.kind == "signal"])
                 ),
@@ -596,6 +639,7 @@ def _build(
 
 
 def _sculpting(block: dict | None) -> SculptingConfig | None:
+    """The validated ``sculpting`` block, or None."""
     if block is None:
         return None
     return SculptingConfig(
@@ -677,8 +721,8 @@ def _locate(name_or_path: str | pathlib.Path, relative_to: str | None) -> tuple[
     path = pathlib.Path(name_or_path)
     if relative_to is not None and not path.is_absolute():
         path = pathlib.Path(relative_to) / path
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.exists():
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        if not path.is_file():
             raise FileNotFoundError(f"analysis definition {path} does not exist")
         return str(path), path
     name, _, variant = text.partition(":")
@@ -705,30 +749,43 @@ def _locate(name_or_path: str | pathlib.Path, relative_to: str | None) -> tuple[
     return text, shipped
 
 
+def _model_folders(config: Any, folder: str) -> dict[str, str]:
+    """Classifier -> the folder its ``models`` are relative to: the file that sets them."""
+    classifiers = config.get("classifiers") if isinstance(config, dict) else None
+    if not isinstance(classifiers, dict):
+        return {}
+    return {n: folder for n, c in classifiers.items() if isinstance(c, dict) and "models" in c}
+
+
 def _read(
     name_or_path: str | pathlib.Path, relative_to: str | None, depth: int
-) -> tuple[str, dict]:
-    """The parsed YAML of a definition, its ``extends`` chain merged in."""
+) -> tuple[str, Any, dict[str, str]]:
+    """A definition's parsed YAML with its ``extends`` chain merged in, a label naming
+    the chain, and each classifier's model folder (``_model_folders``)."""
     source, path = _locate(name_or_path, relative_to)
     try:
         config = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise AnalysisDefinitionError(source, "<top level>", f"not valid YAML: {err}") from err
+    except OSError as err:
+        raise FileNotFoundError(f"analysis definition {path}: {err.strerror}") from None
+    folder = str(path.resolve().parent)
+    folders = _model_folders(config, folder)
     if not isinstance(config, dict) or "extends" not in config:
-        return source, config
+        return source, config, folders
     overlay = dict(config)
     parent = overlay.pop("extends")
-    if not isinstance(parent, str):
+    if not isinstance(parent, str) or not parent.strip():
         _fail(source, "extends", "expected the name or path of a definition")
     if depth >= EXTENDS_DEPTH:
-        _fail(source, "extends", f"more than {EXTENDS_DEPTH} definitions extend each other")
+        _fail(source, "extends", f"a chain of more than {EXTENDS_DEPTH} extends (a loop?)")
     try:
-        parent_source, base = _read(parent, str(path.resolve().parent), depth + 1)
+        parent_source, base, base_folders = _read(parent, folder, depth + 1)
     except FileNotFoundError as err:
         raise AnalysisDefinitionError(source, "extends", str(err)) from None
     if not isinstance(base, dict):
         _fail(parent_source, "<top level>", "expected a mapping")
-    return f"{source} (extends {parent_source})", merged(base, overlay)
+    return f"{source} (extends {parent_source})", merged(base, overlay), base_folders | folders
 
 
 def load(name_or_path: str | pathlib.Path) -> AnalysisDefinition:
@@ -750,8 +807,8 @@ def load(name_or_path: str | pathlib.Path) -> AnalysisDefinition:
         FileNotFoundError: for an unknown name or a missing file
     """
     source, path = _locate(name_or_path, None)
-    label, config = _read(name_or_path, None, 0)
+    label, config, model_folders = _read(name_or_path, None, 0)
     analysis = validate(config, label)
     log.debug("loaded analysis definition %s (analysis %s)", label, analysis.name)
     # the definition's source is what loads it again (a run's metrics.json keeps it)
-    return _build(config, analysis, source, str(path.resolve().parent))
+    return _build(config, analysis, source, str(path.resolve().parent), model_folders)

@@ -42,9 +42,10 @@ def process_spectrum(h, processes: list[str]) -> Spectrum:
 
 
 def _moments(spectrum: Spectrum) -> tuple[float, float, np.ndarray]:
-    """Mean, standard deviation and normalized CDF (at the upper edges) of a spectrum."""
+    """Mean, standard deviation and normalized CDF (at the upper edges) of a spectrum,
+    its bins of negative sum w counted as empty."""
     centres = 0.5 * (spectrum.edges[1:] + spectrum.edges[:-1])
-    weights = spectrum.values
+    weights = np.clip(spectrum.values, 0.0, None)
     total = weights.sum()
     if not total > 0:
         raise SculptingError("an empty (or negative) background spectrum has no shape")
@@ -56,9 +57,13 @@ def _moments(spectrum: Spectrum) -> tuple[float, float, np.ndarray]:
 def sculpting(reference: Spectrum, selected: Spectrum) -> dict[str, Any]:
     """How a selection changes a (background) spectrum's shape, both normalized.
 
+    A bin whose sum of weights is negative (negative generator weights) counts as
+    empty: a shape is a distribution. ``negative_bins`` says how many there were.
+
     Returns:
         dict: ``mean_shift`` (GeV), ``width_ratio`` and ``ks_distance`` (the largest
-        difference of the binned CDFs); ``mean`` and ``width`` before and after
+        difference of the binned CDFs); ``mean`` and ``width`` before and after;
+        ``negative_bins`` before and after
 
     Raises:
         SculptingError: if the two spectra have different bins
@@ -80,10 +85,12 @@ def sculpting(reference: Spectrum, selected: Spectrum) -> dict[str, Any]:
         "ks_distance": float(np.max(np.abs(cdf_1 - cdf_0))),
         "mean": [mean_0, mean_1],
         "width": [std_0, std_1],
+        "negative_bins": [int(np.sum(reference.values < 0)), int(np.sum(selected.values < 0))],
     }
 
 
 def _restricted(h, processes: list[str], region: str, value_range) -> Spectrum:
+    """The processes' spectrum of a region's histogram, within ``value_range`` if given."""
     spectrum = process_spectrum(h, processes)
     if value_range is None:
         return spectrum
@@ -138,5 +145,5 @@ def measure(
 def _pass_fraction(reference: Spectrum, selected: Spectrum) -> list[float | None]:
     """Per bin, the fraction of the reference's background the selection keeps."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        fraction = selected.values / reference.values
+        fraction = np.clip(selected.values, 0.0, None) / np.clip(reference.values, 0.0, None)
     return [float(f) if np.isfinite(f) else None for f in fraction]

@@ -283,12 +283,17 @@ def run_search(
     except sculpting_measure.SculptingError as err:
         raise SearchError(f"sculpting: {err}") from None
     results["sculpting_settings"] = {k: measured[k] for k in ("processes", "reference", "range")}
-    # keyed by classifier (the selection's name where it has none or shares one)
-    classifiers = [s["classifier"] for s in measured["selections"].values()]
-    results["sculpting"] = {}
-    for name, entry in measured["selections"].items():
-        shared = entry["classifier"] is None or classifiers.count(entry["classifier"]) > 1
-        results["sculpting"][name if shared else entry["classifier"]] = {"selection": name, **entry}
+    results["sculpting"] = {
+        key: {"selection": name, **measured["selections"][name]}
+        for name, key in _sculpting_keys(measured["selections"]).items()
+    }
+    for key, entry in results["sculpting"].items():
+        if any(entry["negative_bins"]):
+            results.setdefault("warnings", []).append(
+                f"sculpting {key}: {entry['negative_bins'][1]} bin(s) of the selected and "
+                f"{entry['negative_bins'][0]} of the reference spectrum have a negative sum of "
+                "weights, counted as empty"
+            )
     write_json(out / "results.json", results)
     (out / "table.md").write_text(markdown_table(results) + "\n")
     if figures:
@@ -299,6 +304,21 @@ def run_search(
         results["figures"] = [str(p) for p in paths]
         write_json(out / "results.json", results)
     return results
+
+
+def _sculpting_keys(selections: dict[str, dict]) -> dict[str, str]:
+    """Selection -> its key in results.json: its classifier, unless it has none, shares
+    it, or the keys would collide; then every selection's own name."""
+    classifiers = [entry["classifier"] for entry in selections.values()]
+    keys = {
+        name: entry["classifier"]
+        if entry["classifier"] is not None and classifiers.count(entry["classifier"]) == 1
+        else name
+        for name, entry in selections.items()
+    }
+    if len(set(keys.values())) < len(keys):
+        return {name: name for name in selections}
+    return keys
 
 
 def _search_selections(
@@ -422,7 +442,7 @@ def markdown_table(results: dict[str, Any]) -> str:
             "| --- |" + " ---: |" * len(names),
         ]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
-        lines += [""] + [f"Warning: {w}" for w in results.get("warnings", [])] + [""]
+        lines += [""]
     lines += [
         sculpting_title(results) + ":",
         "",
@@ -434,6 +454,8 @@ def markdown_table(results: dict[str, Any]) -> str:
             f"| {key} ({s['region']}) | {s['mean_shift']:+.1f} | {s['width_ratio']:.3f} | "
             f"{s['ks_distance']:.3f} |"
         )
+    warnings = results.get("warnings", [])
+    lines += ([""] if warnings else []) + [f"Warning: {w}" for w in warnings]
     return "\n".join(lines)
 
 
