@@ -64,6 +64,17 @@ def hllj_sample(tmp_path_factory) -> pathlib.Path:
 
 
 @pytest.fixture(scope="session")
+def daml_tables(tmp_path_factory) -> pathlib.Path:
+    """hllj's small seeded sample as DAML tables (fileset path), with an eventNumber column;
+    the ROOT files of the same events and their fileset are in ``root/`` beside it."""
+    from liberica.analysis.hllj.daml_tables import generate_daml_tables
+
+    out = tmp_path_factory.mktemp("daml_tables")
+    sample = generate_daml_tables(out, events=20_000, lumi_fb=10.0, seed=7, event_numbers=True)
+    return sample.fileset_path
+
+
+@pytest.fixture(scope="session")
 def default_sample(tmp_path_factory):
     """The default embedded sample (2M MC events, seed 42)."""
     from liberica.analysis.hzz4l.generator import generate_hzz4l

@@ -126,3 +126,13 @@ def test_fit_command_writes_results_ranking_and_plots(default_run):
         assert {f"{name}.png", f"{name}.pdf"} <= figures
     assert (run_dir / "fit" / "cabinetry.yaml").exists()
     assert "mu = " in result.output and "sigma" in result.output
+
+
+def test_results_state_the_systematics_of_the_model(tiny_workspace):
+    from liberica.fits.run import model_systematics
+
+    assert model_systematics(tiny_workspace) == {
+        "normalization": ["luminosity", "xsec_background"],
+        "template": ["shape"],
+        "mc_statistics": True,
+    }

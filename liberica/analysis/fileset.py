@@ -15,7 +15,9 @@ files' branches (open data: XSection and SumWeights) and checked the same way:
 definition allows it. Every file is opened before processing starts, so a
 missing, unreadable or duplicated file, tree or branch stops the run with its
 name before any chunk runs. A file may appear once in a fileset: by path
-(symlinks followed) and by ROOT file UUID.
+(symlinks followed) and by ROOT file UUID. A format that opens its files
+itself (``InputFormat.open_file``: a CSV table through its parquet conversion)
+is asked instead of uproot, and identifies a file by its content.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import os
 import pathlib
 import uuid
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import uproot
@@ -35,10 +37,14 @@ import yaml
 
 from liberica.analysis.definition import AnalysisDefinition
 from liberica.analysis.schema_errors import first_error, locate
-from liberica.processors.formats import InputFormat
+from liberica.processors.formats import FormatFileError, InputFormat
 from liberica.processors.histograms import DATA_PROCESS
 
 log = logging.getLogger(__name__)
+
+
+NORMALIZATION_KEYS = ("xsec", "sumw")
+"""Metadata keys that normalize MC; refused for a format that does not use them."""
 
 
 class FilesetError(ValueError):
@@ -175,6 +181,12 @@ def _check_sample_metadata(
                 f"sample '{sample}': metadata.variation '{variation}' is an alternative sample "
                 f"of process '{systematic.options['process']}', not of '{process}'"
             )
+    for key in NORMALIZATION_KEYS:
+        if key in metadata and key not in input_format.normalization_keys:
+            raise FilesetError(
+                f"sample '{sample}': metadata.{key} is given, but {input_format.name} MC does "
+                f"not use it: its weights are already normalized"
+            )
     for key in input_format.normalization_keys:
         if key in metadata:
             value = float(metadata[key])
@@ -248,7 +260,7 @@ def prepare(
     uuid_seen: dict[bytes, tuple[str, str]] = {}
     for sample, entry in fileset.items():
         metadata = metadata_of[sample]
-        files, num_entries, uuids = {}, {}, {}
+        files, num_entries, uuids, sources = {}, {}, {}, {}
         from_branches = {
             key: branch
             for key, branch in input_format.normalization_branches.items()
@@ -260,53 +272,34 @@ def prepare(
             if not pathlib.Path(filename).exists() and "://" not in filename:
                 bad(sample, filename, f"file {filename} does not exist", None)
                 continue
-            try:
-                root_file = uproot.open(filename)
-            except Exception as err:  # uproot raises many types for unreadable files
-                bad(sample, filename, f"cannot open {filename}: {_reason(err)}", None)
+            if input_format.open_file is not None:
+                opened = _open_converted(filename, required_branches, input_format)
+            else:
+                opened = _open_root(filename, tree_name, required_branches, from_branches)
+            if opened.reason is not None:
+                bad(sample, filename, opened.reason, opened.entries)
                 continue
-            with root_file:
-                try:
-                    has_tree = tree_name in root_file
-                    keys = ", ".join(root_file.keys(cycle=False)) or "none"
-                    tree = root_file[tree_name] if has_tree else None
-                    entries = int(tree.num_entries) if has_tree else 0
-                    file_uuid = root_file.file.fUUID
-                except Exception as err:  # a header too short for its directory or tree
-                    bad(sample, filename, f"cannot read {filename}: {_reason(err)}", None)
-                    continue
-                if not has_tree:
-                    bad(sample, filename, f"{filename} has no tree '{tree_name}' (keys: {keys})", 0)
-                    continue
-                missing = [
-                    b for b in (*required_branches, *from_branches.values()) if b not in tree
-                ]
-                if missing:
-                    bad(
-                        sample,
-                        filename,
-                        f"{filename} tree '{tree_name}' lacks branch(es) {', '.join(missing)}",
-                        entries,
-                    )
-                    continue
-                try:
-                    values = _read_first_values(tree, from_branches)
-                except Exception as err:
-                    bad(sample, filename, f"cannot read {filename}: {_reason(err)}", entries)
-                    continue
+            entries, file_uuid = opened.entries, opened.uuid
             if file_uuid in uuid_seen:
                 other_sample, other = uuid_seen[file_uuid]
+                same = (
+                    f"the same ROOT file (UUID {_uuid_text(file_uuid)})"
+                    if input_format.open_file is None
+                    else f"the same file (content digest {bytes(file_uuid).hex()})"
+                )
                 raise FilesetError(
                     f"sample '{sample}': {filename} and {other} of sample '{other_sample}' are "
-                    f"the same ROOT file (UUID {_uuid_text(file_uuid)}); a file may be listed once"
+                    f"{same}; a file may be listed once"
                 )
             uuid_seen[file_uuid] = (sample, filename)
-            for key, value in values.items():
+            for key, value in opened.values.items():
                 branch_values[key].append(value)
             report["events_in_files"] += entries
-            num_entries[filename] = entries
-            uuids[filename] = file_uuid
-            files[filename] = tree_name
+            num_entries[opened.path] = entries
+            uuids[opened.path] = file_uuid
+            files[opened.path] = tree_name
+            if opened.path != filename:
+                sources[opened.path] = filename
         if not files:
             if on_bad_file == "skip":
                 log.warning("sample %s: every file skipped", sample)
@@ -330,7 +323,66 @@ def prepare(
             "num_entries": num_entries,
             "uuid": uuids,
         }
+        if sources:
+            prepared[sample]["sources"] = sources
     return prepared
+
+
+class _Opened(NamedTuple):
+    """One file as the checks found it: ``reason`` is None where it can be processed."""
+
+    path: str
+    entries: int | None
+    uuid: bytes
+    values: dict[str, float]
+    reason: str | None = None
+
+
+def _open_root(
+    filename: str, tree_name: str, required: tuple[str, ...], from_branches: dict[str, str]
+) -> _Opened:
+    """Open a ROOT file: its tree, the branches the processor reads, the normalization values."""
+    try:
+        root_file = uproot.open(filename)
+    except Exception as err:  # uproot raises many types for unreadable files
+        return _Opened(filename, None, b"", {}, f"cannot open {filename}: {_reason(err)}")
+    with root_file:
+        try:
+            has_tree = tree_name in root_file
+            keys = ", ".join(root_file.keys(cycle=False)) or "none"
+            tree = root_file[tree_name] if has_tree else None
+            entries = int(tree.num_entries) if has_tree else 0
+            file_uuid = root_file.file.fUUID
+        except Exception as err:  # a header too short for its directory or tree
+            return _Opened(filename, None, b"", {}, f"cannot read {filename}: {_reason(err)}")
+        if not has_tree:
+            return _Opened(
+                filename, 0, b"", {}, f"{filename} has no tree '{tree_name}' (keys: {keys})"
+            )
+        missing = [b for b in (*required, *from_branches.values()) if b not in tree]
+        if missing:
+            reason = f"{filename} tree '{tree_name}' lacks branch(es) {', '.join(missing)}"
+            return _Opened(filename, entries, b"", {}, reason)
+        try:
+            values = _read_first_values(tree, from_branches)
+        except Exception as err:
+            return _Opened(filename, entries, b"", {}, f"cannot read {filename}: {_reason(err)}")
+    return _Opened(filename, entries, file_uuid, values)
+
+
+def _open_converted(filename: str, required: tuple[str, ...], input_format: InputFormat) -> _Opened:
+    """A file the format opens itself (e.g. a CSV table, through its parquet conversion)."""
+    try:
+        info = input_format.open_file(filename, required)
+    except FormatFileError as err:
+        return _Opened(filename, None, b"", {}, str(err))
+    except OSError as err:
+        return _Opened(filename, None, b"", {}, f"cannot read {filename}: {_reason(err)}")
+    missing = [c for c in required if c not in info.columns]
+    if missing:
+        reason = f"{filename} lacks column(s) {', '.join(missing)}"
+        return _Opened(info.path, info.entries, b"", {}, reason)
+    return _Opened(info.path, info.entries, info.uuid, {})
 
 
 def _uuid_text(raw: bytes) -> str:

@@ -158,6 +158,36 @@ def _classifier_metrics(inference: dict, classifiers: dict, metrics: dict) -> di
     }
 
 
+def applied_systematics(
+    definition: definition_module.AnalysisDefinition, systematics: bool, fileset: dict[str, Any]
+) -> dict[str, list[str]]:
+    """The systematics a run's histograms carry, by category, and the normalizations a fit adds.
+
+    ``weight`` and ``object``: the definition's, when the run has systematics;
+    ``sample``: those of them whose alternative sample is in the fileset;
+    ``normalization``: the luminosity and each background cross-section with an
+    uncertainty (the fit's normsys modifiers, applied to every input format).
+    """
+    if systematics:
+        in_fileset = {e["metadata"].get("variation") for e in fileset.values()}
+        templates = {
+            category: [s.name for s in definition.systematics_of(category)]
+            for category in ("weight", "object")
+        }
+        templates["sample"] = [
+            s.name for s in definition.systematics_of("sample") if s.name in in_fileset
+        ]
+    else:
+        templates = {"weight": [], "object": [], "sample": []}
+    normalization = ["luminosity"] if definition.luminosity_uncertainty else []
+    normalization += [
+        f"xsec_{p.name}"
+        for p in definition.processes.values()
+        if p.kind == "background" and p.xsec_uncertainty
+    ]
+    return {**templates, "normalization": normalization}
+
+
 def classifiers_of(
     definition: definition_module.AnalysisDefinition,
     models: list[str] | None = None,
@@ -332,12 +362,16 @@ def run_processor(
     fileset = fileset_module.prepare(
         raw_fileset, definition, columns, input_format, policy, input_report
     )
-    # each chunk reads the processor's branches in one uproot call
-    chunks = work_items(fileset, chunksize, columns)
+    # each chunk of a ROOT file reads the processor's branches in one uproot call
+    reads_root = input_format.runner_format == "root"
+    chunks = work_items(fileset, chunksize, columns if reads_root else None)
     data_metadata = fileset_module.data_metadata(fileset)
     if lumi_fb is None:
         lumi_fb = float(data_metadata.get("lumi_fb", definition.luminosity_fb))
-    log.info("normalizing MC to %.3g fb^-1", lumi_fb)
+    if input_format.normalization_keys:
+        log.info("normalizing MC to %.3g fb^-1", lumi_fb)
+    else:
+        log.info("MC weights as the %s files give them (%.3g fb^-1)", input_format.name, lumi_fb)
 
     classifiers = classifiers_of(definition, models, allow_fit_observable)
     dump_config = _dump_config(definition, dump_features)
@@ -361,6 +395,7 @@ def run_processor(
         runner = Runner(
             executor=opened.executor,
             schema=input_format.schema,
+            format=input_format.runner_format,
             chunksize=chunksize,
             savemetrics=True,
             checkpointer=checkpointer,
@@ -373,7 +408,9 @@ def run_processor(
                 chunks,
                 processor_class(definition, lumi_fb, systematics, classifiers, dump_config, run_id),
                 treename=definition.tree,
-                uproot_options=uproot_options(item.filename for item in chunks),
+                uproot_options=uproot_options(item.filename for item in chunks)
+                if reads_root
+                else {},
             )
         wall_time = time.perf_counter() - start
     if policy != "skip":
@@ -426,6 +463,7 @@ def run_processor(
         "process_time_s": float(coffea_metrics.get("processtime", np.nan)),
         "sum_mc_weights_processed": dict(sorted(output["sum_mc_weights"].items())),
         "systematics": systematics,
+        "systematics_applied": applied_systematics(definition, systematics, fileset),
         "lumi_fb": lumi_fb,
         "injected_mu": data_metadata.get("mu_injected"),
         "flow": _flow_report(output["histograms"], output["counts"]),

@@ -81,6 +81,9 @@ class Analysis:
             ``f(out_dir, *, events, lumi_fb, mu_inject, seed, events_per_file)``
         default_events: MC events of its default embedded sample
         input_format: the input format of its files
+        generators: other input formats its sample can be written in: format name
+            -> import path of a generator of the same signature (``liberica
+            generate NAME --format FORMAT``)
         fit: the default fit (``template``: cabinetry/pyhf)
         models: folder of the package holding its shipped models
     """
@@ -98,6 +101,7 @@ class Analysis:
     generate: str | None = None
     default_events: int = 1_000_000
     input_format: str = "open_data"
+    generators: dict[str, str] = field(default_factory=dict)
     fit: str = "template"
     models: str = "models"
 
@@ -117,12 +121,25 @@ class Analysis:
         """The processor class (imports the analysis's code)."""
         return resolve(self.processor)
 
-    def generator(self) -> Callable[..., Any]:
-        """The sample generator.
+    def sample_formats(self) -> list[str]:
+        """The input formats its sample can be generated in, its own first."""
+        own = [self.input_format] if self.generate is not None else []
+        return own + [f for f in self.generators if f != self.input_format]
+
+    def generator(self, input_format: str | None = None) -> Callable[..., Any]:
+        """The sample generator, of its own input format or of ``input_format``.
 
         Raises:
-            AnalysisNotFound: if the analysis ships none
+            AnalysisNotFound: if the analysis ships none (for that format)
         """
+        if input_format is not None and input_format != self.input_format:
+            if input_format not in self.generators:
+                known = ", ".join(self.sample_formats()) or "none"
+                raise AnalysisNotFound(
+                    f"analysis {self.name!r} generates no {input_format} sample "
+                    f"(its formats: {known})"
+                )
+            return resolve(self.generators[input_format])
         if self.generate is None:
             raise AnalysisNotFound(f"analysis {self.name!r} has no sample generator")
         return resolve(self.generate)

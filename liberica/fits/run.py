@@ -249,6 +249,7 @@ def fit_workspace(
         "ranking_gamma_threshold": gamma_threshold if ranking else None,
         "pulls": pulls,
         "templates": {k: v for k, v in template_report.items() if k != "edges"},
+        "systematics": model_systematics(workspace),
     }
     (fit_dir / "correlation.json").write_text(
         json.dumps({"labels": labels, "matrix": np.round(fit_results.corr_mat, 6).tolist()})
@@ -280,6 +281,28 @@ def fit_workspace(
         results["injected_mu"] = injected_mu
     (fit_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     return results
+
+
+def model_systematics(workspace: dict[str, Any]) -> dict[str, Any]:
+    """The systematics the fitted model holds, from its workspace's modifiers.
+
+    ``normalization``: normsys modifiers (luminosity, cross-sections);
+    ``template``: histosys and shapesys (weight, object and sample variations);
+    ``mc_statistics``: whether staterror gammas are in the model.
+    """
+    kinds: dict[str, set[str]] = {"normsys": set(), "histosys": set(), "shapesys": set()}
+    mc_statistics = False
+    for channel in workspace["channels"]:
+        for sample in channel["samples"]:
+            for modifier in sample["modifiers"]:
+                if modifier["type"] in kinds:
+                    kinds[modifier["type"]].add(modifier["name"])
+                mc_statistics |= modifier["type"] == "staterror"
+    return {
+        "normalization": sorted(kinds["normsys"]),
+        "template": sorted(kinds["histosys"] | kinds["shapesys"]),
+        "mc_statistics": mc_statistics,
+    }
 
 
 def _pulls(fit_results, prefit_widths: dict[str, float]) -> list[dict[str, Any]]:

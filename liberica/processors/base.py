@@ -186,9 +186,7 @@ class AnalysisProcessor(processor.ProcessorABC):
         table["eventNumber"] = np.asarray(events[self.format.event_number], dtype=np.int64)[
             event_index
         ]
-        table["channelNumber"] = np.asarray(events[self.format.sample_number], dtype=np.int64)[
-            event_index
-        ]
+        table["channelNumber"] = self.format.sample_numbers(events)[event_index]
         table["process"] = process
         for category, codes in result.categories.items():
             table[category] = codes[rows]
@@ -338,9 +336,7 @@ class AnalysisProcessor(processor.ProcessorABC):
                     weights_of[name][f"{systematic.name}Down"] = row_weight[name] * down
         self._fill(filler, results, masks, weights_of)
         if run_variations:
-            chunk = systematic_kinds.ChunkInputs(
-                np.asarray(events[self.format.sample_number], dtype=np.int64), event_number
-            )
+            chunk = systematic_kinds.ChunkInputs(self.format.sample_numbers(events), event_number)
             for systematic in self.definition.systematics_of("object"):
                 kind = systematic_kinds.get(systematic.kind)
                 collection = getattr(objects, kind.collection)

@@ -6,7 +6,8 @@ of its ``cuts`` block (``cuts.json``), its processor (awkward and vector
 objects, cuts in a coffea ``PackedSelection``), its generator and the shipped
 classifier models (``models/``). As for every analysis, importing this package
 imports none of its code: the entry point ``liberica.analyses: hllj`` points at
-:data:`ANALYSIS`.
+:data:`ANALYSIS`, and ``hllj_table`` at :data:`TABLE_ANALYSIS`, hllj on the seed
+project's flat CSV tables (format ``daml_csv``).
 """
 
 from __future__ import annotations
@@ -61,4 +62,22 @@ ANALYSIS = Analysis(
     },
     generate="liberica.analysis.hllj.generator:generate_hllj",
     default_events=2_000_000,
+    generators={"daml_csv": "liberica.analysis.hllj.daml_tables:generate_daml_tables"},
 )
+
+TABLE_ANALYSIS = Analysis(
+    name="hllj_table",
+    package="liberica.analysis.hllj",
+    processor="liberica.analysis.hllj.table:HlljTableProcessor",
+    definition="table.yaml",
+    cuts="liberica.analysis.hllj.cuts:parse",
+    selections=("preselection", "cut_based"),
+    variables=(*TABLE_VARIABLES, FIT_OBSERVABLE),
+    feature_sets={name: ANALYSIS.feature_sets[name] for name in (FEATURE_SET, MASS_FEATURE_SET)},
+    generate="liberica.analysis.hllj.daml_tables:generate_daml_tables",
+    default_events=250_000,
+    input_format="daml_csv",
+)
+"""hllj on the seed project's flat CSV tables (``table.py``, ``table.yaml``): the same
+cuts the columns allow, classifier models, regions, fit and search; ``default_events``
+are table rows."""

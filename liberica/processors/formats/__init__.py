@@ -4,8 +4,10 @@ A format names the coffea schema that reads its files and the per-sample
 normalization it needs. Open-data MC is normalized by cross-section and sum of
 generator weights (``xsec`` and ``sumw`` in the fileset's metadata, else read
 from branches of the files); a flat table whose rows carry an already
-normalized weight needs neither. The fileset checks ask the format, never a
-format's name.
+normalized weight needs neither (``daml_csv.py``). A format whose files coffea
+does not read as they are gives ``open_file``, which makes or finds the file the
+chunks read (a CSV table's parquet conversion). The fileset checks ask the
+format, never a format's name.
 """
 
 from __future__ import annotations
@@ -14,6 +16,26 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
+
+
+class FormatFileError(ValueError):
+    """A file its format cannot read: one line naming the file and the column or key."""
+
+
+class FileInfo(NamedTuple):
+    """What ``InputFormat.open_file`` found of one file.
+
+    Attributes:
+        path: the file the chunks read (the file itself, or its conversion)
+        entries: its events (rows)
+        uuid: 16 bytes identifying its content (two copies are the same file)
+        columns: the columns it holds
+    """
+
+    path: str
+    entries: int
+    uuid: bytes
+    columns: frozenset[str]
 
 
 class InputFormat(NamedTuple):
@@ -28,9 +50,14 @@ class InputFormat(NamedTuple):
             holding it on every entry, read where the metadata lacks the key
         nominal_weight: ``f(events, metadata, lumi_fb)``: each MC event's weight
         event_number: the branch of the event number (seeds, folds)
-        sample_number: the branch identifying the MC sample (seeds)
+        sample_number: the branch identifying the MC sample (seeds), or None
+            where the files have none (then 0)
         generator_weight: the branch of the generator weight (its sum is reported)
         base_columns: branches the base processor itself reads
+        runner_format: what coffea's Runner reads, ``root`` or ``parquet``
+        open_file: ``f(path, columns) -> FileInfo`` for a format whose files coffea
+            does not read as they are, raising :class:`FormatFileError`; None
+            for ROOT files, which the fileset checks open with uproot
     """
 
     name: str
@@ -39,9 +66,17 @@ class InputFormat(NamedTuple):
     normalization_branches: dict[str, str]
     nominal_weight: Callable[[Any, dict, float], np.ndarray]
     event_number: str
-    sample_number: str
+    sample_number: str | None
     generator_weight: str
     base_columns: tuple[str, ...] = ()
+    runner_format: str = "root"
+    open_file: Callable[[str, tuple[str, ...]], FileInfo] | None = None
+
+    def sample_numbers(self, events: Any) -> np.ndarray:
+        """Each event's sample number (int64): the branch, or 0 where the format has none."""
+        if self.sample_number is None:
+            return np.zeros(len(events), dtype=np.int64)
+        return np.asarray(events[self.sample_number], dtype=np.int64)
 
 
 FORMATS: dict[str, InputFormat] = {}
@@ -69,4 +104,4 @@ def get(name: str) -> InputFormat:
 
 
 # the shipped formats register themselves on import
-from liberica.processors.formats import open_data  # noqa: E402, F401
+from liberica.processors.formats import daml_csv, open_data  # noqa: E402, F401
