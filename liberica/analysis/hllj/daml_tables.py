@@ -32,8 +32,8 @@ import math
 import pathlib
 import time
 import zlib
-from concurrent.futures import ProcessPoolExecutor
 
+import loky
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -197,7 +197,9 @@ def generate_daml_tables(
         for name, entry in root_fileset.items()
         for path in entry["files"]
     ]
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+    # loky's workers start fresh (no fork of a process that may hold JAX's or onnxruntime's
+    # threads), as the futures executor's do
+    with loky.ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
         selected = list(pool.map(_preselected, tasks))
     parts: dict[str, list[dict]] = {name: [] for name in root_fileset}
     for (_, metadata, _), columns in zip(tasks, selected, strict=True):
