@@ -37,14 +37,10 @@ import yaml
 
 from liberica.analysis.definition import AnalysisDefinition
 from liberica.analysis.schema_errors import first_error, locate
-from liberica.processors.formats import FormatFileError, InputFormat
+from liberica.processors.formats import FORMATS, FormatFileError, InputFormat
 from liberica.processors.histograms import DATA_PROCESS
 
 log = logging.getLogger(__name__)
-
-
-NORMALIZATION_KEYS = ("xsec", "sumw")
-"""Metadata keys that normalize MC; refused for a format that does not use them."""
 
 
 class FilesetError(ValueError):
@@ -181,7 +177,8 @@ def _check_sample_metadata(
                 f"sample '{sample}': metadata.variation '{variation}' is an alternative sample "
                 f"of process '{systematic.options['process']}', not of '{process}'"
             )
-    for key in NORMALIZATION_KEYS:
+    # the keys that normalize MC in any format, refused where this format does not use them
+    for key in sorted({k for f in FORMATS.values() for k in f.normalization_keys}):
         if key in metadata and key not in input_format.normalization_keys:
             raise FilesetError(
                 f"sample '{sample}': metadata.{key} is given, but {input_format.name} MC does "
@@ -260,7 +257,7 @@ def prepare(
     uuid_seen: dict[bytes, tuple[str, str]] = {}
     for sample, entry in fileset.items():
         metadata = metadata_of[sample]
-        files, num_entries, uuids, sources = {}, {}, {}, {}
+        files, num_entries, uuids = {}, {}, {}
         from_branches = {
             key: branch
             for key, branch in input_format.normalization_branches.items()
@@ -298,8 +295,6 @@ def prepare(
             num_entries[opened.path] = entries
             uuids[opened.path] = file_uuid
             files[opened.path] = tree_name
-            if opened.path != filename:
-                sources[opened.path] = filename
         if not files:
             if on_bad_file == "skip":
                 log.warning("sample %s: every file skipped", sample)
@@ -323,8 +318,6 @@ def prepare(
             "num_entries": num_entries,
             "uuid": uuids,
         }
-        if sources:
-            prepared[sample]["sources"] = sources
     return prepared
 
 

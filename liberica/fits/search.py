@@ -381,15 +381,17 @@ def _search_selections(
 def _applied_systematics(
     metrics: dict, definition: AnalysisDefinition, profile_likelihood: bool
 ) -> dict[str, Any]:
-    """Which systematics each number includes."""
-    templates = list(definition.systematics) if metrics.get("systematics", True) else []
-    normalizations = ["luminosity"] + [
-        f"xsec_{p.name}" for p in definition.processes.values() if p.xsec_uncertainty
-    ]
+    """Which systematics each number includes (the template fit's: the run's record)."""
+    from liberica.analysis.pipeline import applied_systematics
+
+    samples = {name: {"metadata": about} for name, about in metrics["samples"].items()}
+    applied = applied_systematics(definition, metrics.get("systematics", True), samples)
     return {
         "figures_of_merit": "background_uncertainty (delta_rel) only",
         "wilks_z": "none: Poisson statistics only (the MC chi2 uses sum w^2)",
-        "profile_likelihood_z": (templates + normalizations + ["MC statistics"])
+        "profile_likelihood_z": (
+            [n for names in applied.values() for n in names] + ["MC statistics"]
+        )
         if profile_likelihood
         else "not computed",
     }
