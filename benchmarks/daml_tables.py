@@ -51,7 +51,7 @@ def _process(fileset_path: str, executor: str, chunksize: int) -> dict:
     metrics = run.metrics
     return {
         "events": metrics["events_processed"],
-        "wall_s": metrics["wall_time_s"],
+        "wall_s": metrics["processing_wall_s"],
         "rate": metrics["events_per_second"],
         "peak_rss_mb": max(metrics["peak_rss_mb_per_process"].values()),
     }

@@ -111,7 +111,7 @@ def main() -> None:
     for label, metrics in chunk_fractions(args.cache):
         c = metrics["classifier"]
         print(
-            f"| {label} | {metrics['chunk_time_s']:.2f} | {c['features_s']:.2f} | "
+            f"| {label} | {metrics['chunk_time_sum_s']:.2f} | {c['features_s']:.2f} | "
             f"{c['inference_s']:.2f} | {c['rows_scored']:,} | "
             f"{100 * c['fraction_of_chunk_time']:.1f}% |"
         )

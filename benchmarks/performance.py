@@ -212,7 +212,7 @@ def _process_in_tree(tree: pathlib.Path, fileset_path: str, chunksize: int) -> d
         f"sys.path.insert(0, {str(tree / 'benchmarks')!r})\n"
         "import performance\n"
         f"metrics = performance._process({fileset_path!r}, True, True, 'iterative', {chunksize})\n"
-        "print(json.dumps({k: metrics[k] for k in ('events_processed', 'wall_time_s', "
+        "print(json.dumps({k: metrics[k] for k in ('events_processed', 'processing_wall_s', "
         "'events_per_second')}))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(tree)}
@@ -301,7 +301,7 @@ def _rate_rows(analysis: str, fileset_path: pathlib.Path, chunksize: int, repeat
             (
                 label,
                 m["events_processed"],
-                m["wall_time_s"],
+                m["processing_wall_s"],
                 m["events_per_second"],
                 m["cores"],
                 m["peak_rss_mb_per_process"],

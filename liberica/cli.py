@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pathlib
 import sys
-import time
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -18,8 +19,6 @@ from liberica import __version__
 
 log = logging.getLogger(__name__)
 console = Console()
-
-DEFAULT_CACHE = pathlib.Path("liberica-data")
 
 
 class _NoCancelledTasks(logging.Filter):
@@ -81,19 +80,21 @@ def _registered_names() -> list[str]:
     return registry.names()
 
 
-def _analysis_and_definition(analysis: str):
-    """The registered analysis and the definition of ANALYSIS: a name, or a YAML path.
-
-    A YAML definition names the analysis it is for (``analysis:``); errors are one line.
-    """
-    from liberica.analysis.definition import AnalysisDefinitionError, load
+@contextlib.contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Print an error liberica reports in one line (bad input, a fit that failed) and exit 2."""
+    from liberica.errors import LibericaError
 
     try:
-        definition = load(analysis)
-    except (AnalysisDefinitionError, FileNotFoundError) as err:
+        yield
+    except (LibericaError, FileNotFoundError) as err:
         console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
         sys.exit(2)
-    return definition.registered(), definition
+
+
+def _command_line() -> str:
+    """The command as typed, for the outputs' provenance."""
+    return " ".join(["liberica", *sys.argv[1:]])
 
 
 @main.command()
@@ -156,27 +157,20 @@ def generate(
     With another format, --events is that generator's (for daml-csv: the MC
     table rows, about; default 250,000, full size 6,850,000).
     """
-    from liberica.analysis import registry
+    from liberica import api
 
-    registered = registry.get(analysis)
-    # formats are named with underscores; the command line takes hyphens too
-    chosen = registered.input_format if input_format is None else input_format.replace("-", "_")
-    try:
-        make = registered.generator(chosen)
-    except registry.AnalysisNotFound as err:
-        console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
-        sys.exit(2)
-    options = {"events": events} if events is not None else {}
-    if events is None and chosen == registered.input_format:
-        options["events"] = registered.default_events
-    sample = make(
-        out_dir,
-        lumi_fb=lumi_fb,
-        mu_inject=mu_inject,
-        seed=seed,
-        events_per_file=events_per_file,
-        **options,
-    )
+    with _one_line_errors():
+        sample = api.generate(
+            analysis,
+            out_dir,
+            events=events,
+            lumi_fb=lumi_fb,
+            mu_inject=mu_inject,
+            seed=seed,
+            events_per_file=events_per_file,
+            input_format=input_format,
+        )
+    chosen = input_format or "its own format"
     table = Table(title=f"Generated {analysis} sample ({chosen}) in {out_dir}")
     table.add_column("sample")
     table.add_column("events", justify="right")
@@ -288,77 +282,20 @@ def process(
     analysis: str, fileset_path: pathlib.Path, out_dir: pathlib.Path, **options: Any
 ) -> None:
     """Process a fileset with ANALYSIS (a shipped name or a YAML file) into histograms."""
-    _print_summary(_run_processing(analysis, fileset_path, out_dir, **options))
+    from liberica import api
 
-
-def _run_processing(
-    analysis: str,
-    fileset_path: pathlib.Path,
-    out_dir: pathlib.Path,
-    *,
-    executor: str,
-    workers: int,
-    chunksize: int | None,
-    no_systematics: bool,
-    lumi_fb: float | None,
-    models: tuple[str, ...],
-    allow_fit_observable: bool,
-    dump_features: bool,
-    cluster: str | None,
-    dask_config: pathlib.Path | None,
-    on_bad_file: str | None,
-    checkpoint: pathlib.Path | None,
-):
-    """Run the processor with the options of ``_process_options``; exit 2 on bad input."""
-    from liberica.analysis import clusters
-    from liberica.analysis.definition import AnalysisDefinitionError
-    from liberica.analysis.fileset import FilesetError
-    from liberica.analysis.outputs import OutputError
-    from liberica.analysis.pipeline import DEFAULT_CHUNKSIZE, run_processor
-    from liberica.models.spec import ModelSpecError
-    from liberica.processors.bad_input import ChunkReadError
-
-    profile = None
-    try:
-        if cluster is not None or dask_config is not None:
-            profiles = clusters.load(dask_config)
-            name = cluster or executor
-            if name not in profiles:
-                raise clusters.ClusterConfigError(
-                    str(dask_config or clusters.CONFIG_FILE),
-                    f"profiles.{name}",
-                    f"no such profile (defined: {', '.join(profiles)})",
-                )
-            profile = profiles[name]
-            chunksize = chunksize or profile.chunksize
-        return run_processor(
-            analysis,
-            fileset_path,
-            executor=executor,
-            workers=workers,
-            chunksize=chunksize or DEFAULT_CHUNKSIZE,
-            systematics=not no_systematics,
-            lumi_fb=lumi_fb,
-            output_dir=out_dir,
-            models=list(models) or None,
-            allow_fit_observable=allow_fit_observable,
-            dump_features=dump_features,
-            profile=profile,
-            on_bad_file=on_bad_file,
-            checkpoint=checkpoint,
+    with _one_line_errors():
+        result = api.process(
+            analysis, fileset_path, out=out_dir, command=_command_line(), **_api_options(options)
         )
-    except (
-        ChunkReadError,
-        AnalysisDefinitionError,
-        FilesetError,
-        OutputError,
-        ModelSpecError,
-        clusters.ClusterConfigError,
-        clusters.ClusterStartError,
-        FileNotFoundError,
-    ) as err:
-        console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
-        sys.exit(2)
+    _print_summary(result)
+
+
+def _api_options(options: dict[str, Any]) -> dict[str, Any]:
+    """``_process_options``'s values as :func:`liberica.api.process` takes them."""
+    options = dict(options)
+    options["systematics"] = not options.pop("no_systematics")
+    return options
 
 
 def _print_summary(result) -> None:
@@ -368,7 +305,7 @@ def _print_summary(result) -> None:
     console.print(yield_table(result))
     console.print(
         f"{metrics['events_processed']:,} events in {metrics['chunks']} chunks, "
-        f"{metrics['wall_time_s']:.1f} s with {metrics['executor']} x{metrics['workers']}: "
+        f"{metrics['processing_wall_s']:.1f} s with {metrics['executor']} x{metrics['workers']}: "
         f"{metrics['events_per_second']:,.0f} events/s "
         f"({metrics['events_per_second_per_core']:,.0f} per core), "
         f"{metrics['bytes_read'] / 1e6:.1f} MB read"
@@ -434,9 +371,8 @@ def _print_summary(result) -> None:
     "--cache",
     "cache_dir",
     type=click.Path(path_type=pathlib.Path),
-    default=DEFAULT_CACHE,
-    show_default=True,
-    help="Where the embedded sample is generated once and reused.",
+    default=None,
+    help="Where the embedded sample is generated once and reused [default: liberica-data].",
 )
 @click.option(
     "--events",
@@ -461,27 +397,25 @@ def run(
     ANALYSIS is a registered analysis or a YAML definition naming one [default: the
     registry's default analysis].
     """
+    from liberica import api
     from liberica.analysis import registry
-    from liberica.analysis.outputs import OutputError, check_writable
-    from liberica.samples import cached_sample
 
-    analysis = analysis or registry.DEFAULT_ANALYSIS
-    registered, definition = _analysis_and_definition(analysis)
-    events = registered.default_events if events is None else events
-    out_dir = out_dir or pathlib.Path("runs") / definition.name
-    try:  # before the sample is generated
-        check_writable(out_dir)
-    except OutputError as err:
-        console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
-        sys.exit(2)
-    sample = cached_sample(
-        registered, cache_dir / f"{registered.name}-{events}-seed{seed}", events=events, seed=seed
-    )
-    result = _run_processing(analysis, sample.fileset_path, out_dir, **options)
-    _print_summary(result)
-    if no_fit:
-        return
-    _fit_and_print(result.output_dir, analysis, None, asimov=False)
+    with _one_line_errors():
+        definition = api.load_definition(analysis or registry.DEFAULT_ANALYSIS)
+        out_dir = out_dir or pathlib.Path("runs") / definition.name
+        result = api.run(
+            definition,
+            out=out_dir,
+            cache=cache_dir or api.DEFAULT_CACHE,
+            events=events,
+            seed=seed,
+            fit=False,
+            command=_command_line(),
+            **_api_options(options),
+        )
+    _print_summary(result.processing)
+    if not no_fit:
+        _fit_and_print(result.processing, out_dir / "fit", definition)
 
 
 def _fit_input_options(func):
@@ -523,6 +457,14 @@ def _fit_input_options(func):
 
 @main.command()
 @_fit_input_options
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=pathlib.Path),
+    default=None,
+    help="Folder for the fit's outputs [default: RUN_DIR/fit]; another fit (e.g. of other "
+    "--regions) then keeps the main one.",
+)
 @click.option("--asimov", is_flag=True, help="Fit the Asimov data set (mu = 1) instead of data.")
 @click.option("--no-ranking", is_flag=True, help="Skip the nuisance-parameter ranking.")
 @click.option("--no-figures", is_flag=True, help="Skip the plots.")
@@ -532,17 +474,26 @@ def fit(
     config_path: pathlib.Path | None,
     regions: str | None,
     maxiter: int | None,
+    out_dir: pathlib.Path | None,
     asimov: bool,
     no_ranking: bool,
     no_figures: bool,
 ) -> None:
     """Fit the signal strength mu to the histograms of RUN_DIR.
 
-    Writes fit/cabinetry.yaml (when no --config is given), fit/workspace.json,
-    fit/results.json, fit/correlation.json and the plots in fit/figures/.
+    Writes cabinetry.yaml, workspace.json, results.json, correlation.json and the
+    plots in figures/ into --out (default RUN_DIR/fit).
     """
     _fit_and_print(
-        run_dir, analysis, config_path, asimov, not no_ranking, not no_figures, regions, maxiter
+        run_dir,
+        out_dir or run_dir / "fit",
+        analysis,
+        config=config_path,
+        regions=regions,
+        call_limit=maxiter,
+        asimov=asimov,
+        ranking=not no_ranking,
+        figures=not no_figures,
     )
 
 
@@ -571,32 +522,19 @@ def search(
     only gets that). Writes search/results.json, search/table.md and the plots in
     search/figures/.
     """
-    import json
+    from liberica import api
+    from liberica.fits.search import sculpting_title, table_rows
 
-    from rich.table import Table
-
-    from liberica.analysis import registry
-    from liberica.fits.measurement import FitInputError
-    from liberica.fits.minimize import FitFailure
-    from liberica.fits.search import SearchError, run_search, sculpting_title, table_rows
-    from liberica.fits.spectrum import SpectrumError
-
-    metrics_path = run_dir / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-    analysis = analysis or metrics.get("definition") or registry.DEFAULT_ANALYSIS
-    _, definition = _analysis_and_definition(analysis)
-    try:
+    with _one_line_errors():
         with console.status("search: spectrum fits" + (
             ", profile-likelihood fits" if not no_profile_likelihood else "")):  # fmt: skip
-            results = run_search(
+            found = api.search(
                 run_dir,
-                definition,
+                analysis,
                 profile_likelihood=not no_profile_likelihood,
                 figures=not no_figures,
             )
-    except (SearchError, SpectrumError, FitInputError, FitFailure, FileNotFoundError) as err:
-        console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
-        sys.exit(2)
+    results = found.content
     if "selections" in results:
         names, rows = table_rows(results)
         table = Table(title=f"Search for {results['signal']} in {results['observable']}")
@@ -617,9 +555,9 @@ def search(
             f"{s['ks_distance']:.3f}",
         )
     console.print(sculpt)
-    for warning in results.get("warnings", []):
+    for warning in found.warnings:
         console.print(f"[bold yellow]warning:[/] {warning}", soft_wrap=True)
-    console.print(f"search outputs in {run_dir / 'search'}")
+    console.print(f"search outputs in {found.folder}")
 
 
 @main.command()
@@ -659,11 +597,8 @@ def toys(
     """
     from rich.progress import Progress
 
+    from liberica import api
     from liberica.fits import toys as toys_module
-    from liberica.fits.measurement import FitInputError, build_workspace
-    from liberica.fits.minimize import FitFailure
-    from liberica.fits.run import observable_edges
-    from liberica.fits.templates import TemplateRules
 
     try:
         mus = tuple(float(m) for m in mu_values.split(","))
@@ -671,42 +606,24 @@ def toys(
         raise click.BadParameter(
             f"not a list of numbers: {mu_values!r}", param_hint="--mu"
         ) from None
-    definition, config, model_kind = _fit_inputs(run_dir, analysis, config_path, regions)
-    folder = run_dir / "fit" / "toys"
     workers = workers or toys_module.default_workers()
-    try:
-        workspace, _ = build_workspace(
-            config,
-            folder / "workspace.json",
-            TemplateRules(**definition.fit_templates),
-            observable_edges(definition),
+    folder = run_dir / "fit" / "toys"
+    with _one_line_errors(), Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"toys ({workers} workers)", total=ntoys * len(mus))
+        result = api.toys(
+            run_dir,
+            analysis,
+            ntoys=ntoys,
+            mu=mus,
+            seed=seed,
+            workers=workers,
+            regions=regions,
+            config=config_path,
+            call_limit=maxiter,
+            progress=lambda n: progress.advance(task, n),
         )
-        start = time.perf_counter()
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task(f"toys ({workers} workers)", total=ntoys * len(mus))
-            sets = toys_module.run_toys(
-                workspace,
-                mus,
-                ntoys,
-                seed,
-                workers,
-                progress=lambda n: progress.advance(task, n),
-                call_limit=maxiter,
-            )
-        wall = time.perf_counter() - start
-    except (FitInputError, FitFailure, FileNotFoundError) as err:
-        console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
-        sys.exit(2)
-    settings = {
-        "ntoys": ntoys,
-        "mu_true": list(mus),
-        "seed": seed,
-        "workers": workers,
-        "model": model_kind,
-        "regions": list(definition.fit_regions),
-        "wall_time_s": wall,
-    }
-    toys_module.write_results(sets, folder, settings)
+    api.write_toys(result, folder)
+    sets, wall = result.sets, result.settings["wall_time_s"]
     table = Table(title=f"Toys, {run_dir} ({ntoys} per mu, {wall:.0f} s on {workers} workers)")
     for column in (
         "mu true",
@@ -738,142 +655,97 @@ def toys(
     console.print(f"toy outputs in {folder}")
 
 
-def _fit_inputs(
-    run_dir: pathlib.Path,
-    analysis: str | None,
-    config_path: pathlib.Path | None,
-    regions: str | None,
-):
-    """The definition (with ``--regions``), the cabinetry config and the model kind of a run.
-
-    A nominal-only run (``"systematics": false`` in its metrics.json) gets a model
-    without template systematics, and the CLI says so.
-    """
-    import json
-
-    from liberica.analysis import registry
-    from liberica.fits.config import build_config, read_config, write_config
-
-    metrics_path = run_dir / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-    analysis = analysis or metrics.get("definition") or registry.DEFAULT_ANALYSIS
-    _, definition = _analysis_and_definition(analysis)
-    if regions is not None:
-        chosen = definition.fit_region_sets.get(regions) or tuple(regions.split(","))
-        unknown = [r for r in chosen if r not in definition.regions]
-        if unknown:
-            sets = ", ".join(definition.fit_region_sets) or "none"
-            raise click.BadParameter(
-                f"unknown region(s) {unknown}; region sets: {sets}", param_hint="--regions"
-            )
-        definition = definition._replace(fit_regions=tuple(chosen))
-    with_systematics = metrics.get("systematics", True)
-    if config_path is not None:
-        return definition, read_config(config_path), "user_config"
-    config = build_config(definition, run_dir, template_systematics=with_systematics)
-    write_config(config, run_dir / "fit" / "cabinetry.yaml")
-    if not with_systematics:
-        console.print(
-            "the run has no systematic variations (--no-systematics): fitting a model without "
-            "template systematics (normalizations and MC statistics only)"
-        )
-        return definition, config, "no_template_systematics"
-    return definition, config, "full"
-
-
 def _fit_and_print(
-    run_dir: pathlib.Path,
-    analysis: str | None,
-    config_path: pathlib.Path | None,
-    asimov: bool,
-    ranking: bool = True,
+    run,
+    out_dir: pathlib.Path,
+    analysis=None,
+    *,
     figures: bool = True,
-    regions: str | None = None,
-    maxiter: int | None = None,
+    **options: Any,
 ) -> None:
-    from liberica.fits.measurement import FitInputError
-    from liberica.fits.minimize import FitFailure
-    from liberica.fits.run import fit_run
+    """Fit a run (its folder or a processing result), write the fit into ``out_dir`` and
+    print it; ``options`` are :func:`liberica.api.fit`'s."""
+    from liberica import api
 
-    definition, config, model_kind = _fit_inputs(run_dir, analysis, config_path, regions)
-    try:
+    ranking = options.get("ranking", True)
+    with _one_line_errors():
         with console.status(
             "fitting: mu, significance, CLs limit" + (", ranking" if ranking else "")
         ):
-            results = fit_run(
-                run_dir,
-                config,
-                definition,
-                asimov=asimov,
-                ranking=ranking,
-                figures=figures,
-                model_kind=model_kind,
-                call_limit=maxiter,
+            result = api.fit(run, analysis, command=_command_line(), **options)
+        if result.model_kind == "no_template_systematics":
+            console.print(
+                "the run has no systematic variations (--no-systematics): fitting a model "
+                "without template systematics (normalizations and MC statistics only)"
             )
-    except (FitInputError, FitFailure, FileNotFoundError) as err:
-        console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
-        sys.exit(2)
-    _print_fit(run_dir, results)
+        result = api.write_fit(result, out_dir, figures=figures)
+    _print_fit(out_dir, result)
 
 
-def _print_fit(run_dir: pathlib.Path, results: dict) -> None:
-    table = Table(title=f"Signal strength, {run_dir}")
-    for column in ("", "mu", "total", "stat", "Z (sigma)", "95% CL limit"):
+def _print_fit(out_dir: pathlib.Path, result) -> None:
+    """The fit's numbers: mu, Z with p0, limits, goodness of fit, leading impacts."""
+    table = Table(title="Signal strength")
+    for column in ("", "mu", "total", "stat", "Z (sigma)", "p0", "95% CL limit"):
         table.add_column(column, justify="right")
-    z = results["significance"]
-    limit = results["upper_limit"]
-    observed_label = "Asimov" if results["asimov"] else "observed"
+    z, limit = result.significance, result.upper_limit
     rows = (
-        (observed_label, results["mu"], z["observed"], limit["observed"]),
-        ("expected", results["expected"], z["expected"], limit["expected"][2]),
-    )
-    for label, m, significance, upper in rows:
+        ("Asimov" if result.asimov else "observed", result.mu, z.observed, z.observed_p0,
+         limit.observed),
+        ("expected", result.expected, z.expected, z.expected_p0, limit.expected[2]),
+    )  # fmt: skip
+    for label, m, significance, p0, upper in rows:
         table.add_row(
             label,
-            f"{m['bestfit']:.3f}",
-            f"+{m['up']:.3f} -{m['down']:.3f}",
-            f"+{m['stat_up']:.3f} -{m['stat_down']:.3f}",
+            f"{m.bestfit:.3f}",
+            f"{m.up:+.3f} {m.down:+.3f}",
+            f"{m.stat_up:+.3f} {m.stat_down:+.3f}",
             f"{significance:.2f}",
+            f"{p0:.2e}",
             f"{upper:.3f}",
         )
     console.print(table)
-    m = results["mu"]
+    m = result.mu
     console.print(
-        f"mu = {m['bestfit']:.3f} +{m['up']:.3f} -{m['down']:.3f} "
-        f"(stat +{m['stat_up']:.3f} -{m['stat_down']:.3f}); discovery significance: "
-        f"observed {z['observed']:.2f} sigma, expected {z['expected']:.2f} sigma"
+        f"mu = {m.bestfit:.3f} {m.up:+.3f} {m.down:+.3f} "
+        f"(stat {m.stat_up:+.3f} {m.stat_down:+.3f}); discovery significance: "
+        f"observed {z.observed:.2f} sigma (p0 {z.observed_p0:.2e}), "
+        f"expected {z.expected:.2f} sigma"
     )
-    if "injected_mu" in results:
-        console.print(f"injected mu = {results['injected_mu']}")
-    if results["ranking"]:
+    gof = result.goodness_of_fit
+    console.print(
+        f"goodness of fit (saturated model): p = {gof.p_value:.3f} "
+        f"(-2 ln lambda = {gof.twice_delta_nll:.1f}, {gof.ndof} degrees of freedom)"
+    )
+    if result.injected_mu is not None:
+        console.print(f"injected mu = {result.injected_mu}")
+    if result.ranking:
         ranking = Table(title="Leading impacts on mu (post-fit)")
         for column in ("parameter", "up", "down", "pre-fit up", "pre-fit down"):
             ranking.add_column(column, justify="right")
-        for impact in results["ranking"][:5]:
+        for impact in result.ranking[:5]:
             ranking.add_row(
-                impact["name"],
+                impact.name,
                 *(
-                    f"{impact[k]:+.4f}"
-                    for k in ("impact_up", "impact_down", "prefit_impact_up", "prefit_impact_down")
+                    f"{v:+.4f}"
+                    for v in (
+                        impact.impact_up,
+                        impact.impact_down,
+                        impact.prefit_impact_up,
+                        impact.prefit_impact_down,
+                    )
                 ),
             )
         console.print(ranking)
-    timing = ", ".join(f"{k} {v:.1f} s" for k, v in results["timing_s"].items())
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.timing_s.items())
     console.print(f"fit steps: {timing}")
-    retried = results.get("fits_with_retries", [])
-    if retried:
-        console.print(
-            f"[bold yellow]fits that needed retries[/] (fit_status in results.json): "
-            f"{'; '.join(retried)}",
-            soft_wrap=True,
-        )
-    merged = results.get("templates", {}).get("merged", {})
-    for region, groups in merged.items():
+    for warning in result.warnings:
+        console.print(f"[bold yellow]warning:[/] {warning}", soft_wrap=True)
+    for region, groups in result.templates.get("merged", {}).items():
         console.print(
             f"{region}: merged {', '.join(g['range'] for g in groups)} (too little MC; "
             "fit_templates in the definition)"
         )
-    console.print(f"fit outputs in {run_dir / 'fit'}")
+    console.print(f"fit outputs in {out_dir}")
 
 
 @main.command()
@@ -904,9 +776,8 @@ def _print_fit(run_dir: pathlib.Path, results: dict) -> None:
     "--cache",
     "cache_dir",
     type=click.Path(path_type=pathlib.Path),
-    default=DEFAULT_CACHE,
-    show_default=True,
-    help="Where the embedded sample is generated once and reused.",
+    default=None,
+    help="Where the embedded sample is generated once and reused [default: liberica-data].",
 )
 @click.option(
     "--all-backgrounds",
@@ -941,96 +812,29 @@ def train(
     definition's classifier. With the defaults this reproduces the models shipped with
     liberica.
     """
-    import numpy as np
+    from liberica import api
 
-    from liberica.analysis import registry
-    from liberica.analysis.definition import without_classifier
-    from liberica.analysis.pipeline import fit_observables_taken
-    from liberica.models.train import TrainingConfig
-    from liberica.models.train import train as train_models
-
-    registered, definition = _analysis_and_definition(analysis or registry.DEFAULT_ANALYSIS)
-    if classifier_name is None:
-        if len(definition.classifiers) != 1:
-            raise click.BadParameter(
-                f"the definition has {len(definition.classifiers)} classifiers "
-                f"({', '.join(definition.classifiers) or 'none'}): name one",
-                param_hint="--classifier",
-            )
-        classifier_name = next(iter(definition.classifiers))
-    if classifier_name not in definition.classifiers:
-        raise click.BadParameter(
-            f"no classifier {classifier_name!r} ({', '.join(definition.classifiers)})",
-            param_hint="--classifier",
+    with _one_line_errors(), console.status(f"training {folds} folds"):
+        result = api.train(
+            analysis,
+            classifier=classifier_name,
+            out=out_dir,
+            features=features_path,
+            cache=cache_dir or api.DEFAULT_CACHE,
+            all_backgrounds=all_backgrounds,
+            weighted=not unweighted,
+            seed=seed,
+            folds=folds,
         )
-    classifier = definition.classifiers[classifier_name]
-    if features_path is None:
-        from liberica.analysis.pipeline import run_processor
-        from liberica.samples import cached_sample
-
-        events = registered.default_events
-        sample = cached_sample(registered, cache_dir / f"{registered.name}-{events}-seed42")
-        result = run_processor(
-            without_classifier(definition),
-            sample.fileset_path,
-            executor="futures",
-            workers=2,
-            systematics=False,
-            dump_features=classifier,
-        )
-        table = result.features
-        description = (
-            f"liberica embedded {registered.name} sample, {events / 1e6:g}M MC events, seed 42"
-        )
-    else:
-        import pyarrow.parquet as pq
-
-        columns = pq.read_table(features_path).to_pydict()
-        names = list(columns)
-        table = np.rec.fromarrays([np.asarray(columns[n]) for n in names], names=names)
-        description = str(features_path)
-    signal = list(classifier.signal)
-    backgrounds = (
-        [p.name for p in definition.processes.values() if p.kind == "background"]
-        if all_backgrounds
-        else list(classifier.background)
-    )
-    config = TrainingConfig(
-        weighted=not unweighted,
-        all_backgrounds=all_backgrounds,
-        seed=seed,
-        folds=folds,
-        negative_weights=classifier.negative_weights,
-    )
-    if len(classifier.models) != folds:
-        raise click.BadParameter(
-            f"{folds} folds need {folds} model names; classifier {classifier_name!r} lists "
-            f"{len(classifier.models)}",
-            param_hint="--folds",
-        )
-    feature_set = registered.feature_sets[classifier.feature_set]
-    taken = fit_observables_taken(definition, classifier_name, feature_set.features)
-    if taken:
+    if result.fit_observables_taken:
+        taken = result.fit_observables_taken
         console.print(
-            f"{classifier_name} takes {', '.join(sorted({v for v, _ in taken}))}, the observable "
-            f"of region(s) {', '.join(r for _, r in taken)} it scores: its spec declares "
-            "uses_fit_observable, and runs must pass --allow-fit-observable"
+            f"{result.classifier} takes {', '.join(sorted({v for v, _ in taken}))}, the "
+            f"observable of region(s) {', '.join(r for _, r in taken)} it scores: its spec "
+            "declares uses_fit_observable, and runs must pass --allow-fit-observable"
         )
-    with console.status(f"training {folds} folds"):
-        reports = train_models(
-            table,
-            signal,
-            backgrounds,
-            out_dir,
-            config,
-            description,
-            feature_set=feature_set,
-            model_names=classifier.models,
-            output=classifier.output,
-            title=f"liberica {registered.name} classifier",
-            uses_fit_observable=bool(taken),
-        )
-    report_table = Table(title=f"{classifier_name} classifier, {signal} vs {backgrounds}")
+    signal, backgrounds, reports = result.signal, result.backgrounds, result.reports
+    report_table = Table(title=f"{result.classifier} classifier, {signal} vs {backgrounds}")
     for column in (
         "trained on",
         "scores",

@@ -98,6 +98,21 @@ def default_run(default_sample, tmp_path_factory):
     )
 
 
+@pytest.fixture(scope="session")
+def default_fit(default_run):
+    """``liberica fit`` of the default run, once: (the command's output, results.json)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from liberica.cli import main
+
+    run_dir = default_run.output_dir
+    done = CliRunner().invoke(main, ["fit", str(run_dir)])
+    assert done.exit_code == 0, done.output
+    return done.output, json.loads((run_dir / "fit" / "results.json").read_text())
+
+
 @pytest.fixture
 def tiny_workspace() -> dict:
     """A three-bin pyhf workspace with every modifier type the fits meet."""

@@ -46,7 +46,7 @@ def test_small_sample_fits_converge_at_the_first_attempt(workspace):
         for name in ("total", "stat_only"):
             assert status[name].valid and status[name].retries == 0, status[name]
             assert status[name].minos_valid
-        assert 0 < mu.stat_up < mu.up and 0 < mu.stat_down < mu.down
+        assert 0 < mu.stat_up < mu.up and mu.down < mu.stat_down < 0
     assert mu.bestfit == pytest.approx(1.0, abs=1e-3)
 
 

@@ -79,7 +79,7 @@ def test_outputs_on_disk(default_run):
     metrics = json.loads((out / "metrics.json").read_text())
     for key in (
         "events_processed",
-        "wall_time_s",
+        "processing_wall_s",
         "events_per_second",
         "events_per_second_per_core",
         "chunks",

@@ -120,7 +120,7 @@ def test_an_interrupted_run_resumes_without_redoing_finished_chunks(
     assert 0 < metrics["events_resumed"] < metrics["events_processed"]
     assert metrics["events_computed"] + metrics["events_resumed"] == metrics["events_processed"]
     assert metrics["events_per_second"] == pytest.approx(
-        metrics["events_computed"] / metrics["wall_time_s"]
+        metrics["events_computed"] / metrics["processing_wall_s"]
     )
     # other settings never reuse these chunks
     other = run_processor(

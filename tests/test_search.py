@@ -39,8 +39,11 @@ def test_results_hold_every_figure_for_both_selections(searched):
     assert set(results["selections"]) == {"cut_based", "classifier"}
     for name, entry in results["selections"].items():
         assert ENTRY_KEYS <= set(entry), (name, ENTRY_KEYS - set(entry))
+        assert set(entry["wilks_z"]) == {"expected", "observed"}
+        assert set(entry["profile_likelihood_z"]) == {
+            "expected", "observed", "expected_p0", "observed_p0"
+        }  # fmt: skip
         for key in ("wilks_z", "profile_likelihood_z"):
-            assert set(entry[key]) == {"expected", "observed"}
             assert all(np.isfinite(v) for v in entry[key].values()), (name, key)
         for kind in ("expected", "observed"):  # the discovery Z is the signed one, floored at 0
             assert entry["wilks_z"][kind] == max(entry["wilks_z_signed"][kind], 0.0)

@@ -36,6 +36,7 @@ import yaml
 from coffea import processor
 
 from liberica.analysis.schema_errors import first_error, locate
+from liberica.errors import LibericaError
 from liberica.processors import collector
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ CONFIG_FILE = "dask_config.yaml"
 DASK_EXECUTORS = ("dask-local", "dask-scheduler", "dask-gateway")
 
 
-class ClusterConfigError(ValueError):
+class ClusterConfigError(LibericaError, ValueError):
     """A cluster profile file that cannot be used, with the offending key."""
 
     def __init__(self, source: str, key: str, reason: str) -> None:
@@ -56,7 +57,7 @@ class ClusterConfigError(ValueError):
         super().__init__(f"{source}: invalid cluster configuration at '{key}': {reason}")
 
 
-class ClusterStartError(RuntimeError):
+class ClusterStartError(LibericaError, RuntimeError):
     """A cluster that could not be started or prepared for the run, with the reason."""
 
 

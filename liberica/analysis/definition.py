@@ -16,6 +16,7 @@ then cross-references. Every error names the offending key, e.g.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import pathlib
@@ -27,6 +28,7 @@ import yaml
 
 from liberica.analysis import registry
 from liberica.analysis.schema_errors import first_error, locate
+from liberica.errors import LibericaError
 from liberica.processors import systematics as systematic_kinds
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ SCORE = "score"
 """The observable variable of a classifier's score (the region names the classifier)."""
 
 
-class AnalysisDefinitionError(ValueError):
+class AnalysisDefinitionError(LibericaError, ValueError):
     """An analysis definition that cannot be used, with the offending key."""
 
     def __init__(self, source: str, key: str, reason: str) -> None:
@@ -227,6 +229,8 @@ class AnalysisDefinition(NamedTuple):
         search: the resonance search's settings, or None
         sculpting: the sculpting measure's settings, or None (``liberica search``
             then measures the search's selections against its preselection)
+        digest: SHA-256 of the merged, validated YAML content (provenance: two runs
+            with the same digest had the same definition)
     """
 
     analysis: str
@@ -248,6 +252,7 @@ class AnalysisDefinition(NamedTuple):
     source: str = ""
     search: SearchConfig | None = None
     sculpting: SculptingConfig | None = None
+    digest: str = ""
 
     def systematics_of(self, category: str) -> list[Systematic]:
         """The systematics of one category (``weight``, ``object``, ``sample``)."""
@@ -811,4 +816,11 @@ def load(name_or_path: str | pathlib.Path) -> AnalysisDefinition:
     analysis = validate(config, label)
     log.debug("loaded analysis definition %s (analysis %s)", label, analysis.name)
     # the definition's source is what loads it again (a run's metrics.json keeps it)
-    return _build(config, analysis, source, str(path.resolve().parent), model_folders)
+    built = _build(config, analysis, source, str(path.resolve().parent), model_folders)
+    return built._replace(digest=content_digest(config))
+
+
+def content_digest(config: Any) -> str:
+    """SHA-256 of a parsed YAML document, independent of key order and formatting."""
+    text = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

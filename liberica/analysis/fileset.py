@@ -37,13 +37,14 @@ import yaml
 
 from liberica.analysis.definition import AnalysisDefinition
 from liberica.analysis.schema_errors import first_error, locate
+from liberica.errors import LibericaError
 from liberica.processors.formats import FORMATS, FormatFileError, InputFormat
 from liberica.processors.histograms import DATA_PROCESS
 
 log = logging.getLogger(__name__)
 
 
-class FilesetError(ValueError):
+class FilesetError(LibericaError, ValueError):
     """A fileset that cannot be processed, naming the sample, file, tree or branch."""
 
 

@@ -12,10 +12,11 @@ import hist
 import numpy as np
 import uproot
 
+from liberica.errors import LibericaError
 from liberica.processors.histograms import DATA_PROCESS, NOMINAL
 
 
-class OutputError(OSError):
+class OutputError(LibericaError, OSError):
     """An output folder that cannot be created or written, named with the reason."""
 
 

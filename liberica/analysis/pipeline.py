@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import logging
 import pathlib
 import time
@@ -28,6 +30,10 @@ from liberica.processors.histograms import NOMINAL
 from liberica.processors.histograms import book as book_histograms
 
 log = logging.getLogger(__name__)
+
+#: bumped when a key of metrics.json changes name or meaning (2: the times renamed for what
+#: they measure, ``total_time_s``, ``provenance``)
+METRICS_SCHEMA_VERSION = 2
 
 DEFAULT_CHUNKSIZE = 500_000
 """Events per chunk: large enough to amortize coffea's per-chunk overhead."""
@@ -140,7 +146,7 @@ def _fail_on_bad_chunks(output: dict) -> None:
 
 
 def _classifier_metrics(inference: dict, classifiers: dict, metrics: dict) -> dict[str, Any]:
-    chunk_time = metrics["chunk_time_s"]
+    chunk_time = metrics["chunk_time_sum_s"]
     spent = inference["features_s"] + inference["inference_s"]
     return {
         "models": [c.name for models in classifiers.values() for c in models],
@@ -309,6 +315,7 @@ def run_processor(
     profile: Profile | None = None,
     on_bad_file: str | None = None,
     checkpoint: str | pathlib.Path | CheckpointerABC | None = None,
+    command: str | None = None,
 ) -> ProcessingResult:
     """Process a fileset with an analysis and (optionally) write the outputs.
 
@@ -339,10 +346,13 @@ def run_processor(
         checkpoint: a folder (or a coffea checkpointer) where finished chunks are
             saved; a rerun with the same settings loads them instead of
             recomputing (``metrics["chunks_resumed"]``)
+        command: the command line that asked for the run (provenance; default:
+            ``Python API``)
 
     Returns:
         ProcessingResult: histograms, cutflows and metrics
     """
+    started = time.perf_counter()
     definition = (
         analysis
         if isinstance(analysis, definition_module.AnalysisDefinition)
@@ -430,6 +440,7 @@ def run_processor(
     events_computed = events_processed - resumed["events"]
     rate = events_computed / wall_time if wall_time > 0 else float("nan")
     metrics = {
+        "schema_version": METRICS_SCHEMA_VERSION,
         "analysis": analysis.name,
         "definition": definition.source,
         "definition_name": definition.name,
@@ -455,12 +466,12 @@ def run_processor(
             for name, entry in sorted(fileset.items())
         },  # fmt: skip
         "unphysical_objects": dict(sorted(output.get("unphysical_objects", {}).items())),
-        "wall_time_s": wall_time,
+        "processing_wall_s": wall_time,
         "events_per_second": rate,
         "events_per_second_per_core": rate / cores,
         "bytes_read": int(coffea_metrics.get("bytesread", 0)),
         "columns": sorted({c.split("-")[0] for c in coffea_metrics.get("columns", [])}),
-        "process_time_s": float(coffea_metrics.get("processtime", np.nan)),
+        "coffea_process_time_s": float(coffea_metrics.get("processtime", np.nan)),
         "sum_mc_weights_processed": dict(sorted(output["sum_mc_weights"].items())),
         "systematics": systematics,
         "systematics_applied": applied_systematics(definition, systematics, fileset),
@@ -470,7 +481,7 @@ def run_processor(
         "variation_completion": {
             k: len(v) for k, v in output.get("variation_completion", {}).items()
         },
-        "chunk_time_s": float(output.get("chunk_time_s", 0.0)),
+        "chunk_time_sum_s": float(output.get("chunk_time_s", 0.0)),
         "bad_input": _bad_input(policy, input_report, output, events_processed),
         "peak_rss_mb_per_process": _peak_rss(output.get("peak_rss", set())),
         "chunks_resumed": int(resumed["chunks"]),
@@ -492,19 +503,53 @@ def run_processor(
         output_dir=None,
         features=features,
     )
+    metrics["provenance"] = provenance(definition, fileset_path, command)
     if output_dir is not None:
-        result = write_outputs(result, pathlib.Path(output_dir))
+        return write_outputs(result, pathlib.Path(output_dir), started)
+    metrics["total_time_s"] = round(time.perf_counter() - started, 3)
     return result
 
 
-def write_outputs(result: ProcessingResult, output_dir: pathlib.Path) -> ProcessingResult:
-    """Write histograms.root, histograms.pkl, cutflow.json and metrics.json."""
+def provenance(
+    definition: definition_module.AnalysisDefinition,
+    fileset_path: str | pathlib.Path | None,
+    command: str | None = None,
+) -> dict[str, Any]:
+    """Where a result came from: liberica's version, the command, the time, the fileset
+    and the definition (its source and content digest)."""
+    entry: dict[str, Any] = {
+        "liberica_version": liberica.__version__,
+        "command": command or "Python API",
+        "time_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "definition": definition.source,
+        "definition_digest": definition.digest,
+    }
+    if fileset_path is not None:
+        path = pathlib.Path(fileset_path)
+        entry["fileset"] = str(path.resolve())
+        entry["fileset_digest"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return entry
+
+
+def write_outputs(
+    result: ProcessingResult, output_dir: pathlib.Path, started: float | None = None
+) -> ProcessingResult:
+    """Write histograms.root, histograms.pkl, cutflow.json and metrics.json.
+
+    Args:
+        result: the processing result
+        output_dir: the run folder
+        started: ``time.perf_counter()`` when the run began: metrics' ``total_time_s``
+            (the whole call: checks, cluster start, processing, writing) counts from it
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
     n_written = outputs.write_root(output_dir / "histograms.root", result.histograms)
     outputs.write_pickle(output_dir / "histograms.pkl", result.histograms, result.counts)
     outputs.write_json(output_dir / "cutflow.json", result.cutflow)
-    outputs.write_json(output_dir / "metrics.json", result.metrics)
     if result.features is not None:
         outputs.write_features(output_dir / "features.parquet", result.features)
+    if started is not None:
+        result.metrics["total_time_s"] = round(time.perf_counter() - started, 3)
+    outputs.write_json(output_dir / "metrics.json", result.metrics)
     log.info("wrote %d histograms and the run summary to %s", n_written, output_dir)
     return result._replace(output_dir=output_dir)

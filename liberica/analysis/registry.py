@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from importlib import metadata, resources
 from typing import Any
 
+from liberica.errors import LibericaError
+
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "liberica.analyses"
@@ -34,7 +36,7 @@ DEFAULT_ANALYSIS = "hzz4l"
 """What a bare ``liberica run`` runs."""
 
 
-class AnalysisNotFound(LookupError):
+class AnalysisNotFound(LibericaError, LookupError):
     """No analysis of that name is registered."""
 
 

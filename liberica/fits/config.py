@@ -21,7 +21,10 @@ DATA_SAMPLE = "data"
 
 
 def build_config(
-    definition: AnalysisDefinition, run_dir: pathlib.Path, template_systematics: bool = True
+    definition: AnalysisDefinition,
+    run_dir: pathlib.Path,
+    template_systematics: bool = True,
+    histogram_folder: pathlib.Path | None = None,
 ) -> dict[str, Any]:
     """A validated cabinetry config for the run in ``run_dir``.
 
@@ -38,6 +41,8 @@ def build_config(
         template_systematics: False for a nominal-only run (``--no-systematics``),
             which has no variation templates: the model keeps the normalizations
             and the MC-statistics gammas only
+        histogram_folder: where cabinetry keeps the collected templates
+            [default: ``run_dir/fit/histograms``]
     """
     run_dir = pathlib.Path(run_dir).resolve()
     signals = list(definition.fit_signal)
@@ -81,7 +86,7 @@ def build_config(
             "Measurement": definition.name,
             "POI": POI,
             "InputPath": f"{run_dir / 'histograms.root'}:{{RegionPath}}_{{SamplePath}}_{{VariationPath}}",
-            "HistogramFolder": str(run_dir / "fit" / "histograms"),
+            "HistogramFolder": str(histogram_folder or run_dir / "fit" / "histograms"),
             "VariationPath": "nominal",
         },
         "Regions": [{"Name": r, "RegionPath": r} for r in definition.fit_regions],

@@ -11,7 +11,9 @@ from typing import Any, NamedTuple
 import cabinetry
 import numpy as np
 from cabinetry.fit.results_containers import FitResults
+from scipy.stats import norm
 
+from liberica.errors import LibericaError
 from liberica.fits import templates
 from liberica.fits.config import POI
 from liberica.fits.likelihood import Likelihood, twice_nll_function
@@ -22,14 +24,14 @@ log = logging.getLogger(__name__)
 
 
 class SignalStrength(NamedTuple):
-    """mu with its MINOS errors.
+    """mu with its MINOS errors, signed as the impacts are: ``up`` >= 0, ``down`` <= 0.
 
     Attributes:
         bestfit: fitted mu
         up: total upper error (positive)
-        down: total lower error (positive)
+        down: total lower error (negative: mu's interval is [bestfit + down, bestfit + up])
         stat_up: upper error with every nuisance parameter fixed at its best fit
-        stat_down: lower error, likewise
+        stat_down: lower error, likewise (negative)
     """
 
     bestfit: float
@@ -45,13 +47,22 @@ class Significance(NamedTuple):
     Attributes:
         observed: Z = sqrt(q0) on data
         expected: Z = sqrt(q0) on the pre-fit Asimov data set at mu = 1
+        observed_p0: the one-sided background-only p-value of ``observed``, 1 - Phi(Z)
+        expected_p0: likewise of ``expected``
     """
 
     observed: float
     expected: float
+    observed_p0: float
+    expected_p0: float
+
+    @classmethod
+    def from_z(cls, observed: float, expected: float) -> Significance:
+        """Both Z with their p0 (asymptotic: p0 = 1 - Phi(sqrt(q0)))."""
+        return cls(observed, expected, float(norm.sf(observed)), float(norm.sf(expected)))
 
 
-class FitInputError(ValueError):
+class FitInputError(LibericaError, ValueError):
     """The histograms cannot make a fit model (e.g. data where the model predicts nothing)."""
 
 
@@ -78,7 +89,7 @@ def check_model_covers_data(workspace: dict[str, Any]) -> None:
 
 def build_workspace(
     config: dict[str, Any],
-    workspace_path: pathlib.Path,
+    workspace_path: pathlib.Path | None = None,
     rules: TemplateRules | None = None,
     edges: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -86,7 +97,7 @@ def build_workspace(
 
     Args:
         config: the cabinetry config
-        workspace_path: where the pyhf workspace is written
+        workspace_path: where the pyhf workspace is written (None: not written)
         rules: the template rules (``fits/templates.py``), default ones if None
         edges: bin edges per region, for the report of merged bins
 
@@ -102,8 +113,9 @@ def build_workspace(
         built = cabinetry.workspace.build(config)
     workspace, report = templates.apply(built, rules or TemplateRules(), edges)
     check_model_covers_data(workspace)
-    workspace_path.parent.mkdir(parents=True, exist_ok=True)
-    workspace_path.write_text(json.dumps(workspace, indent=2, sort_keys=True))
+    if workspace_path is not None:
+        workspace_path.parent.mkdir(parents=True, exist_ok=True)
+        workspace_path.write_text(json.dumps(workspace, indent=2, sort_keys=True))
     return workspace, report
 
 
@@ -201,7 +213,7 @@ def fit_signal_strength(
         log.warning(
             "stat-only fit moved mu from %.4f to %.4f", total.bestfit[index], stat.bestfit[index]
         )
-    strength = SignalStrength(float(total.bestfit[index]), up, -down, stat_up, -stat_down)
+    strength = SignalStrength(float(total.bestfit[index]), up, down, stat_up, stat_down)
     statuses = {"total": total.status, "stat_only": stat.status}
     return strength, _fit_results(total, labels), statuses
 
@@ -234,7 +246,7 @@ def discovery_significance(
     """Observed and expected (pre-fit Asimov, mu = 1) discovery significance."""
     likelihood = likelihood or Likelihood(workspace)
     _, asimov = cabinetry.model_utils.model_and_data(workspace, asimov=True)
-    return Significance(
+    return Significance.from_z(
         _z_from_q0(likelihood, likelihood.data, "observed"),
         _z_from_q0(likelihood, np.asarray(asimov), "expected"),
     )

@@ -36,6 +36,8 @@ from typing import Any, NamedTuple
 import iminuit
 import numpy as np
 
+from liberica.errors import LibericaError
+
 log = logging.getLogger(__name__)
 
 TOLERANCE = 1e-3
@@ -121,7 +123,7 @@ class Minimum(NamedTuple):
     status: FitStatus
 
 
-class FitFailure(RuntimeError):
+class FitFailure(LibericaError, RuntimeError):
     """No attempt of the ladder converged: one line naming the step, EDM and bounds."""
 
     def __init__(self, status: FitStatus, objectives: Sequence[str] = ()) -> None:

@@ -1,8 +1,9 @@
-"""Every fit step of a run, timed, into ``fit/results.json`` and ``fit/figures/``."""
+"""Every fit step on a workspace, timed, into a :class:`FitResult`; and its files."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import pathlib
@@ -12,19 +13,15 @@ from typing import Any
 
 import cabinetry
 import numpy as np
+import scipy.stats
 
 from liberica.analysis.definition import AnalysisDefinition
-from liberica.fits import plots
 from liberica.fits.likelihood import Likelihood
 from liberica.fits.limit import upper_limit
-from liberica.fits.measurement import (
-    build_workspace,
-    discovery_significance,
-    fit_signal_strength,
-)
+from liberica.fits.measurement import discovery_significance, fit_signal_strength
 from liberica.fits.minimize import FitStatus, summarize
 from liberica.fits.ranking import DEFAULT_GAMMA_THRESHOLD, rank
-from liberica.fits.templates import TemplateRules
+from liberica.fits.results import FitResult, GoodnessOfFit
 
 log = logging.getLogger(__name__)
 
@@ -88,73 +85,33 @@ class _StatusLog:
         return lines
 
 
-def fit_run(
-    run_dir: pathlib.Path,
-    config: dict[str, Any],
-    definition: AnalysisDefinition,
-    asimov: bool = False,
-    ranking: bool = True,
-    figures: bool = True,
-    gamma_threshold: float = DEFAULT_GAMMA_THRESHOLD,
-    model_kind: str = "full",
-    call_limit: int | None = None,
-) -> dict[str, Any]:
-    """Build the workspace of a run, then measure, rank, limit and plot.
-
-    Writes ``fit/workspace.json``, ``fit/results.json``, ``fit/correlation.json``
-    and, with ``figures``, PNG and PDF plots in ``fit/figures/``.
-
-    Args:
-        run_dir: the run directory (holds histograms.root and metrics.json)
-        config: the cabinetry config (generated or edited)
-        definition: the analysis, for its template rules, plot labels and binning
-        asimov, ranking, figures, gamma_threshold, model_kind, call_limit: see
-            :func:`fit_workspace`
-
-    Returns:
-        dict: the content of results.json
-
-    Raises:
-        FitFailure: if a fit that must converge did not (one line, naming the step)
-        FitInputError: if the templates cannot make a model
-    """
-    run_dir = pathlib.Path(run_dir)
-    metrics_path = run_dir / "metrics.json"
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
-    start = time.perf_counter()
-    workspace, template_report = build_workspace(
-        config,
-        run_dir / "fit" / "workspace.json",
-        TemplateRules(**definition.fit_templates),
-        observable_edges(definition),
-    )
-    workspace_s = round(time.perf_counter() - start, 2)
-    results = fit_workspace(
-        workspace,
-        run_dir / "fit",
-        definition,
-        asimov=asimov,
-        ranking=ranking,
-        figures=figures,
-        gamma_threshold=gamma_threshold,
-        model_kind=model_kind,
-        call_limit=call_limit,
-        template_report=template_report,
-        lumi_fb=metrics.get("lumi_fb"),
-        injected_mu=metrics.get("injected_mu"),
-        timing={"workspace": workspace_s},
-    )
-    return results
-
-
 def fit_workspace(
     workspace: dict[str, Any],
     fit_dir: pathlib.Path,
     definition: AnalysisDefinition | None = None,
     *,
+    figures: bool = True,
+    **options: Any,
+) -> dict[str, Any]:
+    """:func:`measure`, then :func:`write` into ``fit_dir``: the content of results.json.
+
+    Args:
+        workspace: the pyhf workspace
+        fit_dir: where results.json, correlation.json and figures/ go
+        definition: the analysis, for the data/MC plots' labels and binning
+        figures: draw the plots
+        options: the keyword arguments of :func:`measure`
+    """
+    result = write(measure(workspace, definition, **options), fit_dir, figures=figures)
+    return result.to_dict()
+
+
+def measure(
+    workspace: dict[str, Any],
+    definition: AnalysisDefinition | None = None,
+    *,
     asimov: bool = False,
     ranking: bool = True,
-    figures: bool = True,
     gamma_threshold: float = DEFAULT_GAMMA_THRESHOLD,
     model_kind: str = "full",
     call_limit: int | None = None,
@@ -162,18 +119,19 @@ def fit_workspace(
     template_report: dict[str, Any] | None = None,
     lumi_fb: float | None = None,
     injected_mu: float | None = None,
+    pseudo_data: bool = False,
     timing: dict[str, float] | None = None,
-) -> dict[str, Any]:
-    """Measure mu, its significance and limit, rank and plot, on a pyhf workspace.
+    provenance: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
+) -> FitResult:
+    """Measure mu, its significance and limit, the goodness of fit and the ranking, in memory.
 
     Args:
         workspace: the pyhf workspace
-        fit_dir: where results.json, correlation.json and figures/ go
         definition: the analysis, for the data/MC plots' labels and binning
-            (without one, those plots are left out)
+            (without one, :func:`write` leaves those plots out)
         asimov: fit the pre-fit Asimov data set (mu = 1) instead of data
         ranking: compute the nuisance-parameter ranking
-        figures: draw the plots
         gamma_threshold: see :func:`liberica.fits.ranking.rank`
         model_kind: ``full``, ``no_template_systematics`` (a nominal-only run) or
             ``user_config``; recorded as ``model`` in results.json
@@ -182,13 +140,14 @@ def fit_workspace(
             only, to see the retry ladder at work
         template_report: what the template rules did (``fits.templates.apply``)
         lumi_fb, injected_mu: the run's, for the plots and results.json
+        pseudo_data: the data are generated pseudo-data (the plots say so)
         timing: seconds of steps already done, kept in ``timing_s``
+        provenance: where the inputs came from (``results.json``'s ``provenance``)
+        config: the cabinetry config the workspace was built from (kept in the result)
 
     Raises:
         FitFailure: if a fit that must converge did not (one line, naming the step)
     """
-    fit_dir = pathlib.Path(fit_dir)
-    fit_dir.mkdir(parents=True, exist_ok=True)
     timing = dict(timing or {})
     template_report = template_report or {"merged": {}, "floored": [], "emptied": [], "edges": {}}
     model, data = cabinetry.model_utils.model_and_data(workspace, asimov=asimov)
@@ -231,56 +190,103 @@ def fit_workspace(
     if ranking:
         with _timed(timing, "ranking"), status.many("ranking"):
             impacts = rank(likelihood, fit_results, gamma_threshold)
-    pulls = _pulls(fit_results, prefit_widths)
-    results: dict[str, Any] = {
-        "mu": observed._asdict(),
-        "expected": expected._asdict(),
-        "asimov": asimov,
-        "model": model_kind,
-        "significance": significance._asdict(),
-        "upper_limit": {
-            "observed": limit.observed,
-            "expected": limit.expected,
-            "expected_band": ["-2sigma", "-1sigma", "median", "+1sigma", "+2sigma"],
-            "confidence_level": limit.confidence_level,
-            "method": "asymptotic CLs, q~mu",
-        },
-        "ranking": [i._asdict() for i in impacts],
-        "ranking_gamma_threshold": gamma_threshold if ranking else None,
-        "pulls": pulls,
-        "templates": {k: v for k, v in template_report.items() if k != "edges"},
-        "systematics": model_systematics(workspace),
-    }
-    (fit_dir / "correlation.json").write_text(
-        json.dumps({"labels": labels, "matrix": np.round(fit_results.corr_mat, 6).tolist()})
+    edges = None
+    if definition is not None:
+        edges = {**observable_edges(definition), **template_report["edges"]}
+    return FitResult(
+        mu=observed,
+        expected=expected,
+        significance=significance,
+        upper_limit=limit,
+        ranking=impacts,
+        ranking_gamma_threshold=gamma_threshold if ranking else None,
+        pulls=_pulls(fit_results, prefit_widths),
+        postfit_yields=postfit_yields(model, fit_results),
+        goodness_of_fit=goodness_of_fit(model, data, fit_results.best_twice_nll),
+        asimov=asimov,
+        model_kind=model_kind,
+        templates={k: v for k, v in template_report.items() if k != "edges"},
+        systematics=model_systematics(workspace),
+        fit_status=status.steps,
+        fits_with_retries=status.fits_with_retries(),
+        timing_s=timing,
+        injected_mu=injected_mu,
+        lumi_fb=lumi_fb,
+        pseudo_data=pseudo_data,
+        provenance=provenance or {},
+        workspace=workspace,
+        fit_results=fit_results,
+        prefit_widths=prefit_widths,
+        definition=definition,
+        edges=edges,
+        config=config,
     )
+
+
+def write(result: FitResult, fit_dir: pathlib.Path, *, figures: bool = True) -> FitResult:
+    """Write a fit's workspace.json, results.json, correlation.json and (with ``figures``)
+    its PNG and PDF plots in ``fit_dir/figures``.
+
+    Returns:
+        FitResult: the result with the figures' paths and their drawing time
+    """
+    fit_dir = pathlib.Path(fit_dir)
+    fit_dir.mkdir(parents=True, exist_ok=True)
+    (fit_dir / "workspace.json").write_text(json.dumps(result.workspace, indent=2, sort_keys=True))
+    correlation = {
+        "labels": list(result.fit_results.labels),
+        "matrix": np.round(result.fit_results.corr_mat, 6).tolist(),
+    }
+    (fit_dir / "correlation.json").write_text(json.dumps(correlation))
     if figures:
-        edges = None
-        if definition is not None:
-            edges = {**observable_edges(definition), **template_report["edges"]}
+        timing = dict(result.timing_s)
         with _timed(timing, "figures"):
-            results["figures"] = [
-                str(p.relative_to(fit_dir.parent))
-                for p in _draw(
-                    model,
-                    data,
-                    fit_results,
-                    prefit_widths,
-                    impacts,
-                    limit,
-                    definition,
-                    fit_dir / "figures",
-                    lumi_fb,
-                    edges,
-                )
-            ]
-    results["timing_s"] = timing
-    results["fit_status"] = status.steps
-    results["fits_with_retries"] = status.fits_with_retries()
-    if injected_mu is not None:
-        results["injected_mu"] = injected_mu
-    (fit_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    return results
+            paths = _draw(result, fit_dir / "figures")
+        result = dataclasses.replace(
+            result,
+            figures=[str(p.relative_to(fit_dir.parent)) for p in paths],
+            timing_s=timing,
+        )
+    (fit_dir / "results.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    return result
+
+
+def postfit_yields(model, fit_results) -> dict[str, dict[str, dict[str, float]]]:
+    """Post-fit yield and its uncertainty (with correlations) per region and sample, and
+    the total (``total``) per region."""
+    prediction = cabinetry.model_utils.prediction(model, fit_results=fit_results)
+    samples = [*model.config.samples, "total"]
+    table = {}
+    for c, channel in enumerate(model.config.channels):
+        per_sample = np.sum(prediction.model_yields[c], axis=1)
+        values = [*per_sample, per_sample.sum()]
+        table[channel] = {
+            name: {
+                "yield": float(value),
+                "uncertainty": float(prediction.total_stdev_model_channels[c][s]),
+            }
+            for s, (name, value) in enumerate(zip(samples, values, strict=True))
+        }
+    return table
+
+
+def goodness_of_fit(model, data, best_twice_nll: float) -> GoodnessOfFit:
+    """The saturated-model test, as cabinetry's: -2 ln of the best fit's likelihood over the
+    saturated model's (every bin's expectation at its data, the constraints at their
+    maximum), against a chi2 of (bins - free parameters) degrees of freedom."""
+    data = np.asarray(data, dtype=np.float64)
+    main = data[: model.config.nmaindata]
+    saturated_ll = float(np.sum(scipy.stats.poisson.logpmf(main, main)))
+    if model.config.nauxdata > 0:
+        aux = data[model.config.nmaindata :]
+        best = cabinetry.model_utils._parameters_maximizing_constraint_term(model, aux.tolist())
+        saturated_ll += float(model.constraint_logpdf(aux, np.asarray(best)))
+    delta = float(best_twice_nll) + 2.0 * saturated_ll
+    ndof = sum(model.config.channel_nbins.values()) - (
+        cabinetry.model_utils.unconstrained_parameter_count(model)
+    )
+    p_value = float(scipy.stats.chi2.sf(delta, ndof)) if ndof > 0 else float("nan")
+    return GoodnessOfFit(p_value=p_value, twice_delta_nll=delta, ndof=int(ndof))
 
 
 def model_systematics(workspace: dict[str, Any]) -> dict[str, Any]:
@@ -327,24 +333,28 @@ def _pulls(fit_results, prefit_widths: dict[str, float]) -> list[dict[str, Any]]
     return rows
 
 
-def _draw(
-    model, data, fit_results, prefit_widths, impacts, limit, definition, folder, lumi_fb, edges
-):
-    channels = _data_per_channel(model, data)
+def _draw(result: FitResult, folder: pathlib.Path) -> list[pathlib.Path]:
+    from liberica.fits import plots  # matplotlib only where figures are drawn
+
+    model, data = cabinetry.model_utils.model_and_data(result.workspace, asimov=result.asimov)
+    fit_results, prefit_widths = result.fit_results, result.prefit_widths
     paths = []
-    if definition is not None:
+    if result.definition is not None:
+        channels = _data_per_channel(model, data)
         for stage, prediction in (
             ("prefit", cabinetry.model_utils.prediction(model)),
             ("postfit", cabinetry.model_utils.prediction(model, fit_results=fit_results)),
         ):
-            paths += plots.data_mc(prediction, channels, definition, folder, stage, lumi_fb, edges)
+            paths += plots.data_mc(
+                prediction, channels, result.definition, folder, stage, result.lumi_fb, result.edges
+            )
     constrained = [n for n, w in prefit_widths.items() if w > 0]
     systematics = [n for n in constrained if not n.startswith("staterror_")]
     gammas = [n for n in constrained if n.startswith("staterror_")]
     paths += plots.pulls(fit_results, prefit_widths, systematics, folder, "pulls")
     paths += plots.pulls(fit_results, prefit_widths, gammas, folder, "pulls_mc_statistics")
     paths += plots.correlation_matrix(fit_results, folder, CORRELATION_THRESHOLD)
-    if impacts:
-        paths += plots.ranking(impacts, fit_results, prefit_widths, folder)
-    paths += plots.cls_scan(limit, folder)
+    if result.ranking:
+        paths += plots.ranking(result.ranking, fit_results, prefit_widths, folder)
+    paths += plots.cls_scan(result.upper_limit, folder)
     return paths

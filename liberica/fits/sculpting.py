@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 
 from liberica.analysis.definition import AnalysisDefinition, SculptingConfig
+from liberica.errors import LibericaError
 from liberica.fits.spectrum import Spectrum, SpectrumError
 from liberica.processors.histograms import NOMINAL
 
 
-class SculptingError(ValueError):
+class SculptingError(LibericaError, ValueError):
     """Regions or processes the sculpting measure cannot compare (the message names them)."""
 
 

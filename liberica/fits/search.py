@@ -39,6 +39,7 @@ import numpy as np
 
 from liberica.analysis.definition import AnalysisDefinition, SculptingConfig, SearchConfig
 from liberica.analysis.outputs import read_pickle, write_json
+from liberica.errors import LibericaError
 from liberica.fits import merit
 from liberica.fits import sculpting as sculpting_measure
 from liberica.fits.spectrum import (
@@ -61,7 +62,7 @@ BACKGROUND_FIT_P_MIN = 0.01
 the selection's Wilks Z is then flagged, not a significance."""
 
 
-class SearchError(ValueError):
+class SearchError(LibericaError, ValueError):
     """A run or definition the search cannot use (the message names what is missing)."""
 
 
@@ -414,7 +415,7 @@ ROWS = (
     ("Wilks Z observed", "wilks_z", "{0[observed]:.2f}"),
     ("profile-likelihood Z expected", "profile_likelihood_z", "{0[expected]:.2f}"),
     ("profile-likelihood Z observed", "profile_likelihood_z", "{0[observed]:.2f}"),
-    ("mu", "mu", "{0[bestfit]:.3f} +{0[up]:.3f} -{0[down]:.3f}"),
+    ("mu", "mu", "{0[bestfit]:.3f} {0[up]:+.3f} {0[down]:+.3f}"),
 )
 """The comparison table's rows: label, results.json key, format."""
 

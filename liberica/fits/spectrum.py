@@ -34,6 +34,7 @@ from iminuit import Minuit
 from iminuit import cost as iminuit_cost
 from scipy import stats
 
+from liberica.errors import LibericaError
 from liberica.fits.shapes import Shape, background_shape, signal_shape
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ EDGE_TOLERANCE = 1e-9
 """Relative tolerance when a fit range is matched to bin edges."""
 
 
-class SpectrumError(ValueError):
+class SpectrumError(LibericaError, ValueError):
     """A spectrum or a fit range that cannot be fitted (the message says why)."""
 
 

@@ -21,13 +21,15 @@ from typing import NamedTuple
 
 import onnxruntime as ort
 
+from liberica.errors import LibericaError
+
 SPEC_VERSION = "1"
 """Two folds by eventNumber parity, one output."""
 SPEC_VERSION_MULTI = "2"
 """K folds by eventNumber % K, any number of outputs."""
 
 
-class ModelSpecError(ValueError):
+class ModelSpecError(LibericaError, ValueError):
     """A model's metadata is missing, malformed, or does not match the analysis."""
 
 

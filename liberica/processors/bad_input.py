@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from liberica.errors import LibericaError
 
-class ChunkReadError(OSError):
+
+class ChunkReadError(LibericaError, OSError):
     """A chunk that could not be read or decoded: the message names the file and entries."""
 
 
-class InputFormatError(ValueError):
+class InputFormatError(LibericaError, ValueError):
     """A chunk whose content breaks its format, naming the branch (e.g. inconsistent lengths)."""
 
 

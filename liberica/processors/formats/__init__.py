@@ -17,8 +17,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from liberica.errors import LibericaError
 
-class FormatFileError(ValueError):
+
+class FormatFileError(LibericaError, ValueError):
     """A file its format cannot read: one line naming the file and the column or key."""
 
 

@@ -1,0 +1,149 @@
+"""The training stage of the API: a definition's classifier, in K folds, exported to ONNX."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import TYPE_CHECKING, NamedTuple
+
+from liberica.api.processing import DEFAULT_CACHE, Analysis, embedded_sample, load_definition
+
+if TYPE_CHECKING:
+    from liberica.models.train import FoldReport
+
+
+class TrainResult(NamedTuple):
+    """What :func:`train` made.
+
+    Attributes:
+        classifier: the definition's classifier trained
+        signal: its signal processes
+        backgrounds: the background processes it was trained against
+        reports: one per fold: the model file, epochs, AUCs, ONNX-torch agreement
+        fit_observables_taken: ``(variable, region)`` for each region the
+            classifier scores whose observable is among its features (its spec then
+            declares ``uses_fit_observable``)
+        out: the folder of the models and their ROC and score plots
+    """
+
+    classifier: str
+    signal: list[str]
+    backgrounds: list[str]
+    reports: list[FoldReport]
+    fit_observables_taken: list[tuple[str, str]]
+    out: pathlib.Path
+
+
+def train(
+    analysis: Analysis | None = None,
+    *,
+    classifier: str | None = None,
+    out: str | pathlib.Path = "models",
+    features: str | pathlib.Path | None = None,
+    cache: str | pathlib.Path = DEFAULT_CACHE,
+    all_backgrounds: bool = False,
+    weighted: bool = True,
+    seed: int = 42,
+    folds: int = 2,
+) -> TrainResult:
+    """Train a classifier of the definition in K folds by eventNumber and export it to ONNX.
+
+    Args:
+        analysis: the analysis (name, YAML path or definition) [default: the
+            registry's default analysis]
+        classifier: the definition's classifier [default: its only one]
+        out: the folder for the fold models (named as in the definition) and plots
+        features: features.parquet of ``process --dump-features`` [default: dumped
+            from the embedded sample]
+        cache: where the embedded sample is generated once and reused
+        all_backgrounds: train against every background process
+        weighted: use the event weights (else count events)
+        seed: the training seed
+        folds: K; fold m scores eventNumber % K == (m + 1) % K and trains on the rest
+
+    Raises:
+        AnalysisDefinitionError: an unknown classifier, or ``folds`` other than
+            the number of models the classifier names
+    """
+    import numpy as np
+
+    from liberica.analysis import registry
+    from liberica.analysis.definition import AnalysisDefinitionError, without_classifier
+    from liberica.analysis.pipeline import fit_observables_taken, run_processor
+    from liberica.models.train import TrainingConfig
+    from liberica.models.train import train as train_models
+
+    definition = load_definition(analysis or registry.DEFAULT_ANALYSIS)
+    registered = definition.registered()
+    name = classifier
+    if name is None:
+        if len(definition.classifiers) != 1:
+            raise AnalysisDefinitionError(
+                definition.source,
+                "classifiers",
+                f"the definition has {len(definition.classifiers)} classifiers "
+                f"({', '.join(definition.classifiers) or 'none'}): name one",
+            )
+        name = next(iter(definition.classifiers))
+    if name not in definition.classifiers:
+        raise AnalysisDefinitionError(
+            definition.source,
+            "classifiers",
+            f"no classifier {name!r} ({', '.join(definition.classifiers)})",
+        )
+    config = definition.classifiers[name]
+    if len(config.models) != folds:
+        raise AnalysisDefinitionError(
+            definition.source,
+            f"classifiers.{name}.models",
+            f"{folds} folds need {folds} model names; the classifier lists {len(config.models)}",
+        )
+    if features is None:
+        sample = embedded_sample(definition, cache)
+        result = run_processor(
+            without_classifier(definition),
+            sample.fileset_path,
+            executor="futures",
+            workers=2,
+            systematics=False,
+            dump_features=config,
+        )
+        table = result.features
+        events = registered.default_events
+        description = (
+            f"liberica embedded {registered.name} sample, {events / 1e6:g}M MC events, seed 42"
+        )
+    else:
+        import pyarrow.parquet as pq
+
+        columns = pq.read_table(features).to_pydict()
+        names = list(columns)
+        table = np.rec.fromarrays([np.asarray(columns[n]) for n in names], names=names)
+        description = str(features)
+    signal = list(config.signal)
+    backgrounds = (
+        [p.name for p in definition.processes.values() if p.kind == "background"]
+        if all_backgrounds
+        else list(config.background)
+    )
+    feature_set = registered.feature_sets[config.feature_set]
+    taken = fit_observables_taken(definition, name, feature_set.features)
+    reports = train_models(
+        table,
+        signal,
+        backgrounds,
+        pathlib.Path(out),
+        TrainingConfig(
+            weighted=weighted,
+            all_backgrounds=all_backgrounds,
+            seed=seed,
+            folds=folds,
+            negative_weights=config.negative_weights,
+        ),
+        description,
+        feature_set=feature_set,
+        model_names=config.models,
+        output=config.output,
+        title=f"liberica {registered.name} classifier",
+        uses_fit_observable=bool(taken),
+    )
+    return TrainResult(name, signal, backgrounds, list(reports), taken, pathlib.Path(out))

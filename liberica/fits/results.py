@@ -1,0 +1,157 @@
+"""The typed result of a template fit, held in memory; ``results.json`` is its ``to_dict``.
+
+Like cabinetry's ``FitResults``/``RankingResults``/``LimitResults``, every number
+a fit measures is a field here, so a notebook reads them without files, and the
+JSON written by :func:`liberica.fits.run.write` is one view of the same object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+from cabinetry.fit.results_containers import FitResults
+
+from liberica.fits.limit import UpperLimit
+from liberica.fits.measurement import SignalStrength, Significance
+from liberica.fits.ranking import Impact
+
+#: bumped when a key of results.json changes name, sign or meaning
+#: (2: signed ``down`` errors, p0, goodness of fit, post-fit yields, provenance, status)
+RESULTS_SCHEMA_VERSION = 2
+
+
+class GoodnessOfFit(NamedTuple):
+    """The saturated-model goodness of fit.
+
+    Attributes:
+        p_value: chi2 survival probability of ``twice_delta_nll`` (NaN with no
+            degrees of freedom)
+        twice_delta_nll: -2 ln (L_best / L_saturated)
+        ndof: bins minus free (unconstrained, floating) parameters
+    """
+
+    p_value: float
+    twice_delta_nll: float
+    ndof: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FitResult:
+    """Everything a template fit measured.
+
+    Attributes:
+        mu: mu with total and stat-only MINOS errors (``down`` negative)
+        expected: the same on the pre-fit Asimov data set (mu = 1)
+        significance: observed and expected discovery Z with their p0
+        upper_limit: observed and expected CLs limits with the scan
+        ranking: impacts on mu, largest first (empty without a ranking)
+        ranking_gamma_threshold: the MC-statistics pruning threshold, or None
+        pulls: pull and constraint of every constrained parameter
+        postfit_yields: ``{region: {sample or "total": {"yield", "uncertainty"}}}``
+        goodness_of_fit: the saturated-model test
+        asimov: the fit was made to the Asimov data set
+        model_kind: ``full``, ``no_template_systematics`` or ``user_config``
+        templates: what the template rules changed (merged, floored, emptied)
+        systematics: the model's modifiers by kind
+        fit_status: each step's fit status
+        fits_with_retries: one line per fit that needed more than one attempt
+        timing_s: seconds per step
+        injected_mu, lumi_fb: the run's, when known
+        pseudo_data: the data are generated pseudo-data
+        provenance: liberica version, command, time, fileset, definition digest
+        workspace: the pyhf workspace fitted
+        fit_results: cabinetry's container of the total fit (best fit, errors,
+            correlations), for cabinetry's own functions
+        prefit_widths: each parameter's pre-fit width (0 for free ones)
+        definition: the analysis definition, for plots (None: no data/MC plots)
+        edges: each region's bin edges after merging, for plots
+        config: the cabinetry config the workspace was built from, when known
+        figures: the written figures, relative to the fit folder's parent
+    """
+
+    mu: SignalStrength
+    expected: SignalStrength
+    significance: Significance
+    upper_limit: UpperLimit
+    ranking: list[Impact]
+    ranking_gamma_threshold: float | None
+    pulls: list[dict[str, Any]]
+    postfit_yields: dict[str, dict[str, dict[str, float]]]
+    goodness_of_fit: GoodnessOfFit
+    asimov: bool
+    model_kind: str
+    templates: dict[str, Any]
+    systematics: dict[str, Any]
+    fit_status: dict[str, Any]
+    fits_with_retries: list[str]
+    timing_s: dict[str, float]
+    injected_mu: float | None
+    lumi_fb: float | None
+    pseudo_data: bool
+    provenance: dict[str, Any]
+    workspace: dict[str, Any] = dataclasses.field(repr=False)
+    fit_results: FitResults = dataclasses.field(repr=False)
+    prefit_widths: dict[str, float] = dataclasses.field(repr=False)
+    definition: Any = dataclasses.field(default=None, repr=False)
+    edges: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
+    config: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
+    figures: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """``ok`` when every fit converged at its first attempt and every impact is valid,
+        else ``warnings`` (the reasons in :attr:`warnings`)."""
+        return "warnings" if self.warnings else "ok"
+
+    @property
+    def warnings(self) -> list[str]:
+        """What a reader of the numbers should know: retried or failed fits."""
+        lines = list(self.fits_with_retries)
+        failed = [i.name for i in self.ranking if not i.valid]
+        if failed:
+            lines.append(f"ranking: {len(failed)} impact(s) with a refit that did not converge")
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        """The content of results.json."""
+        limit = self.upper_limit
+        content: dict[str, Any] = {
+            "schema_version": RESULTS_SCHEMA_VERSION,
+            "status": self.status,
+            "warnings": self.warnings,
+            "mu": self.mu._asdict(),
+            "expected": self.expected._asdict(),
+            "asimov": self.asimov,
+            "model": self.model_kind,
+            "significance": self.significance._asdict(),
+            "upper_limit": {
+                "observed": limit.observed,
+                "expected": limit.expected,
+                "expected_band": ["-2sigma", "-1sigma", "median", "+1sigma", "+2sigma"],
+                "confidence_level": limit.confidence_level,
+                "method": "asymptotic CLs, q~mu",
+            },
+            "goodness_of_fit": {
+                **self.goodness_of_fit._asdict(),
+                "method": "saturated model",
+            },
+            "postfit_yields": self.postfit_yields,
+            "ranking": [i._asdict() for i in self.ranking],
+            "ranking_gamma_threshold": self.ranking_gamma_threshold,
+            "pulls": self.pulls,
+            "templates": self.templates,
+            "systematics": self.systematics,
+        }
+        if self.figures:
+            content["figures"] = self.figures
+        content["timing_s"] = self.timing_s
+        content["fit_status"] = self.fit_status
+        content["fits_with_retries"] = self.fits_with_retries
+        if self.injected_mu is not None:
+            content["injected_mu"] = self.injected_mu
+        if self.lumi_fb is not None:
+            content["lumi_fb"] = self.lumi_fb
+        content["pseudo_data"] = self.pseudo_data
+        content["provenance"] = self.provenance
+        return content
