@@ -18,11 +18,11 @@ import numpy as np
 import uproot
 from coffea.nanoevents import NanoEventsFactory
 
-from liberica.analysis.chunks import uproot_options
-from liberica.analysis.definition import load
 from liberica.analysis.hzz4l import selections
 from liberica.analysis.hzz4l.processor import REQUIRED_BRANCHES, HZZ4lProcessor, Objects
-from liberica.analysis.pipeline import classifiers_of
+from liberica.core.definition import load
+from liberica.orchestration.chunks import uproot_options
+from liberica.orchestration.pipeline import classifiers_of
 from liberica.processors import histograms, weights
 from liberica.processors.leptons import open_data_lepton_columns, take_events, with_directions
 from liberica.processors.schema import OpenDataSchema

@@ -38,7 +38,7 @@ def _convert_all(fileset_path: str) -> tuple[int, float]:
 
 
 def _process(fileset_path: str, executor: str, chunksize: int) -> dict:
-    from liberica.analysis.pipeline import run_processor
+    from liberica.orchestration.pipeline import run_processor
 
     run = run_processor(
         "hllj_table",

@@ -20,10 +20,10 @@ import tempfile
 
 import numpy as np
 
-from liberica.analysis.clusters import Profile
 from liberica.analysis.hzz4l.generator import cached_hzz4l
-from liberica.analysis.local_gateway import local_gateway
-from liberica.analysis.pipeline import run_processor
+from liberica.orchestration.clusters import Profile
+from liberica.orchestration.local_gateway import local_gateway
+from liberica.orchestration.pipeline import run_processor
 
 
 def _same(run, reference) -> bool:

@@ -54,7 +54,7 @@ def make_session(provider: str, threads: int) -> ort.InferenceSession:
 
 def chunk_fractions(cache: pathlib.Path) -> list[tuple[str, dict]]:
     from liberica.analysis.hzz4l.generator import cached_hzz4l
-    from liberica.analysis.pipeline import run_processor
+    from liberica.orchestration.pipeline import run_processor
 
     sample = cached_hzz4l(cache / "hzz4l-2000000-seed42")
     rows = []

@@ -54,7 +54,7 @@ def pure_read(
     in a process with liberica's allocator settings, as a worker has; with
     ``uproot_default``, through the source uproot picks itself.
     """
-    from liberica.analysis.chunks import uproot_options
+    from liberica.orchestration.chunks import uproot_options
     from liberica.processors import allocator
 
     allocator.keep_freed_memory()
@@ -80,9 +80,9 @@ def _process(
     analysis: str = "hzz4l",
 ) -> dict:
     """One processing run in this (fresh) process; returns its metrics."""
-    from liberica.analysis.clusters import Profile
-    from liberica.analysis.definition import load, without_classifier
-    from liberica.analysis.pipeline import run_processor
+    from liberica.core.definition import load, without_classifier
+    from liberica.orchestration.clusters import Profile
+    from liberica.orchestration.pipeline import run_processor
 
     definition = load(analysis)
     if not classifier:
@@ -144,8 +144,8 @@ def _profile_one_chunk(analysis: str, fileset_path: pathlib.Path, chunksize: int
     processor module's ``warm_up()`` (where it has one), as on every worker."""
     import importlib
 
-    from liberica.analysis import registry
-    from liberica.analysis.pipeline import run_processor
+    from liberica.core import registry
+    from liberica.orchestration.pipeline import run_processor
 
     fileset = json.loads(fileset_path.read_text())
     sample = PROFILE_SAMPLE[analysis]
@@ -266,9 +266,9 @@ Row = tuple[str, int, float, float, int, dict, int]
 
 def _rate_rows(analysis: str, fileset_path: pathlib.Path, chunksize: int, repeat: int):
     """Rows (a)-(e) of one analysis on its sample, and the uproot-default read time."""
-    from liberica.analysis import fileset as fileset_module
-    from liberica.analysis import registry
-    from liberica.analysis.definition import load
+    from liberica.core import registry
+    from liberica.core.definition import load
+    from liberica.orchestration import fileset as fileset_module
     from liberica.processors.formats.open_data import OPEN_DATA
 
     definition = load(analysis)
@@ -336,7 +336,7 @@ def _print_rows(rows: list[Row], t_default: float) -> None:
 
 def _sample(analysis: str, args: argparse.Namespace):
     """The analysis's benchmark sample, generated once into the cache."""
-    from liberica.analysis import registry
+    from liberica.core import registry
     from liberica.samples import cached_sample
 
     events = args.events if analysis == "hzz4l" else args.hllj_events
@@ -400,7 +400,7 @@ def main() -> None:
     import coffea
     import onnxruntime
 
-    from liberica.analysis.pipeline import DEFAULT_CHUNKSIZE
+    from liberica.orchestration.pipeline import DEFAULT_CHUNKSIZE
 
     chunksize = args.chunksize or DEFAULT_CHUNKSIZE
     if args.compare_with is not None:

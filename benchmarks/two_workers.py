@@ -44,10 +44,10 @@ def _chunk_task(fileset_path: str, sample: str):
     """A callable processing one chunk of ``sample`` (file stem) with the full job."""
     from coffea.nanoevents import NanoEventsFactory
 
-    from liberica.analysis.chunks import uproot_options
-    from liberica.analysis.definition import load
     from liberica.analysis.hzz4l.processor import REQUIRED_BRANCHES, HZZ4lProcessor
-    from liberica.analysis.pipeline import classifiers_of
+    from liberica.core.definition import load
+    from liberica.orchestration.chunks import uproot_options
+    from liberica.orchestration.pipeline import classifiers_of
     from liberica.processors.schema import OpenDataSchema
 
     name, entry, path, tree = _find(fileset_path, sample)
@@ -74,8 +74,8 @@ def _read_task(fileset_path: str, sample: str):
     """A callable reading the processor's branches of ``sample`` as the pipeline reads them."""
     import uproot
 
-    from liberica.analysis.chunks import uproot_options
     from liberica.analysis.hzz4l.processor import REQUIRED_BRANCHES
+    from liberica.orchestration.chunks import uproot_options
     from liberica.processors import allocator
 
     allocator.keep_freed_memory()  # as in a worker

@@ -75,7 +75,7 @@ def main(verbose: bool) -> None:
 
 
 def _registered_names() -> list[str]:
-    from liberica.analysis import registry
+    from liberica.core import registry
 
     return registry.names()
 
@@ -83,7 +83,7 @@ def _registered_names() -> list[str]:
 @contextlib.contextmanager
 def _one_line_errors() -> Iterator[None]:
     """Print an error liberica reports in one line (bad input, a fit that failed) and exit 2."""
-    from liberica.errors import LibericaError
+    from liberica.core.errors import LibericaError
 
     try:
         yield
@@ -299,7 +299,7 @@ def _api_options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _print_summary(result) -> None:
-    from liberica.analysis.summary import yield_table
+    from liberica.orchestration.summary import yield_table
 
     metrics = result.metrics
     console.print(yield_table(result))
@@ -398,7 +398,7 @@ def run(
     registry's default analysis].
     """
     from liberica import api
-    from liberica.analysis import registry
+    from liberica.core import registry
 
     with _one_line_errors():
         definition = api.load_definition(analysis or registry.DEFAULT_ANALYSIS)

@@ -85,7 +85,7 @@ def default_sample(tmp_path_factory):
 @pytest.fixture(scope="session")
 def default_run(default_sample, tmp_path_factory):
     """The default embedded sample processed with futures x2."""
-    from liberica.analysis.pipeline import run_processor
+    from liberica.orchestration.pipeline import run_processor
 
     out = tmp_path_factory.mktemp("run_default")
     return run_processor(

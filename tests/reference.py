@@ -58,11 +58,11 @@ def digests(result) -> dict:
 
 
 def main(out: str, cache: str = "liberica-data") -> None:
-    from liberica.analysis.pipeline import run_processor
+    from liberica.orchestration.pipeline import run_processor
 
     folder = pathlib.Path(cache) / "hzz4l-2000000-seed42"
     try:
-        from liberica.analysis import registry
+        from liberica.core import registry
         from liberica.samples import cached_sample
 
         sample = cached_sample(registry.get("hzz4l"), folder)

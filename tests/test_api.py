@@ -31,7 +31,7 @@ def in_memory(small_sample, tmp_path_factory):
 @pytest.fixture(scope="module")
 def written_fit(in_memory, tmp_path_factory):
     """The same run written to disk, then ``liberica fit`` of its histograms.root."""
-    from liberica.analysis.pipeline import write_outputs
+    from liberica.orchestration.pipeline import write_outputs
 
     _, run, _ = in_memory
     run_dir = write_outputs(run, tmp_path_factory.mktemp("api_run")).output_dir

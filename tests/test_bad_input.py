@@ -24,7 +24,7 @@ import uproot
 import yaml
 
 from liberica.analysis.hzz4l.processor import REQUIRED_BRANCHES
-from liberica.analysis.pipeline import run_processor
+from liberica.orchestration.pipeline import run_processor
 
 NORMALIZATION_BRANCHES = ("XSection", "SumWeights")
 

@@ -6,10 +6,10 @@ import uproot
 from coffea import processor
 from coffea.processor.executor import FileMeta
 
-from liberica.analysis import fileset as fileset_module
-from liberica.analysis.chunks import split, uproot_options, work_items
-from liberica.analysis.definition import load
 from liberica.analysis.hzz4l.processor import REQUIRED_BRANCHES
+from liberica.core.definition import load
+from liberica.orchestration import fileset as fileset_module
+from liberica.orchestration.chunks import split, uproot_options, work_items
 from liberica.processors.formats.open_data import OPEN_DATA
 from liberica.processors.schema import OpenDataSchema
 

@@ -8,9 +8,9 @@ from click.testing import CliRunner
 from conftest import constant_model
 
 from liberica.analysis.hzz4l.features import FEATURE_NAMES
-from liberica.analysis.pipeline import run_processor
 from liberica.cli import main
 from liberica.models.spec import ModelSpecError
+from liberica.orchestration.pipeline import run_processor
 
 
 def test_one_session_per_model_and_worker_process(small_sample):
@@ -94,9 +94,9 @@ def test_mismatched_model_is_refused_before_any_chunk(small_sample, tmp_path, co
 def test_a_classifier_taking_the_fit_observable_is_refused_unless_declared_and_allowed(tmp_path):
     import yaml
 
-    from liberica.analysis.definition import load
-    from liberica.analysis.pipeline import classifiers_of
+    from liberica.core.definition import load
     from liberica.models.spec import ModelSpecError
+    from liberica.orchestration.pipeline import classifiers_of
 
     config = yaml.safe_load(
         (pathlib.Path(__file__).parents[1] / "liberica/analysis/hzz4l/definition.yaml").read_text()

@@ -6,9 +6,9 @@ import pytest
 import yaml
 from conftest import assert_same_histograms
 
-from liberica.analysis import clusters
-from liberica.analysis.local_gateway import local_gateway
-from liberica.analysis.pipeline import run_processor
+from liberica.orchestration import clusters
+from liberica.orchestration.local_gateway import local_gateway
+from liberica.orchestration.pipeline import run_processor
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PASSWORD = "liberica-test-password"
@@ -263,7 +263,7 @@ def test_dask_executors_import_what_coffeas_executor_imports_before_the_run():
 
     code = (
         "import sys\n"
-        "from liberica.analysis import clusters\n"
+        "from liberica.orchestration import clusters\n"
         "profile = clusters.Profile('local', 'dask-local', {'workers': 1})\n"
         "assert 'dask.dataframe' not in sys.modules\n"
         "with clusters.open_executor(profile, status=False):\n"

@@ -14,11 +14,11 @@ import yaml
 from click.testing import CliRunner
 from conftest import assert_same_histograms, constant_model
 
-from liberica.analysis.definition import AnalysisDefinitionError, load
-from liberica.analysis.fileset import FilesetError
 from liberica.analysis.hllj import FEATURE_SET, TABLE_VARIABLES
-from liberica.analysis.pipeline import run_processor
 from liberica.cli import main
+from liberica.core.definition import AnalysisDefinitionError, load
+from liberica.orchestration.fileset import FilesetError
+from liberica.orchestration.pipeline import run_processor
 from liberica.processors.formats import FormatFileError
 from liberica.processors.formats.daml_csv import COLUMNS, convert
 

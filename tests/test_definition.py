@@ -3,7 +3,7 @@ import copy
 import pytest
 import yaml
 
-from liberica.analysis import definition
+from liberica.core import definition
 
 
 @pytest.fixture
@@ -207,7 +207,7 @@ def _copy_models(folder, names):
 
 
 def test_models_are_found_beside_the_definition_that_names_them(tmp_path, monkeypatch):
-    from liberica.analysis.registry import get
+    from liberica.core.registry import get
     from liberica.models.loading import load_classifiers
 
     monkeypatch.chdir(tmp_path)

@@ -3,9 +3,9 @@ import json
 import pytest
 import uproot
 
-from liberica.analysis import fileset
-from liberica.analysis.definition import load
 from liberica.analysis.hzz4l.processor import REQUIRED_BRANCHES
+from liberica.core.definition import load
+from liberica.orchestration import fileset
 from liberica.processors.formats.open_data import OPEN_DATA
 
 

@@ -9,14 +9,14 @@ import cabinetry
 import numpy as np
 import pytest
 
-from liberica.analysis.definition import load
 from liberica.analysis.hzz4l.generator import generate_hzz4l
-from liberica.analysis.pipeline import run_processor
+from liberica.core.definition import load
 from liberica.fits.config import build_config
 from liberica.fits.likelihood import Likelihood
 from liberica.fits.measurement import build_workspace, fit_signal_strength
 from liberica.fits.run import observable_edges
 from liberica.fits.templates import TemplateRules
+from liberica.orchestration.pipeline import run_processor
 
 SEEDS = [
     pytest.param(seed, marks=[pytest.mark.slow] if seed > 3001 else [])

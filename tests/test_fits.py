@@ -3,9 +3,8 @@
 import cabinetry
 import pytest
 
-from liberica.analysis.definition import load
 from liberica.analysis.hzz4l.generator import generate_hzz4l
-from liberica.analysis.pipeline import run_processor
+from liberica.core.definition import load
 from liberica.fits.config import build_config
 from liberica.fits.measurement import (
     FitInputError,
@@ -14,6 +13,7 @@ from liberica.fits.measurement import (
     fit_signal_strength,
     measure_mu,
 )
+from liberica.orchestration.pipeline import run_processor
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 import numpy as np
 
-from liberica.analysis.definition import load
+from liberica.core.definition import load
 from liberica.processors.histograms import ChunkFiller, book
 
 

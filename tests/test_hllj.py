@@ -10,13 +10,13 @@ import pytest
 import yaml
 from conftest import assert_same_histograms, constant_model
 
-from liberica.analysis import registry
-from liberica.analysis.definition import load, without_classifier
 from liberica.analysis.hllj import FEATURE_SET, FIT_OBSERVABLE, MASS_FEATURE_SET, TABLE_VARIABLES
-from liberica.analysis.pipeline import classifiers_of, run_processor
+from liberica.core import registry
+from liberica.core.definition import load, without_classifier
 from liberica.models.loading import shipped_model
 from liberica.models.spec import ModelSpecError, read_classifier
 from liberica.models.train import TrainingConfig, roc, train
+from liberica.orchestration.pipeline import classifiers_of, run_processor
 
 HLLJ = registry.get("hllj")
 DEFINITION = (

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from coffea.nanoevents import NanoEventsFactory
 
-from liberica.analysis.definition import load
 from liberica.analysis.hzz4l.leptons import GoodLeptons
+from liberica.core.definition import load
 from liberica.processors.leptons import (
     lepton_columns,
     per_event_count,

@@ -8,7 +8,7 @@ import pytest
 import uproot
 from conftest import assert_same_histograms
 
-from liberica.analysis.pipeline import run_processor
+from liberica.orchestration.pipeline import run_processor
 
 REFERENCE = (
     pathlib.Path(__file__).resolve().parents[1]

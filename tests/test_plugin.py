@@ -29,13 +29,13 @@ def _liberica(env: dict[str, str], *arguments: str) -> subprocess.CompletedProce
 
 
 def test_the_entry_point_registers_the_outside_analysis(installed):
-    code = "from liberica.analysis import registry; print(registry.names())"
+    code = "from liberica.core import registry; print(registry.names())"
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=installed
     )
     assert done.returncode == 0, done.stderr
     # the outside analysis beside liberica's own, which this process sees without it
-    from liberica.analysis import registry
+    from liberica.core import registry
 
     assert done.stdout.strip() == str(sorted(["dimuon", *registry.names()]))
     assert "dimuon" not in registry.names()

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from liberica.analysis.definition import load
-from liberica.analysis.pipeline import run_processor
+from liberica.core.definition import load
+from liberica.orchestration.pipeline import run_processor
 
 
 @pytest.fixture(scope="module")

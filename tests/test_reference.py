@@ -11,7 +11,7 @@ import pathlib
 
 from reference import digests
 
-from liberica.analysis.pipeline import run_processor
+from liberica.orchestration.pipeline import run_processor
 
 REFERENCE = pathlib.Path(__file__).parent / "data" / "hzz4l_default_reference.json"
 

@@ -9,9 +9,9 @@ import pytest
 from conftest import assert_same_histograms
 from distributed import Client, LocalCluster
 
-from liberica.analysis.checkpoints import RunCheckpointer
-from liberica.analysis.clusters import Profile
-from liberica.analysis.pipeline import run_processor
+from liberica.orchestration.checkpoints import RunCheckpointer
+from liberica.orchestration.clusters import Profile
+from liberica.orchestration.pipeline import run_processor
 
 
 @pytest.fixture(scope="module")

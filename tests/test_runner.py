@@ -4,7 +4,7 @@ import pytest
 from coffea.processor import IterativeExecutor
 from coffea.processor.executor import WorkItem
 
-from liberica.analysis.runner import Runner, run_chunk
+from liberica.orchestration.runner import Runner, run_chunk
 from liberica.processors.bad_input import InputFormatError
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from liberica.analysis.definition import load
+from liberica.api import search
+from liberica.core.definition import load
 from liberica.fits.sculpting import SculptingError, sculpting
-from liberica.fits.search import run_search
 from liberica.fits.spectrum import Spectrum
 
 EDGES = np.linspace(0.0, 200.0, 401)
@@ -57,7 +57,7 @@ def test_spectra_of_different_bins_are_refused():
 
 @pytest.fixture(scope="module")
 def hzz4l_sculpting(default_run):
-    return run_search(default_run.output_dir, load("hzz4l"), profile_likelihood=False)
+    return search(default_run.output_dir, load("hzz4l"), profile_likelihood=False).content
 
 
 def test_hzz4l_score_split_sculpts_zz_towards_the_higgs_mass(hzz4l_sculpting, default_run):

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from liberica.analysis.definition import load
-from liberica.analysis.pipeline import run_processor
+from liberica.api import search
 from liberica.cli import main
+from liberica.core.definition import load
 from liberica.fits import merit
-from liberica.fits.search import run_search
+from liberica.orchestration.pipeline import run_processor
 
 ENTRY_KEYS = {
     "S", "B", "window", "s_over_sqrt_b", "s_over_sqrt_s_b_db2", "asimov_z", "punzi",
@@ -31,7 +31,7 @@ def hllj_run(hllj_sample, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def searched(hllj_run):
-    return run_search(hllj_run, load("hllj")), hllj_run
+    return search(hllj_run, load("hllj")).content, hllj_run
 
 
 def test_results_hold_every_figure_for_both_selections(searched):
@@ -103,7 +103,7 @@ def test_nothing_fixed_on_mc_moves_when_the_data_change(searched, tmp_path):
             view[field][:, data, :] *= 1.3  # a data excess everywhere
     with open(other / "histograms.pkl", "wb") as stream:
         pickle.dump(stored, stream)
-    changed = run_search(other, load("hllj"), profile_likelihood=False, figures=False)
+    changed = search(other, load("hllj"), profile_likelihood=False, figures=False).content
     fixed = ("S", "B", "window", "s_over_sqrt_b", "asimov_z", "punzi", "chi2_ndf_h0")
     for name, entry in results["selections"].items():
         new = changed["selections"][name]
@@ -144,7 +144,7 @@ def test_a_bad_search_block_is_refused_naming_the_key(edit, message, tmp_path):
 
     import yaml
 
-    from liberica.analysis.definition import AnalysisDefinitionError
+    from liberica.core.definition import AnalysisDefinitionError
 
     path = pathlib.Path(__file__).parents[1] / "liberica" / "analysis" / "hllj" / "definition.yaml"
     config = yaml.safe_load(path.read_text())
@@ -168,7 +168,7 @@ def test_a_mass_aware_classifier_sculpts_the_background_into_a_peak(hllj_sample,
         "hllj:sculpting", hllj_sample, executor="futures", workers=2, output_dir=run,
         allow_fit_observable=True, status=False,
     )  # fmt: skip
-    results = run_search(run, load("hllj:sculpting"), profile_likelihood=False, figures=False)
+    results = search(run, load("hllj:sculpting"), profile_likelihood=False, figures=False).content
     assert set(results["sculpting"]) == {"cut_based", "hllj_mlp", "hllj_mass_mlp"}
     mass, blind = results["sculpting"]["hllj_mass_mlp"], results["sculpting"]["hllj_mlp"]
     # the background after the mass-aware classifier: narrow, at the signal's 1 TeV

@@ -7,12 +7,12 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from liberica.analysis import registry
-from liberica.analysis.definition import load, without_classifier
 from liberica.analysis.hzz4l.features import FEATURE_NAMES
-from liberica.analysis.pipeline import run_processor
+from liberica.core import registry
+from liberica.core.definition import load, without_classifier
 from liberica.models.spec import read_classifier
 from liberica.models.train import TrainingConfig, export_onnx, roc, train, train_fold
+from liberica.orchestration.pipeline import run_processor
 
 QUICK = TrainingConfig(max_epochs=4, patience=2, seed=3)
 HZZ4L = registry.get("hzz4l")
@@ -156,7 +156,7 @@ def test_a_model_taking_a_fit_observable_declares_it_in_its_spec(tmp_path):
 
     import yaml
 
-    from liberica.analysis.pipeline import fit_observables_taken
+    from liberica.orchestration.pipeline import fit_observables_taken
 
     path = pathlib.Path(__file__).parents[1] / "liberica/analysis/hllj/definition.yaml"
     config = yaml.safe_load(path.read_text())

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from conftest import random_leptons
 
-from liberica.analysis.definition import Systematic
+from liberica.core.definition import Systematic
 from liberica.processors.leptons import lepton_columns
 from liberica.processors.variations import event_seeded_normal, scale_momentum, smear_resolution
 

@@ -2,7 +2,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from liberica.analysis.definition import Systematic
+from liberica.core.definition import Systematic
 from liberica.processors import systematics
 from liberica.processors.weights import nominal_weight
 

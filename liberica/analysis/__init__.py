@@ -1,1 +1,1 @@
-"""Analysis definitions, filesets, executors and the processing pipeline."""
+"""The analyses, one package each (``hzz4l``, ``hllj``), registered by name."""

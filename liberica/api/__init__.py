@@ -35,7 +35,7 @@ from liberica.api.processing import (
     run,
 )
 from liberica.api.training import TrainResult, train
-from liberica.errors import LibericaError
+from liberica.core.errors import LibericaError
 
 __all__ = [
     "DEFAULT_CACHE",

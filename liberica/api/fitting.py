@@ -18,13 +18,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from liberica.api.processing import Analysis, load_definition
+from liberica.api.processing import Analysis, load_definition, load_run
 
 if TYPE_CHECKING:
-    from liberica.analysis.definition import AnalysisDefinition
-    from liberica.analysis.pipeline import ProcessingResult
+    from liberica.core.definition import AnalysisDefinition
     from liberica.fits.results import FitResult
     from liberica.fits.toys import ToySet
+    from liberica.orchestration.pipeline import ProcessingResult
 
     RunInput = str | pathlib.Path | ProcessingResult
     """A processed run's folder, or a processing result in memory."""
@@ -60,7 +60,7 @@ def _metrics(run: RunInput) -> dict[str, Any]:
 def _with_regions(definition: AnalysisDefinition, regions: str | Sequence[str] | None):
     """The definition fitting ``regions``: a set named in ``fit.region_sets``, a list, or a
     comma-separated string of regions."""
-    from liberica.analysis.definition import AnalysisDefinitionError
+    from liberica.core.definition import AnalysisDefinitionError
 
     if regions is None:
         return definition
@@ -91,9 +91,9 @@ def fit_inputs(
     A nominal-only run (``systematics: false`` in its metrics) gets a model
     without template systematics.
     """
-    from liberica.analysis import registry
-    from liberica.analysis.outputs import write_root
+    from liberica.core import registry
     from liberica.fits.config import build_config, read_config
+    from liberica.orchestration.outputs import write_root
 
     metrics = _metrics(run)
     name = analysis or metrics.get("definition") or registry.DEFAULT_ANALYSIS
@@ -197,7 +197,7 @@ def _fit_provenance(
 ) -> dict[str, Any]:
     """The fit's provenance (its command, time and definition), the run it fitted, and the
     run's own provenance (``processing``)."""
-    from liberica.analysis.pipeline import provenance
+    from liberica.orchestration.pipeline import provenance
 
     processing = metrics.get("provenance", {})
     entry = provenance(definition, None, command)
@@ -345,14 +345,16 @@ def search(
         LibericaError: a definition without a search or sculpting block, a run
             without a region it names, or a fit that failed
     """
-    from liberica.analysis import registry
+    from liberica.core import registry
     from liberica.fits.search import run_search
 
-    run_dir = pathlib.Path(run_dir)
-    name = analysis or _metrics(run_dir).get("definition") or registry.DEFAULT_ANALYSIS
+    run = load_run(run_dir)
+    name = analysis or run.metrics.get("definition") or registry.DEFAULT_ANALYSIS
     content = run_search(
-        run_dir,
+        run.output_dir,
         load_definition(name),
+        run.histograms,
+        run.metrics,
         profile_likelihood=profile_likelihood,
         figures=figures,
     )
@@ -363,5 +365,5 @@ def search(
         sculpting=content.get("sculpting", {}),
         warnings=content.get("warnings", []),
         content=content,
-        folder=run_dir / "search",
+        folder=run.output_dir / "search",
     )

@@ -8,12 +8,12 @@ import pathlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from liberica.analysis import definition as definition_module
-from liberica.analysis.definition import AnalysisDefinition
+from liberica.core import definition as definition_module
+from liberica.core.definition import AnalysisDefinition
 
 if TYPE_CHECKING:
-    from liberica.analysis.pipeline import ProcessingResult
     from liberica.fits.results import FitResult
+    from liberica.orchestration.pipeline import ProcessingResult
     from liberica.samples import GeneratedSample
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def load_fileset(path: str | pathlib.Path) -> dict[str, Any]:
     Raises:
         FilesetError: naming the sample and key
     """
-    from liberica.analysis import fileset
+    from liberica.orchestration import fileset
 
     return fileset.read(path)
 
@@ -74,8 +74,8 @@ def load_run(run_dir: str | pathlib.Path) -> ProcessingResult:
     Raises:
         FileNotFoundError: naming the missing output
     """
-    from liberica.analysis.outputs import read_pickle
-    from liberica.analysis.pipeline import ProcessingResult
+    from liberica.orchestration.outputs import read_pickle
+    from liberica.orchestration.pipeline import ProcessingResult
 
     run_dir = pathlib.Path(run_dir)
     for name in ("histograms.pkl", "cutflow.json", "metrics.json"):
@@ -117,7 +117,7 @@ def generate(
     Raises:
         AnalysisNotFound: for an unknown analysis or format
     """
-    from liberica.analysis import registry
+    from liberica.core import registry
 
     registered = registry.get(analysis)
     # formats are named with underscores; the command line takes hyphens too
@@ -185,8 +185,8 @@ def process(
         LibericaError: one line naming the definition key, fileset sample, file,
             model or cluster profile that cannot be used
     """
-    from liberica.analysis import clusters
-    from liberica.analysis.pipeline import DEFAULT_CHUNKSIZE, run_processor
+    from liberica.orchestration import clusters
+    from liberica.orchestration.pipeline import DEFAULT_CHUNKSIZE, run_processor
 
     profile = None
     if cluster is not None or dask_config is not None:
@@ -272,10 +272,10 @@ def run(
         command: the command line, for the provenance
         options: the keyword arguments of :func:`process`
     """
-    from liberica.analysis import registry
-    from liberica.analysis.outputs import check_writable
     from liberica.api.fitting import fit as fit_run
     from liberica.api.fitting import write_fit
+    from liberica.core import registry
+    from liberica.orchestration.outputs import check_writable
 
     definition = load_definition(analysis or registry.DEFAULT_ANALYSIS)
     if out is not None:  # before the sample is generated

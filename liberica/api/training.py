@@ -66,11 +66,11 @@ def train(
     """
     import numpy as np
 
-    from liberica.analysis import registry
-    from liberica.analysis.definition import AnalysisDefinitionError, without_classifier
-    from liberica.analysis.pipeline import fit_observables_taken, run_processor
+    from liberica.core import registry
+    from liberica.core.definition import AnalysisDefinitionError, without_classifier
     from liberica.models.train import TrainingConfig
     from liberica.models.train import train as train_models
+    from liberica.orchestration.pipeline import fit_observables_taken, run_processor
 
     definition = load_definition(analysis or registry.DEFAULT_ANALYSIS)
     registered = definition.registered()

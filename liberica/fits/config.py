@@ -14,7 +14,7 @@ from typing import Any
 import cabinetry
 import yaml
 
-from liberica.analysis.definition import AnalysisDefinition
+from liberica.core.definition import AnalysisDefinition
 
 POI = "mu"
 DATA_SAMPLE = "data"

@@ -13,7 +13,7 @@ import numpy as np
 from cabinetry.fit.results_containers import FitResults
 from scipy.stats import norm
 
-from liberica.errors import LibericaError
+from liberica.core.errors import LibericaError
 from liberica.fits import templates
 from liberica.fits.config import POI
 from liberica.fits.likelihood import Likelihood, twice_nll_function

@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 import iminuit
 import numpy as np
 
-from liberica.errors import LibericaError
+from liberica.core.errors import LibericaError
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 from cabinetry.fit.results_containers import FitResults  # noqa: E402
 from cabinetry.model_utils import ModelPrediction  # noqa: E402
 
-from liberica.analysis.definition import AnalysisDefinition  # noqa: E402
+from liberica.core.definition import AnalysisDefinition  # noqa: E402
 from liberica.fits.limit import UpperLimit  # noqa: E402
 from liberica.fits.ranking import Impact  # noqa: E402
 

@@ -15,7 +15,7 @@ import cabinetry
 import numpy as np
 import scipy.stats
 
-from liberica.analysis.definition import AnalysisDefinition
+from liberica.core.definition import AnalysisDefinition
 from liberica.fits.likelihood import Likelihood
 from liberica.fits.limit import upper_limit
 from liberica.fits.measurement import discovery_significance, fit_signal_strength

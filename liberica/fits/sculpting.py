@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from liberica.analysis.definition import AnalysisDefinition, SculptingConfig
-from liberica.errors import LibericaError
+from liberica.core.definition import AnalysisDefinition, SculptingConfig
+from liberica.core.errors import LibericaError
 from liberica.fits.spectrum import Spectrum, SpectrumError
 from liberica.processors.histograms import NOMINAL
 

@@ -37,9 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from liberica.analysis.definition import AnalysisDefinition, SculptingConfig, SearchConfig
-from liberica.analysis.outputs import read_pickle, write_json
-from liberica.errors import LibericaError
+from liberica.core.definition import AnalysisDefinition, SculptingConfig, SearchConfig
+from liberica.core.errors import LibericaError
 from liberica.fits import merit
 from liberica.fits import sculpting as sculpting_measure
 from liberica.fits.spectrum import (
@@ -240,6 +239,8 @@ def search_sculpting(definition: AnalysisDefinition) -> SculptingConfig | None:
 def run_search(
     run_dir: str | pathlib.Path,
     definition: AnalysisDefinition,
+    histograms: dict[str, Any],
+    metrics: dict[str, Any],
     *,
     profile_likelihood: bool = True,
     figures: bool = True,
@@ -251,8 +252,11 @@ def run_search(
     block gets the sculpting measure alone.
 
     Args:
-        run_dir: the processed run (histograms.pkl, cutflow.json, metrics.json)
+        run_dir: the processed run (its histograms.root feeds the profile-likelihood
+            fits; ``search/`` is written there)
         definition: the analysis, with a ``search`` or a ``sculpting`` block
+        histograms: the run's weighted histograms by region
+        metrics: the run's metrics (samples, luminosity, injected mu, systematics)
         profile_likelihood: also fit each selection's region with cabinetry/pyhf
         figures: draw the spectrum fits and the sculpting plot
 
@@ -263,14 +267,12 @@ def run_search(
     search, sculpting = definition.search, search_sculpting(definition)
     if sculpting is None:
         raise SearchError(f"definition {definition.name!r} has no search or sculpting block")
-    histograms = read_pickle(run_dir / "histograms.pkl")["histograms"]
     needed = [sculpting.reference, *sculpting.selections.values()]
     if search is not None:
         needed += [search.preselection, *search.selections.values()]
     missing = sorted({r for r in needed if r not in histograms})
     if missing:
         raise SearchError(f"{run_dir} has no histograms of region(s) {missing}")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
     out = run_dir / "search"
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"definition": definition.name}
@@ -295,7 +297,7 @@ def run_search(
                 f"{entry['negative_bins'][0]} of the reference spectrum have a negative sum of "
                 "weights, counted as empty"
             )
-    write_json(out / "results.json", results)
+    _write_json(out / "results.json", results)
     (out / "table.md").write_text(markdown_table(results) + "\n")
     if figures:
         from liberica.fits import search_plots
@@ -303,8 +305,12 @@ def run_search(
         paths = search_plots.draw(drawn, definition, out / "figures")
         paths += search_plots.sculpting(spectra, sculpting, definition, out / "figures")
         results["figures"] = [str(p) for p in paths]
-        write_json(out / "results.json", results)
+        _write_json(out / "results.json", results)
     return results
+
+
+def _write_json(path: pathlib.Path, content: dict[str, Any]) -> None:
+    path.write_text(json.dumps(content, indent=2) + "\n")
 
 
 def _sculpting_keys(selections: dict[str, dict]) -> dict[str, str]:
@@ -383,7 +389,7 @@ def _applied_systematics(
     metrics: dict, definition: AnalysisDefinition, profile_likelihood: bool
 ) -> dict[str, Any]:
     """Which systematics each number includes (the template fit's: the run's record)."""
-    from liberica.analysis.pipeline import applied_systematics
+    from liberica.core.definition import applied_systematics
 
     samples = {name: {"metadata": about} for name, about in metrics["samples"].items()}
     applied = applied_systematics(definition, metrics.get("systematics", True), samples)

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mplhep  # noqa: E402
 import numpy as np  # noqa: E402
 
-from liberica.analysis.definition import AnalysisDefinition, SculptingConfig  # noqa: E402
+from liberica.core.definition import AnalysisDefinition, SculptingConfig  # noqa: E402
 from liberica.fits.plots import STYLE, save  # noqa: E402
 from liberica.fits.spectrum import Spectrum  # noqa: E402
 

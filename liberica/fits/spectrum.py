@@ -34,7 +34,7 @@ from iminuit import Minuit
 from iminuit import cost as iminuit_cost
 from scipy import stats
 
-from liberica.errors import LibericaError
+from liberica.core.errors import LibericaError
 from liberica.fits.shapes import Shape, background_shape, signal_shape
 
 log = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pathlib
 
-from liberica.analysis.definition import ClassifierConfig
-from liberica.analysis.registry import FeatureSet
+from liberica.core.definition import ClassifierConfig
+from liberica.core.registry import FeatureSet
 from liberica.models.spec import Classifier, ModelSpecError, check_against, read_classifier
 
 
@@ -56,7 +56,7 @@ def load_classifiers(
 
 def shipped_model(name: str, analysis: str | None = None) -> bytes:
     """Bytes of a model an analysis ships [default: the registry's default analysis]."""
-    from liberica.analysis import registry
+    from liberica.core import registry
 
     folder = registry.get(analysis or registry.DEFAULT_ANALYSIS).models_folder()
     return (folder / name).read_bytes()

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import onnxruntime as ort
 
-from liberica.errors import LibericaError
+from liberica.core.errors import LibericaError
 
 SPEC_VERSION = "1"
 """Two folds by eventNumber parity, one output."""

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from liberica.analysis.registry import FeatureSet
+from liberica.core.registry import FeatureSet
 from liberica.models.spec import FeatureSpec
 
 log = logging.getLogger(__name__)

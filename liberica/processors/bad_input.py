@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from liberica.errors import LibericaError
+from liberica.core.errors import LibericaError
 
 
 class ChunkReadError(LibericaError, OSError):

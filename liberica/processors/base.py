@@ -35,7 +35,7 @@ import awkward as ak
 import numpy as np
 from coffea import processor
 
-from liberica.analysis.definition import SCORE, AnalysisDefinition, ClassifierConfig
+from liberica.core.definition import SCORE, AnalysisDefinition, ClassifierConfig
 from liberica.models import inference
 from liberica.models.spec import Classifier
 from liberica.processors import allocator, collector, histograms

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hist
 import numpy as np
 
-from liberica.analysis.definition import AnalysisDefinition, Observable
+from liberica.core.definition import AnalysisDefinition, Observable
 from liberica.processors import systematics
 
 DATA_PROCESS = "data"

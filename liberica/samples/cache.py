@@ -6,7 +6,7 @@ import json
 import logging
 import pathlib
 
-from liberica.analysis.registry import Analysis, resolve
+from liberica.core.registry import Analysis, resolve
 from liberica.samples.sample import EVENTS_PER_FILE, GeneratedSample
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ project's flat CSV tables (format ``daml_csv``).
 
 from __future__ import annotations
 
-from liberica.analysis.registry import Analysis, FeatureSet
+from liberica.core.registry import Analysis, FeatureSet
 
 TABLE_VARIABLES: tuple[str, ...] = (
     "lep1_pt",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from liberica.analysis.definition import AnalysisDefinitionError
+from liberica.core.definition import AnalysisDefinitionError
 
 
 class LeptonSelection(NamedTuple):

@@ -40,9 +40,9 @@ import pyarrow.csv as pa_csv
 import uproot
 from coffea.nanoevents import NanoEventsFactory
 
-from liberica.analysis.definition import load, without_classifier
 from liberica.analysis.hllj import FIT_OBSERVABLE, TABLE_VARIABLES, generator
 from liberica.analysis.hllj.processor import HlljProcessor
+from liberica.core.definition import load, without_classifier
 from liberica.processors.formats.daml_csv import COLUMNS, EVENT_NUMBER, MEV_COLUMNS
 from liberica.processors.schema import MEV_TO_GEV, OpenDataSchema
 from liberica.samples.sample import EVENTS_PER_FILE, GeneratedSample, write_fileset

@@ -18,9 +18,9 @@ import awkward as ak
 import numpy as np
 from coffea.analysis_tools import PackedSelection
 
-from liberica.analysis.definition import AnalysisDefinition
 from liberica.analysis.hllj import CHANNEL_CODES
 from liberica.analysis.hllj.cuts import Cuts
+from liberica.core.definition import AnalysisDefinition
 from liberica.processors.base import AnalysisProcessor
 from liberica.processors.schema import ELECTRON_TYPE, MUON_TYPE
 

@@ -27,10 +27,10 @@ from typing import NamedTuple
 import numpy as np
 from coffea.analysis_tools import PackedSelection
 
-from liberica.analysis.definition import AnalysisDefinition, AnalysisDefinitionError
 from liberica.analysis.hllj import FIT_OBSERVABLE, TABLE_VARIABLES
 from liberica.analysis.hllj.cuts import Cuts
 from liberica.analysis.hllj.processor import JET_STEPS, Result
+from liberica.core.definition import AnalysisDefinition, AnalysisDefinitionError
 from liberica.processors.base import AnalysisProcessor
 
 log = logging.getLogger(__name__)

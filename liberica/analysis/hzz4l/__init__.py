@@ -10,7 +10,7 @@ and the reference yields of the default sample.
 
 from __future__ import annotations
 
-from liberica.analysis.registry import Analysis, FeatureSet
+from liberica.core.registry import Analysis, FeatureSet
 
 FEATURE_NAMES: tuple[str, ...] = (
     "m12",

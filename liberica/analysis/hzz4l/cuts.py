@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from liberica.analysis.definition import AnalysisDefinitionError
+from liberica.core.definition import AnalysisDefinitionError
 
 
 class FlavourCuts(NamedTuple):

@@ -893,7 +893,7 @@ def generate_hzz4l(
 
 def cached_hzz4l(cache_dir: str | pathlib.Path, **arguments) -> GeneratedSample:
     """The hzz4l sample in ``cache_dir``, generated only if absent or stale (``samples.cache``)."""
-    from liberica.analysis import registry
+    from liberica.core import registry
     from liberica.samples import cached_sample
 
     return cached_sample(registry.get("hzz4l"), pathlib.Path(cache_dir), **arguments)

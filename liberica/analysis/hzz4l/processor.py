@@ -15,9 +15,9 @@ from typing import Any, NamedTuple
 import awkward as ak
 import numpy as np
 
-from liberica.analysis.definition import AnalysisDefinition, Systematic
 from liberica.analysis.hzz4l import quadruplets, selections
 from liberica.analysis.hzz4l.features import hzz4l_features
+from liberica.core.definition import AnalysisDefinition, Systematic
 from liberica.processors import variations, weights
 from liberica.processors.base import AnalysisProcessor
 from liberica.processors.leptons import (

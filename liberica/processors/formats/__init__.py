@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from liberica.errors import LibericaError
+from liberica.core.errors import LibericaError
 
 
 class FormatFileError(LibericaError, ValueError):

@@ -1,6 +1,6 @@
 """The dimuon mass of the two leading opposite-charge muons: a minimal liberica analysis."""
 
-from liberica.analysis.registry import Analysis
+from liberica.core.registry import Analysis
 
 ANALYSIS = Analysis(
     name="dimuon",

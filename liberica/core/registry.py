@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from importlib import metadata, resources
 from typing import Any
 
-from liberica.errors import LibericaError
+from liberica.core.errors import LibericaError
 
 log = logging.getLogger(__name__)
 

@@ -35,8 +35,8 @@ import loky
 import yaml
 from coffea import processor
 
-from liberica.analysis.schema_errors import first_error, locate
-from liberica.errors import LibericaError
+from liberica.core.errors import LibericaError
+from liberica.core.schema_errors import first_error, locate
 from liberica.processors import collector
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,9 @@ _COMMON = ("executor", "description", "chunksize", "retries", "resources", "gpu"
 
 
 def _schema() -> dict:
-    text = resources.files("liberica.analysis").joinpath("schemas/dask_config.json").read_text()
+    text = (
+        resources.files("liberica.orchestration").joinpath("schemas/dask_config.json").read_text()
+    )
     return json.loads(text)
 
 
@@ -338,7 +340,7 @@ def _prepare_dask_workers(client, imports: tuple[str, ...]) -> None:
         ClusterStartError: if workers kept dying or did not come back, or if the
             preparation failed on a worker (an import error)
     """
-    from liberica.analysis.dask_plugin import WorkerPreparation
+    from liberica.orchestration.dask_plugin import WorkerPreparation
 
     wanted = max(len(client.scheduler_info()["workers"]), 1)
     plugin = WorkerPreparation(imports)

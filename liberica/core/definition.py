@@ -20,16 +20,15 @@ import hashlib
 import json
 import logging
 import pathlib
-from importlib import resources
+from importlib import metadata, resources
 from typing import Any, NamedTuple
 
 import numpy as np
 import yaml
 
-from liberica.analysis import registry
-from liberica.analysis.schema_errors import first_error, locate
-from liberica.errors import LibericaError
-from liberica.processors import systematics as systematic_kinds
+from liberica.core import registry, systematic_kinds
+from liberica.core.errors import LibericaError
+from liberica.core.schema_errors import first_error, locate
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +271,7 @@ class AnalysisDefinition(NamedTuple):
 
 
 def _schema() -> dict:
-    text = resources.files("liberica.analysis").joinpath("schemas/analysis.json").read_text()
+    text = resources.files("liberica.core").joinpath("schemas/analysis.json").read_text()
     return json.loads(text)
 
 
@@ -527,8 +526,6 @@ def _check_common_bins(source: str, edges: dict[str, Any], value_range: list | N
 
 def _check_search(config: dict, source: str) -> None:
     """The search block names known processes, regions on one observable, known shapes."""
-    from liberica.fits.shapes import BACKGROUND_SHAPES, SIGNAL_SHAPES
-
     search = config["search"]
     if search["signal"] not in config["processes"]:
         _fail(source, "search.signal", f"unknown process '{search['signal']}'")
@@ -547,13 +544,27 @@ def _check_search(config: dict, source: str) -> None:
             _fail(source, key, f"unknown selection '{selection}' {known}")
         if region not in config["regions"]:
             _fail(source, key, f"unknown region '{region}'")
-    for key, known in (("signal_shape", SIGNAL_SHAPES), ("background_shape", BACKGROUND_SHAPES)):
+    for key in ("signal_shape", "background_shape"):
+        known = spectrum_shape_names(key.split("_")[0])
         if key in search and search[key] not in known:
             _fail(
                 source, f"search.{key}", f"unknown shape '{search[key]}' {_known('shapes', known)}"
             )
     if "fit_range" in search and search["fit_range"][0] >= search["fit_range"][1]:
         _fail(source, "search.fit_range", "low must be below high")
+
+
+SHAPES_ENTRY_POINT_GROUP = "liberica.spectrum_shapes"
+"""Entry points naming the signal and background shape registries (``fits/shapes.py``)."""
+
+
+def spectrum_shape_names(role: str) -> list[str]:
+    """The names of the registered spectrum shapes of ``role`` (``signal``, ``background``),
+    read through their entry points so that validation imports no fit code."""
+    names: list[str] = []
+    for entry in metadata.entry_points(group=SHAPES_ENTRY_POINT_GROUP, name=role):
+        names += list(entry.load())
+    return names
 
 
 def _build(
@@ -673,6 +684,36 @@ def _search(search: dict | None) -> SearchConfig | None:
         background_uncertainty=float(search.get("background_uncertainty", 0.1)),
         punzi_a=float(search.get("punzi_a", 5.0)),
     )
+
+
+def applied_systematics(
+    definition: AnalysisDefinition, systematics: bool, fileset: dict[str, Any]
+) -> dict[str, list[str]]:
+    """The systematics a run's histograms carry, by category, and the normalizations a fit adds.
+
+    ``weight`` and ``object``: the definition's, when the run has systematics;
+    ``sample``: those of them whose alternative sample is in the fileset;
+    ``normalization``: the luminosity and each background cross-section with an
+    uncertainty (the fit's normsys modifiers, applied to every input format).
+    """
+    if systematics:
+        in_fileset = {e["metadata"].get("variation") for e in fileset.values()}
+        templates = {
+            category: [s.name for s in definition.systematics_of(category)]
+            for category in ("weight", "object")
+        }
+        templates["sample"] = [
+            s.name for s in definition.systematics_of("sample") if s.name in in_fileset
+        ]
+    else:
+        templates = {"weight": [], "object": [], "sample": []}
+    normalization = ["luminosity"] if definition.luminosity_uncertainty else []
+    normalization += [
+        f"xsec_{p.name}"
+        for p in definition.processes.values()
+        if p.kind == "background" and p.xsec_uncertainty
+    ]
+    return {**templates, "normalization": normalization}
 
 
 def without_classifier(definition: AnalysisDefinition) -> AnalysisDefinition:

@@ -12,7 +12,7 @@ import hist
 import numpy as np
 import uproot
 
-from liberica.errors import LibericaError
+from liberica.core.errors import LibericaError
 from liberica.processors.histograms import DATA_PROCESS, NOMINAL
 
 

@@ -16,14 +16,14 @@ import numpy as np
 from coffea.processor.checkpointer import CheckpointerABC
 
 import liberica
-from liberica.analysis import definition as definition_module
-from liberica.analysis import fileset as fileset_module
-from liberica.analysis import outputs
-from liberica.analysis.checkpoints import RunCheckpointer
-from liberica.analysis.chunks import uproot_options, work_items
-from liberica.analysis.clusters import ClusterStartError, Profile, open_executor
-from liberica.analysis.runner import Runner
+from liberica.core import definition as definition_module
 from liberica.models.loading import load_classifiers
+from liberica.orchestration import fileset as fileset_module
+from liberica.orchestration import outputs
+from liberica.orchestration.checkpoints import RunCheckpointer
+from liberica.orchestration.chunks import uproot_options, work_items
+from liberica.orchestration.clusters import ClusterStartError, Profile, open_executor
+from liberica.orchestration.runner import Runner
 from liberica.processors.bad_input import ChunkReadError
 from liberica.processors.formats import get as get_format
 from liberica.processors.histograms import NOMINAL
@@ -162,36 +162,6 @@ def _classifier_metrics(inference: dict, classifiers: dict, metrics: dict) -> di
         "inference_s": inference["inference_s"],
         "fraction_of_chunk_time": spent / chunk_time if chunk_time > 0 else float("nan"),
     }
-
-
-def applied_systematics(
-    definition: definition_module.AnalysisDefinition, systematics: bool, fileset: dict[str, Any]
-) -> dict[str, list[str]]:
-    """The systematics a run's histograms carry, by category, and the normalizations a fit adds.
-
-    ``weight`` and ``object``: the definition's, when the run has systematics;
-    ``sample``: those of them whose alternative sample is in the fileset;
-    ``normalization``: the luminosity and each background cross-section with an
-    uncertainty (the fit's normsys modifiers, applied to every input format).
-    """
-    if systematics:
-        in_fileset = {e["metadata"].get("variation") for e in fileset.values()}
-        templates = {
-            category: [s.name for s in definition.systematics_of(category)]
-            for category in ("weight", "object")
-        }
-        templates["sample"] = [
-            s.name for s in definition.systematics_of("sample") if s.name in in_fileset
-        ]
-    else:
-        templates = {"weight": [], "object": [], "sample": []}
-    normalization = ["luminosity"] if definition.luminosity_uncertainty else []
-    normalization += [
-        f"xsec_{p.name}"
-        for p in definition.processes.values()
-        if p.kind == "background" and p.xsec_uncertainty
-    ]
-    return {**templates, "normalization": normalization}
 
 
 def classifiers_of(
@@ -474,7 +444,9 @@ def run_processor(
         "coffea_process_time_s": float(coffea_metrics.get("processtime", np.nan)),
         "sum_mc_weights_processed": dict(sorted(output["sum_mc_weights"].items())),
         "systematics": systematics,
-        "systematics_applied": applied_systematics(definition, systematics, fileset),
+        "systematics_applied": definition_module.applied_systematics(
+            definition, systematics, fileset
+        ),
         "lumi_fb": lumi_fb,
         "injected_mu": data_metadata.get("mu_injected"),
         "flow": _flow_report(output["histograms"], output["counts"]),

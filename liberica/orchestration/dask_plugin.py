@@ -13,7 +13,7 @@ from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from liberica.analysis import clusters
+from liberica.orchestration import clusters
 
 
 class WorkerPreparation(WorkerPlugin):

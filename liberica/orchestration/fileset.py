@@ -35,9 +35,9 @@ import numpy as np
 import uproot
 import yaml
 
-from liberica.analysis.definition import AnalysisDefinition
-from liberica.analysis.schema_errors import first_error, locate
-from liberica.errors import LibericaError
+from liberica.core.definition import AnalysisDefinition
+from liberica.core.errors import LibericaError
+from liberica.core.schema_errors import first_error, locate
 from liberica.processors.formats import FORMATS, FormatFileError, InputFormat
 from liberica.processors.histograms import DATA_PROCESS
 
@@ -49,7 +49,7 @@ class FilesetError(LibericaError, ValueError):
 
 
 def _schema() -> dict:
-    text = resources.files("liberica.analysis").joinpath("schemas/fileset.json").read_text()
+    text = resources.files("liberica.orchestration").joinpath("schemas/fileset.json").read_text()
     return json.loads(text)
 
 
