@@ -657,6 +657,8 @@ def toys(
     Toys are drawn at (mu, theta-hat-hat(mu)), main and auxiliary data, and fitted
     like `liberica fit` (MINOS on mu). Writes fit/toys/results.json and the pull plots.
     """
+    import json
+
     from rich.progress import Progress
 
     from liberica.fits import toys as toys_module
@@ -706,7 +708,9 @@ def toys(
         "regions": list(definition.fit_regions),
         "wall_time_s": wall,
     }
-    toys_module.write_results(sets, folder, settings)
+    metrics_path = run_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    toys_module.write_results(sets, folder, settings, lumi_fb=metrics.get("lumi_fb"))
     table = Table(title=f"Toys, {run_dir} ({ntoys} per mu, {wall:.0f} s on {workers} workers)")
     for column in (
         "mu true",

@@ -15,6 +15,7 @@ import numpy as np
 
 from liberica.analysis.definition import AnalysisDefinition
 from liberica.fits import plots
+from liberica.fits.labels import region_units
 from liberica.fits.likelihood import Likelihood
 from liberica.fits.limit import upper_limit
 from liberica.fits.measurement import (
@@ -142,6 +143,7 @@ def fit_run(
         template_report=template_report,
         lumi_fb=metrics.get("lumi_fb"),
         injected_mu=metrics.get("injected_mu"),
+        pseudo_data=metrics.get("injected_mu") is not None,
         timing={"workspace": workspace_s},
     )
     return results
@@ -162,6 +164,7 @@ def fit_workspace(
     template_report: dict[str, Any] | None = None,
     lumi_fb: float | None = None,
     injected_mu: float | None = None,
+    pseudo_data: bool = False,
     timing: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Measure mu, its significance and limit, rank and plot, on a pyhf workspace.
@@ -182,6 +185,8 @@ def fit_workspace(
             only, to see the retry ladder at work
         template_report: what the template rules did (``fits.templates.apply``)
         lumi_fb, injected_mu: the run's, for the plots and results.json
+        pseudo_data: the data are generated (the run's injected_mu is set); the
+            plots label them so, as they do the Asimov data
         timing: seconds of steps already done, kept in ``timing_s``
 
     Raises:
@@ -272,6 +277,7 @@ def fit_workspace(
                     fit_dir / "figures",
                     lumi_fb,
                     edges,
+                    pseudo_data or asimov,
                 )
             ]
     results["timing_s"] = timing
@@ -328,23 +334,39 @@ def _pulls(fit_results, prefit_widths: dict[str, float]) -> list[dict[str, Any]]
 
 
 def _draw(
-    model, data, fit_results, prefit_widths, impacts, limit, definition, folder, lumi_fb, edges
+    model,
+    data,
+    fit_results,
+    prefit_widths,
+    impacts,
+    limit,
+    definition,
+    folder,
+    lumi_fb,
+    edges,
+    pseudo_data,
 ):
     channels = _data_per_channel(model, data)
     paths = []
+    tag = {"lumi_fb": lumi_fb, "pseudo_data": pseudo_data}
+    names = {"edges": edges, "unit": region_units(definition) if definition else "GeV"}
     if definition is not None:
         for stage, prediction in (
             ("prefit", cabinetry.model_utils.prediction(model)),
             ("postfit", cabinetry.model_utils.prediction(model, fit_results=fit_results)),
         ):
-            paths += plots.data_mc(prediction, channels, definition, folder, stage, lumi_fb, edges)
+            paths += plots.data_mc(
+                prediction, channels, definition, folder, stage, edges=edges, **tag
+            )
     constrained = [n for n, w in prefit_widths.items() if w > 0]
     systematics = [n for n in constrained if not n.startswith("staterror_")]
     gammas = [n for n in constrained if n.startswith("staterror_")]
-    paths += plots.pulls(fit_results, prefit_widths, systematics, folder, "pulls")
-    paths += plots.pulls(fit_results, prefit_widths, gammas, folder, "pulls_mc_statistics")
-    paths += plots.correlation_matrix(fit_results, folder, CORRELATION_THRESHOLD)
+    paths += plots.pulls(fit_results, prefit_widths, systematics, folder, "pulls", **tag, **names)
+    paths += plots.pulls(
+        fit_results, prefit_widths, gammas, folder, "pulls_mc_statistics", **tag, **names
+    )
+    paths += plots.correlation_matrix(fit_results, folder, CORRELATION_THRESHOLD, **tag, **names)
     if impacts:
-        paths += plots.ranking(impacts, fit_results, prefit_widths, folder)
-    paths += plots.cls_scan(limit, folder)
+        paths += plots.ranking(impacts, fit_results, prefit_widths, folder, **tag, **names)
+    paths += plots.cls_scan(limit, folder, **tag)
     return paths
