@@ -724,7 +724,7 @@ def _print_fit(out_dir: pathlib.Path, result) -> None:
             ranking.add_column(column, justify="right")
         for impact in result.ranking[:5]:
             ranking.add_row(
-                impact.name,
+                result.label(impact.name),
                 *(
                     f"{v:+.4f}"
                     for v in (

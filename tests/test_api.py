@@ -108,6 +108,12 @@ def test_results_json_has_one_convention(default_fit):
     yields = results["postfit_yields"]["sr_4l_low"]
     samples = [k for k in yields if k != "total"]
     assert yields["total"]["yield"] == pytest.approx(sum(yields[s]["yield"] for s in samples))
+    # one name per parameter in JSON, console and figures: a gamma by its bin's range
+    gammas = [r for r in results["ranking"] if r["name"].startswith("staterror_")]
+    assert gammas and all(r["label"].startswith("MC stat. ") for r in gammas)
+    assert all(r["label"].endswith(" GeV") for r in gammas if "sr_4l" in r["name"])
+    systematics = [r for r in results["ranking"] if not r["name"].startswith("staterror_")]
+    assert all(r["label"] == r["name"] for r in systematics)
     provenance = results["provenance"]
     assert provenance["liberica_version"] == liberica.__version__
     assert len(provenance["definition_digest"]) == 64

@@ -84,6 +84,7 @@ def test_fit_command_writes_results_ranking_and_plots(default_run, default_fit):
     ranking = results["ranking"]
     keys = {
         "name",
+        "label",
         "impact_up",
         "impact_down",
         "prefit_impact_up",

@@ -241,10 +241,12 @@ class ToysResult(NamedTuple):
     Attributes:
         sets: one :class:`ToySet` per true mu (bias, pull width, coverage)
         settings: ntoys, true mu values, seed, workers, model, regions, wall time
+        lumi_fb: the run's luminosity (for the plots' label), when known
     """
 
     sets: list[ToySet]
     settings: dict[str, Any]
+    lumi_fb: float | None = None
 
 
 def toys(
@@ -297,14 +299,16 @@ def toys(
         "regions": list(inputs.definition.fit_regions),
         "wall_time_s": time.perf_counter() - start,
     }
-    return ToysResult(sets, settings)
+    return ToysResult(sets, settings, inputs.metrics.get("lumi_fb"))
 
 
 def write_toys(result: ToysResult, folder: str | pathlib.Path) -> dict[str, Any]:
     """Write the toys' results.json and pull plot into ``folder``; returns the JSON."""
     from liberica.fits import toys as toys_module
 
-    return toys_module.write_results(result.sets, pathlib.Path(folder), result.settings)
+    return toys_module.write_results(
+        result.sets, pathlib.Path(folder), result.settings, lumi_fb=result.lumi_fb
+    )
 
 
 class SearchResult(NamedTuple):

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from cabinetry.fit.results_containers import FitResults
 
+from liberica.fits.labels import parameter_label, region_units
 from liberica.fits.limit import UpperLimit
 from liberica.fits.measurement import SignalStrength, Significance
 from liberica.fits.ranking import Impact
@@ -113,6 +114,12 @@ class FitResult:
             lines.append(f"ranking: {len(failed)} impact(s) with a refit that did not converge")
         return lines
 
+    def label(self, name: str) -> str:
+        """A parameter's name for people, as the figures and the console show it: an
+        MC-statistics gamma by its bin's range (``fits/labels.py``)."""
+        units = region_units(self.definition) if self.definition is not None else "GeV"
+        return parameter_label(name, self.edges, units)
+
     def to_dict(self) -> dict[str, Any]:
         """The content of results.json."""
         limit = self.upper_limit
@@ -137,9 +144,9 @@ class FitResult:
                 "method": "saturated model",
             },
             "postfit_yields": self.postfit_yields,
-            "ranking": [i._asdict() for i in self.ranking],
+            "ranking": [{**i._asdict(), "label": self.label(i.name)} for i in self.ranking],
             "ranking_gamma_threshold": self.ranking_gamma_threshold,
-            "pulls": self.pulls,
+            "pulls": [{**p, "label": self.label(p["name"])} for p in self.pulls],
             "templates": self.templates,
             "systematics": self.systematics,
         }

@@ -16,6 +16,7 @@ import numpy as np
 import scipy.stats
 
 from liberica.core.definition import AnalysisDefinition
+from liberica.fits.labels import region_units
 from liberica.fits.likelihood import Likelihood
 from liberica.fits.limit import upper_limit
 from liberica.fits.measurement import discovery_significance, fit_signal_strength
@@ -140,7 +141,8 @@ def measure(
             only, to see the retry ladder at work
         template_report: what the template rules did (``fits.templates.apply``)
         lumi_fb, injected_mu: the run's, for the plots and results.json
-        pseudo_data: the data are generated pseudo-data (the plots say so)
+        pseudo_data: the data are generated (the run's injected_mu is set); the
+            plots label them so, as they do the Asimov data
         timing: seconds of steps already done, kept in ``timing_s``
         provenance: where the inputs came from (``results.json``'s ``provenance``)
         config: the cabinetry config the workspace was built from (kept in the result)
@@ -338,23 +340,28 @@ def _draw(result: FitResult, folder: pathlib.Path) -> list[pathlib.Path]:
 
     model, data = cabinetry.model_utils.model_and_data(result.workspace, asimov=result.asimov)
     fit_results, prefit_widths = result.fit_results, result.prefit_widths
+    definition, edges = result.definition, result.edges
     paths = []
-    if result.definition is not None:
+    tag = {"lumi_fb": result.lumi_fb, "pseudo_data": result.pseudo_data or result.asimov}
+    names = {"edges": edges, "unit": region_units(definition) if definition else "GeV"}
+    if definition is not None:
         channels = _data_per_channel(model, data)
         for stage, prediction in (
             ("prefit", cabinetry.model_utils.prediction(model)),
             ("postfit", cabinetry.model_utils.prediction(model, fit_results=fit_results)),
         ):
             paths += plots.data_mc(
-                prediction, channels, result.definition, folder, stage, result.lumi_fb, result.edges
+                prediction, channels, definition, folder, stage, edges=edges, **tag
             )
     constrained = [n for n, w in prefit_widths.items() if w > 0]
     systematics = [n for n in constrained if not n.startswith("staterror_")]
     gammas = [n for n in constrained if n.startswith("staterror_")]
-    paths += plots.pulls(fit_results, prefit_widths, systematics, folder, "pulls")
-    paths += plots.pulls(fit_results, prefit_widths, gammas, folder, "pulls_mc_statistics")
-    paths += plots.correlation_matrix(fit_results, folder, CORRELATION_THRESHOLD)
+    paths += plots.pulls(fit_results, prefit_widths, systematics, folder, "pulls", **tag, **names)
+    paths += plots.pulls(
+        fit_results, prefit_widths, gammas, folder, "pulls_mc_statistics", **tag, **names
+    )
+    paths += plots.correlation_matrix(fit_results, folder, CORRELATION_THRESHOLD, **tag, **names)
     if result.ranking:
-        paths += plots.ranking(result.ranking, fit_results, prefit_widths, folder)
-    paths += plots.cls_scan(result.upper_limit, folder)
+        paths += plots.ranking(result.ranking, fit_results, prefit_widths, folder, **tag, **names)
+    paths += plots.cls_scan(result.upper_limit, folder, **tag)
     return paths

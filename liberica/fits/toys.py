@@ -302,13 +302,20 @@ def default_workers() -> int:
 
 
 def write_results(
-    toy_sets: Sequence[ToySet], folder: pathlib.Path, settings: dict[str, Any]
+    toy_sets: Sequence[ToySet],
+    folder: pathlib.Path,
+    settings: dict[str, Any],
+    lumi_fb: float | None = None,
 ) -> dict[str, Any]:
-    """``folder/results.json`` and the pull plot (PNG and PDF); returns the JSON content."""
+    """``folder/results.json`` and the pull plot (PNG and PDF); returns the JSON content.
+
+    ``lumi_fb``, the run's luminosity, goes in the plot's label only.
+    """
     from liberica.fits import plots
 
     folder.mkdir(parents=True, exist_ok=True)
     content = {**settings, "toys": [s.to_dict() for s in toy_sets]}
-    content["figures"] = [str(p.name) for p in plots.toy_pulls(toy_sets, folder)]
+    figures = plots.toy_pulls(toy_sets, folder, lumi_fb=lumi_fb)
+    content["figures"] = [str(p.name) for p in figures]
     (folder / "results.json").write_text(json.dumps(content, indent=2) + "\n")
     return content
