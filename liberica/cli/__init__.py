@@ -4,74 +4,64 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import pathlib
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.logging import RichHandler
 from rich.table import Table
 
 from liberica import __version__
+from liberica.cli.console import NORMAL, QUIET, VERBOSE, Session, make_console
 
 log = logging.getLogger(__name__)
-console = Console()
+console = make_console()
+
+_SESSION, _VERBOSITY = "liberica.session", "liberica.verbosity"
 
 
-class _NoCancelledTasks(logging.Filter):
-    """Drops log records of cancelled asyncio tasks.
-
-    A local dask scheduler that closes while a progress bar's feed still
-    sleeps logs the feed's ``CancelledError`` as an error, with its traceback,
-    at the end of every successful run.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        import asyncio
-
-        return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+def _session() -> Session:
+    """This invocation's console session (made by ``main``)."""
+    return click.get_current_context().meta[_SESSION]
 
 
-def _configure_logging(verbose: bool) -> None:
-    # distributed sets its loggers to INFO as it is imported (here and in the workers
-    # this process starts), from dask's config, which reads the environment
-    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "info" if verbose else "warning")
-    handler = RichHandler(console=Console(stderr=True), show_path=False)
-    handler.addFilter(_NoCancelledTasks())
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[handler],
-        force=True,
-    )
-    for noisy in (
-        "numba",
-        "matplotlib",
-        "distributed",
-        "asyncio",
-        "fsspec",
-        "jax",
-        "onnx_ir",
-        "onnxscript",
-        "torch",
+def _set_verbosity(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value:
+        return
+    verbosity = VERBOSE if param.name == "verbose" else QUIET
+    ctx.meta[_VERBOSITY] = verbosity
+    if _SESSION in ctx.meta:  # a subcommand's -v/-q: main has configured logging already
+        ctx.meta[_SESSION].configure(verbosity)
+
+
+def _verbosity_options(func):
+    """-v/--verbose and -q/--quiet, taken before or after the subcommand."""
+    for flag, name, text in (
+        ("-q", "--quiet", "Warnings and results only: no info lines, no progress bars."),
+        ("-v", "--verbose", "Debug logging, and every repeated warning."),
     ):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    if not verbose:
-        # cabinetry logs every parameter, and warns once per template with an empty
-        # bin (hundreds of lines for the sparse ttbar templates); -v shows them
-        logging.getLogger("cabinetry").setLevel(logging.ERROR)
-        logging.getLogger("pyhf").setLevel(logging.WARNING)
+        func = click.option(
+            flag, name, is_flag=True, expose_value=False, callback=_set_verbosity, help=text
+        )(func)
+    return func
 
 
 @click.group()
 @click.version_option(__version__, prog_name="liberica")
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-def main(verbose: bool) -> None:
+@_verbosity_options
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """liberica: columnar collider-physics analysis, from ROOT files to histograms."""
-    _configure_logging(verbose)
+    session = Session()
+    session.configure(ctx.meta.get(_VERBOSITY, NORMAL))
+    ctx.meta[_SESSION] = session
+
+    def close() -> None:
+        for line in session.closing_lines():
+            console.print(line)
+
+    ctx.call_on_close(close)
 
 
 def _registered_names() -> list[str]:
@@ -98,6 +88,7 @@ def _command_line() -> str:
 
 
 @main.command()
+@_verbosity_options
 @click.argument("analysis", type=click.Choice(_registered_names()))
 @click.option(
     "--out",
@@ -262,6 +253,7 @@ def _process_options(func):
 
 
 @main.command()
+@_verbosity_options
 @click.argument("analysis")
 @click.option(
     "--fileset",
@@ -295,6 +287,7 @@ def _api_options(options: dict[str, Any]) -> dict[str, Any]:
     """``_process_options``'s values as :func:`liberica.api.process` takes them."""
     options = dict(options)
     options["systematics"] = not options.pop("no_systematics")
+    options["progress"] = _session().progress
     return options
 
 
@@ -359,6 +352,7 @@ def _print_summary(result) -> None:
 
 
 @main.command()
+@_verbosity_options
 @click.argument("analysis", default=None, required=False)
 @click.option(
     "--out",
@@ -456,6 +450,7 @@ def _fit_input_options(func):
 
 
 @main.command()
+@_verbosity_options
 @_fit_input_options
 @click.option(
     "--out",
@@ -498,6 +493,7 @@ def fit(
 
 
 @main.command()
+@_verbosity_options
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path))
 @click.option(
     "--analysis",
@@ -526,7 +522,7 @@ def search(
     from liberica.fits.search import sculpting_title, table_rows
 
     with _one_line_errors():
-        with console.status("search: spectrum fits" + (
+        with _session().status(console, "search: spectrum fits" + (
             ", profile-likelihood fits" if not no_profile_likelihood else "")):  # fmt: skip
             found = api.search(
                 run_dir,
@@ -561,6 +557,7 @@ def search(
 
 
 @main.command()
+@_verbosity_options
 @_fit_input_options
 @click.option(
     "--ntoys", type=click.IntRange(min=2), default=200, show_default=True, help="Toys per mu."
@@ -608,7 +605,10 @@ def toys(
         ) from None
     workers = workers or toys_module.default_workers()
     folder = run_dir / "fit" / "toys"
-    with _one_line_errors(), Progress(console=console, transient=True) as progress:
+    with (
+        _one_line_errors(),
+        Progress(console=console, transient=True, disable=not _session().progress) as progress,
+    ):
         task = progress.add_task(f"toys ({workers} workers)", total=ntoys * len(mus))
         result = api.toys(
             run_dir,
@@ -669,8 +669,8 @@ def _fit_and_print(
 
     ranking = options.get("ranking", True)
     with _one_line_errors():
-        with console.status(
-            "fitting: mu, significance, CLs limit" + (", ranking" if ranking else "")
+        with _session().status(
+            console, "fitting: mu, significance, CLs limit" + (", ranking" if ranking else "")
         ):
             result = api.fit(run, analysis, command=_command_line(), **options)
         if result.model_kind == "no_template_systematics":
@@ -749,6 +749,7 @@ def _print_fit(out_dir: pathlib.Path, result) -> None:
 
 
 @main.command()
+@_verbosity_options
 @click.argument("analysis", default=None, required=False)
 @click.option(
     "--classifier",
@@ -814,7 +815,7 @@ def train(
     """
     from liberica import api
 
-    with _one_line_errors(), console.status(f"training {folds} folds"):
+    with _one_line_errors(), _session().status(console, f"training {folds} folds"):
         result = api.train(
             analysis,
             classifier=classifier_name,

@@ -1,0 +1,59 @@
+"""The command line's console: plain unwrapped lines off a terminal, repeated warnings
+counted once, -v/-q anywhere on the line, and the total time at the end."""
+
+import io
+import logging
+
+import pytest
+from click.testing import CliRunner
+
+from liberica.cli import main
+from liberica.cli.console import QUIET, Session, make_console
+
+
+def test_off_a_terminal_lines_are_not_wrapped(monkeypatch):
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stdout", stream)
+    line = "sr_4l_low: merged " + ", ".join(
+        f"bins {i}-{i + 1} [{80 + 5 * i}, {90 + 5 * i})" for i in range(12)
+    )
+    assert len(line) > 200
+    make_console().print(line)
+    assert stream.getvalue() == line + "\n"  # one line, no escape codes
+
+
+def test_a_repeated_warning_is_shown_once_and_counted(capsys):
+    session = Session()
+    log = logging.getLogger("liberica.fits.templates")
+    for histogram in range(15):
+        log.warning("negative per-sample bin(s) set to %g: %s", 1e-6, f"h{histogram}")
+    log.warning("another kind")
+    shown = capsys.readouterr().err
+    assert shown.count("negative per-sample bin(s)") == 1 and "h0" in shown and "h1" not in shown
+    assert "another kind" in shown
+    lines = session.closing_lines()
+    assert any("repeated 14 more time(s)" in line for line in lines)
+    assert lines[-1].startswith("total time ")
+
+
+def test_quiet_hides_info_and_progress():
+    session = Session()
+    session.configure(QUIET)
+    assert not logging.getLogger("liberica").isEnabledFor(logging.INFO)
+    assert not session.progress
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-q", "process", "hzz4l", "--fileset", "missing.json", "--out", "o"],
+        ["process", "hzz4l", "--fileset", "missing.json", "--out", "o", "-q"],
+        ["process", "-v", "hzz4l", "--fileset", "missing.json", "--out", "o"],
+    ],
+)
+def test_verbosity_is_taken_anywhere_and_the_total_time_closes(args, tmp_path):
+    with CliRunner().isolated_filesystem(temp_dir=tmp_path):
+        done = CliRunner().invoke(main, args)
+    assert done.exit_code == 2, done.output
+    assert "missing.json" in done.output
+    assert done.output.rstrip().splitlines()[-1].startswith("total time ")
