@@ -743,7 +743,7 @@ def _print_fit(out_dir: pathlib.Path, result) -> None:
     for region, groups in result.templates.get("merged", {}).items():
         console.print(
             f"{region}: merged {', '.join(g['range'] for g in groups)} (too little MC; "
-            "fit_templates in the definition)"
+            "fit.templates in the definition)"
         )
     console.print(f"fit outputs in {out_dir}")
 

@@ -47,9 +47,9 @@ class ToyFit(NamedTuple):
 
     Attributes:
         mu_hat: fitted mu
-        up, down: MINOS errors (both positive)
+        up, down: MINOS errors, signed as mu's everywhere (up > 0, down < 0)
         pull: (mu_hat - mu_true) / the error on the side of the truth
-        covered: whether mu_true lies in [mu_hat - down, mu_hat + up]
+        covered: whether mu_true lies in [mu_hat + down, mu_hat + up]
         valid: whether the fit and MINOS converged
         status: the fit's status
     """
@@ -150,11 +150,11 @@ def fit_toy(likelihood: Likelihood, data: np.ndarray, mu_true: float, init: np.n
     status = minimum.status
     mu_hat = float(minimum.bestfit[likelihood.poi_index])
     down, up = minimum.minos.get(POI, (float("nan"), float("nan")))
-    up, down = float(up), float(-down)
-    sigma = up if mu_hat < mu_true else down
+    up, down = float(up), float(down)
+    sigma = up if mu_hat < mu_true else -down
     valid = bool(status.valid and status.minos_valid)
     pull = (mu_hat - mu_true) / sigma if valid and sigma > 0 else float("nan")
-    covered = bool(valid and mu_hat - down <= mu_true <= mu_hat + up)
+    covered = bool(valid and mu_hat + down <= mu_true <= mu_hat + up)
     return ToyFit(mu_hat, up, down, float(pull), covered, valid, status)
 
 

@@ -73,7 +73,7 @@ class Profile(NamedTuple):
         retries: retries of a failed chunk, in the worker that ran it, unless it
             failed on deterministic bad input (``analysis.runner``)
         resources: dask worker resources each chunk asks for
-        gpu: ``off``, ``prefer`` or ``require`` (see README)
+        gpu: ``off``, ``prefer`` or ``require`` (see docs/clusters.md)
         on_bad_file: ``fail`` or ``skip``
     """
 
