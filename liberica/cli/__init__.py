@@ -860,6 +860,3 @@ def train(
         f"models: {', '.join(str(r.path) for r in reports)}; ROC and score plots in {out_dir}"
     )
 
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,5 @@
+"""``python -m liberica.cli``: the command line."""
+
+from liberica.cli import main
+
+main()
