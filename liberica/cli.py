@@ -15,6 +15,8 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from liberica import __version__
+from liberica.option_types import LUMINOSITY, SEED, SIGNAL_STRENGTH, FiniteFloatList
+from liberica.samples.sample import DEFAULT_LUMI_FB
 
 log = logging.getLogger(__name__)
 console = Console()
@@ -114,19 +116,19 @@ def _analysis_and_definition(analysis: str):
 @click.option(
     "--lumi",
     "lumi_fb",
-    type=click.FloatRange(min=0, min_open=True),
-    default=140.0,
+    type=LUMINOSITY,
+    default=DEFAULT_LUMI_FB,
     show_default=True,
     help="Integrated luminosity of the pseudo-data, fb^-1.",
 )
 @click.option(
     "--mu-inject",
-    type=click.FloatRange(min=0),
+    type=SIGNAL_STRENGTH,
     default=1.0,
     show_default=True,
     help="Signal strength injected into the pseudo-data.",
 )
-@click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
+@click.option("--seed", type=SEED, default=42, show_default=True, help="Random seed.")
 @click.option(
     "--events-per-file",
     type=click.IntRange(min=1),
@@ -238,7 +240,7 @@ def _process_options(func):
         click.option(
             "--lumi",
             "lumi_fb",
-            type=float,
+            type=LUMINOSITY,
             default=None,
             help="Luminosity (fb^-1) for MC; default from the fileset's data metadata.",
         ),
@@ -444,7 +446,7 @@ def _print_summary(result) -> None:
     default=None,
     help="Total MC events of the embedded sample [default: the analysis's].",
 )
-@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--seed", type=SEED, default=42, show_default=True)
 @click.option("--no-fit", is_flag=True, help="Process only; skip the mu fit.")
 @_process_options
 def run(
@@ -630,11 +632,12 @@ def search(
 @click.option(
     "--mu",
     "mu_values",
+    type=FiniteFloatList(min=0),
     default="0,1,2",
     show_default=True,
     help="True values of mu, comma-separated.",
 )
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the toys.")
+@click.option("--seed", type=SEED, default=1, show_default=True, help="Seed of the toys.")
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -648,7 +651,7 @@ def toys(
     regions: str | None,
     maxiter: int | None,
     ntoys: int,
-    mu_values: str,
+    mu_values: tuple[float, ...],
     seed: int,
     workers: int | None,
 ) -> None:
@@ -665,12 +668,7 @@ def toys(
     from liberica.fits.run import observable_edges
     from liberica.fits.templates import TemplateRules
 
-    try:
-        mus = tuple(float(m) for m in mu_values.split(","))
-    except ValueError:
-        raise click.BadParameter(
-            f"not a list of numbers: {mu_values!r}", param_hint="--mu"
-        ) from None
+    mus = mu_values  # finite, >= 0: checked in parsing (option_types)
     definition, config, model_kind = _fit_inputs(run_dir, analysis, config_path, regions)
     folder = run_dir / "fit" / "toys"
     workers = workers or toys_module.default_workers()
@@ -914,7 +912,7 @@ def _print_fit(run_dir: pathlib.Path, results: dict) -> None:
     help="Train against every background, not only the classifier's background processes.",
 )
 @click.option("--unweighted", is_flag=True, help="Count events instead of using event weights.")
-@click.option("--seed", type=int, default=42, show_default=True, help="Training seed.")
+@click.option("--seed", type=SEED, default=42, show_default=True, help="Training seed.")
 @click.option(
     "--folds",
     type=click.IntRange(min=2),
