@@ -242,7 +242,8 @@ def _process_options(func):
             "lumi_fb",
             type=LUMINOSITY,
             default=None,
-            help="Luminosity (fb^-1) for MC; default from the fileset's data metadata.",
+            help="Luminosity (fb^-1) for MC; default from the fileset's data metadata "
+            "(lumi_fb), which it must agree with where the fileset states one.",
         ),
         click.option(
             "--model",
@@ -465,7 +466,7 @@ def run(
     """
     from liberica.analysis import registry
     from liberica.analysis.outputs import OutputError, check_writable
-    from liberica.samples import cached_sample
+    from liberica.samples import cached_sample, sample_folder
 
     analysis = analysis or registry.DEFAULT_ANALYSIS
     registered, definition = _analysis_and_definition(analysis)
@@ -476,9 +477,9 @@ def run(
     except OutputError as err:
         console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
         sys.exit(2)
-    sample = cached_sample(
-        registered, cache_dir / f"{registered.name}-{events}-seed{seed}", events=events, seed=seed
-    )
+    lumi_fb = options["lumi_fb"] or DEFAULT_LUMI_FB  # the data's, which MC is normalized to
+    folder = sample_folder(cache_dir, registered.name, events, seed, lumi_fb)
+    sample = cached_sample(registered, folder, events=events, seed=seed, lumi_fb=lumi_fb)
     result = _run_processing(analysis, sample.fileset_path, out_dir, **options)
     _print_summary(result)
     if no_fit:

@@ -201,6 +201,10 @@ def _data_with_mc_process(fileset, folder, setup):
     fileset[setup.data]["metadata"]["process"] = setup.sig_process
 
 
+def _unchanged(fileset, folder, setup):
+    """The fileset as it is: the case is in the command's options."""
+
+
 def _missing(fileset, folder, setup):
     fileset[setup.sig]["files"][str(folder / "nowhere.root")] = "mini"
 
@@ -241,6 +245,11 @@ CASES = [
     Case("per-lepton vectors of different lengths, skipped", _replace_bkg(_inconsistent_lengths), 0,
          "skipped 0 file(s) and 1 chunk(s), {bkg_entries:,} events", ("--on-bad-file", "skip")),
     Case("--out under a regular file", _out_under_a_file, 2, "cannot write outputs to ", generic=True),
+    Case("--lumi contradicting the data's lumi_fb", _unchanged, 2,
+         "the luminosity asked for (--lumi 333) contradicts sample '{data}': its metadata.lumi_fb is ",
+         ("--lumi", "333"), generic=True),
+    Case("a NaN lumi_fb", _metadata("data", lumi_fb=float("nan")), 2,
+         "sample '{data}': metadata.lumi_fb is nan, not a finite number > 0", generic=True),
     # refused before too: kept in the table
     Case("an unknown sample-level key", _unknown_sample_key, 2,
          "invalid fileset at '{sig}.metdata': unknown key", generic=True),
