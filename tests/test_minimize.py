@@ -4,11 +4,17 @@ import json
 import pathlib
 
 import cabinetry
+import numpy as np
 import pytest
 
 from liberica.fits.likelihood import Likelihood
 from liberica.fits.measurement import fit_signal_strength
-from liberica.fits.minimize import FitFailure, Objective, minimize
+from liberica.fits.minimize import (
+    EXACT_HESSIAN_CALLS,
+    FitFailure,
+    Objective,
+    minimize,
+)
 from liberica.fits.run import fit_workspace
 
 WORKSPACE = pathlib.Path(__file__).parent / "data" / "hzz4l_200k_seed2004_workspace.json"
@@ -79,3 +85,32 @@ def test_nothing_converging_raises_one_line_naming_the_step_and_bounds():
         step="test fit", call_limit=2, must_converge=False,
     )  # fmt: skip
     assert not last.status.valid and last.status.retries == 2
+
+
+def _bounded_quadratic() -> Objective:
+    """-2 ln L whose minimum (x = 3) lies beyond the bound x <= 1: the fit ends on the bound."""
+    return Objective(
+        lambda p: float((p[0] - 3.0) ** 2 + (p[1] - 1.0) ** 2),
+        lambda p: np.array([2.0 * (p[0] - 3.0), 2.0 * (p[1] - 1.0)]),
+        "exact",
+        lambda p: np.diag([2.0, 2.0]),
+        lambda p: np.array([2.0, 2.0]),
+    )
+
+
+def test_a_minimum_on_a_bound_is_found_with_migrad_s_own_hessian():
+    """Minuit2 carries an exact Hessian into bounded coordinates without the bound's
+    curvature: MIGRAD stalls with it, and the next attempt builds its own."""
+    minimum = minimize(
+        [_bounded_quadratic()], [0.5, 0.0], ["x", "y"], [(-1.0, 1.0), (-10.0, 10.0)],
+        [False, False], step="bounded fit",
+    )  # fmt: skip
+    status = minimum.status
+    assert status.valid and status.retries == 1, status
+    assert (
+        "invalid" in status.attempts[0] and f"(limit {EXACT_HESSIAN_CALLS})" in (status.attempts[0])
+    )
+    assert status.attempts[1].startswith("migrad, Hessian from the gradient strategy 1")
+    assert status.calls < EXACT_HESSIAN_CALLS
+    assert minimum.bestfit == pytest.approx([1.0, 1.0], abs=1e-3)
+    assert status.at_bound == ("x",)
