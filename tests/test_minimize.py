@@ -2,6 +2,7 @@
 
 import json
 import pathlib
+import time
 
 import cabinetry
 import numpy as np
@@ -11,6 +12,8 @@ from liberica.fits.likelihood import Likelihood
 from liberica.fits.measurement import fit_signal_strength
 from liberica.fits.minimize import (
     EXACT_HESSIAN_CALLS,
+    Deadline,
+    FitBudgetExceeded,
     FitFailure,
     Objective,
     minimize,
@@ -114,3 +117,37 @@ def test_a_minimum_on_a_bound_is_found_with_migrad_s_own_hessian():
     assert status.calls < EXACT_HESSIAN_CALLS
     assert minimum.bestfit == pytest.approx([1.0, 1.0], abs=1e-3)
     assert status.at_bound == ("x",)
+
+
+def test_a_fit_past_its_step_s_deadline_stops_in_one_line():
+    calls = []
+
+    def slow(p):
+        calls.append(1)
+        time.sleep(0.02)
+        return float((p[0] - 0.3) ** 2 + 10 * (p[1] - 0.5) ** 2)
+
+    deadline = Deadline.start("test step", 0.2, "TEST_SECONDS")
+    start = time.perf_counter()
+    with pytest.raises(FitBudgetExceeded) as spent:
+        minimize(
+            [Objective(slow, None, "slow")], [0.9, 0.9], ["x", "y"],
+            [(0.0, 1.0), (0.0, 1.0)], [False, False], step="slow fit", deadline=deadline,
+        )  # fmt: skip
+    assert time.perf_counter() - start < 0.2 + 0.5
+    assert isinstance(spent.value, FitFailure)  # the CLI's one line and exit code 2
+    message = str(spent.value)
+    assert "\n" not in message
+    assert message.startswith(
+        "test step stopped: its budget of 0.2 s (TEST_SECONDS) ran out in 'slow fit' after "
+    )
+    status = spent.value.status
+    assert not status.valid and len(calls) <= status.calls <= len(calls) + 1  # the one stopped
+    assert status.attempts[-1] == "stopped: the budget of test step (0.2 s) ran out"
+    # a spent deadline stops the next fit at once, before any call
+    with pytest.raises(FitBudgetExceeded):
+        minimize(
+            [Objective(slow, None, "slow")], [0.9, 0.9], ["x", "y"],
+            [(0.0, 1.0), (0.0, 1.0)], [False, False], step="next fit", deadline=deadline,
+            must_converge=False,
+        )  # fmt: skip
