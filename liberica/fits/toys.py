@@ -300,10 +300,9 @@ def run_toys(
 
         pool = loky.get_reusable_executor(max_workers=workers, env={"OMP_NUM_THREADS": "1"})
         futures = {
-            pool.submit(fit_batch, workspace_text, toys, mus[j], generation_of[j], first): (
-                j,
-                first,
-            )
+            pool.submit(
+                fit_batch, workspace_text, toys, mus[j], generation_of[j], first, call_limit
+            ): (j, first)
             for j, first, toys in tasks
         }
         from concurrent.futures import as_completed
