@@ -201,6 +201,10 @@ def _data_with_mc_process(fileset, folder, setup):
     fileset[setup.data]["metadata"]["process"] = setup.sig_process
 
 
+def _unchanged(fileset, folder, setup):
+    """The fileset as it is: the case is in the command's options."""
+
+
 def _missing(fileset, folder, setup):
     fileset[setup.sig]["files"][str(folder / "nowhere.root")] = "mini"
 
@@ -241,6 +245,11 @@ CASES = [
     Case("per-lepton vectors of different lengths, skipped", _replace_bkg(_inconsistent_lengths), 0,
          "skipped 0 file(s) and 1 chunk(s), {bkg_entries:,} events", ("--on-bad-file", "skip")),
     Case("--out under a regular file", _out_under_a_file, 2, "cannot write outputs to ", generic=True),
+    Case("--lumi contradicting the data's lumi_fb", _unchanged, 2,
+         "the luminosity asked for (--lumi 333) contradicts sample '{data}': its metadata.lumi_fb is ",
+         ("--lumi", "333"), generic=True),
+    Case("a NaN lumi_fb", _metadata("data", lumi_fb=float("nan")), 2,
+         "sample '{data}': metadata.lumi_fb is nan, not a finite number > 0", generic=True),
     # refused before too: kept in the table
     Case("an unknown sample-level key", _unknown_sample_key, 2,
          "invalid fileset at '{sig}.metdata': unknown key", generic=True),
@@ -399,6 +408,91 @@ def test_bad_input_exit_code_and_message(setup, case, tmp_path):
     assert done.returncode == case.exit_code, output
     if case.exit_code == 2:
         assert not (pathlib.Path(out) / "histograms.root").exists()
+
+
+class OptionCase(NamedTuple):
+    """A bad value of a numeric option: the command, the option and its value, and a
+    fragment of click's one line (which always names the option too)."""
+
+    command: str
+    option: str
+    value: str
+    fragment: str
+
+
+OPTION_CASES = [
+    OptionCase("generate", "--events", "999", "999 is not in the range x>=1000"),
+    OptionCase("generate", "--lumi", "-5", "-5.0 is not in the range x>0"),
+    OptionCase("generate", "--lumi", "0", "0.0 is not in the range x>0"),
+    OptionCase("generate", "--lumi", "nan", "nan is not a finite number"),
+    OptionCase("generate", "--lumi", "inf", "inf is not a finite number"),
+    OptionCase("generate", "--mu-inject", "-1", "-1.0 is not in the range x>=0"),
+    OptionCase("generate", "--mu-inject", "nan", "nan is not a finite number"),
+    OptionCase("generate", "--mu-inject", "inf", "inf is not a finite number"),
+    OptionCase("generate", "--seed", "-1", "-1 is not in the range 0<=x<=4294967295"),
+    OptionCase("generate", "--events-per-file", "0", "0 is not in the range x>=1"),
+    OptionCase("process", "--lumi", "-5", "-5.0 is not in the range x>0"),
+    OptionCase("process", "--lumi", "nan", "nan is not a finite number"),
+    OptionCase("process", "--lumi", "-inf", "-inf is not in the range x>0"),
+    OptionCase("process", "--lumi", "inf", "inf is not a finite number"),
+    OptionCase("process", "--workers", "0", "0 is not in the range x>=1"),
+    OptionCase("process", "--chunksize", "0", "0 is not in the range x>=1"),
+    OptionCase("process", "--chunksize", "1e5", "'1e5' is not a valid integer range"),
+    OptionCase("run", "--events", "999", "999 is not in the range x>=1000"),
+    OptionCase("run", "--seed", "-1", "-1 is not in the range 0<=x<=4294967295"),
+    OptionCase("run", "--lumi", "nan", "nan is not a finite number"),
+    OptionCase("run", "--lumi", "0", "0.0 is not in the range x>0"),
+    OptionCase("run", "--workers", "0", "0 is not in the range x>=1"),
+    OptionCase("run", "--chunksize", "-1", "-1 is not in the range x>=1"),
+    OptionCase("fit", "--maxiter", "0", "0 is not in the range x>=1"),
+    OptionCase("toys", "--maxiter", "0", "0 is not in the range x>=1"),
+    OptionCase("toys", "--ntoys", "1", "1 is not in the range x>=2"),
+    OptionCase("toys", "--mu", "0,nan", "nan is not a finite number"),
+    OptionCase("toys", "--mu", "0,-1", "-1.0 is not in the range x>=0"),
+    OptionCase("toys", "--mu", "0,inf", "inf is not a finite number"),
+    OptionCase("toys", "--mu", "1,,2", "'1,,2' is not a comma-separated list of numbers"),
+    OptionCase("toys", "--mu", "one", "'one' is not a valid float"),
+    OptionCase("toys", "--seed", "-1", "-1 is not in the range 0<=x<=4294967295"),
+    OptionCase("toys", "--workers", "0", "0 is not in the range x>=1"),
+    OptionCase("train", "--seed", "-1", "-1 is not in the range 0<=x<=4294967295"),
+    OptionCase("train", "--folds", "1", "1 is not in the range x>=2"),
+]
+"""Every numeric option of every command, with values click's own types let through
+before (a negative --lumi wrote negative yields with exit code 0; NaN and inf passed
+FloatRange): refused in parsing, before any work."""
+
+
+def _command_line(case: OptionCase, folder: pathlib.Path) -> list[str]:
+    """The command with its required arguments, then the bad option."""
+    run_dir = folder / "run_dir"
+    run_dir.mkdir(exist_ok=True)
+    out = str(folder / "out")
+    required = {
+        "generate": ["hzz4l", "--out", out],
+        "process": ["hzz4l", "--fileset", str(folder / "fileset.json"), "--out", out],
+        "run": ["hzz4l", "--out", out, "--cache", str(folder / "cache")],
+        "fit": [str(run_dir)],
+        "toys": [str(run_dir)],
+        "train": ["hzz4l", "--out", out, "--cache", str(folder / "cache")],
+    }[case.command]
+    return [case.command, *required, case.option, case.value]
+
+
+@pytest.mark.parametrize(
+    "case", OPTION_CASES, ids=[f"{c.command} {c.option} {c.value}" for c in OPTION_CASES]
+)
+def test_bad_option_values_are_refused_in_one_line_before_any_work(case, tmp_path):
+    from click.testing import CliRunner
+
+    from liberica.cli import main
+
+    result = CliRunner().invoke(main, _command_line(case, tmp_path))
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit), result.output  # no other exception
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert errors == [f"Error: Invalid value for '{case.option}': {case.fragment}."], result.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
+    assert not (tmp_path / "run_dir" / "fit").exists()
 
 
 def test_skip_lists_every_file_and_chunk_and_the_accounting_closes(small_sample, tmp_path):

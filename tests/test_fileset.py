@@ -103,3 +103,35 @@ def test_relative_paths_resolve_against_fileset(tmp_path, data_a):
     path = tmp_path / "sub" / "fileset.yaml"
     path.write_text("data:\n  files: {a.root: mini}\n  metadata: {is_data: true}\n")
     assert list(fileset.read(path)["data"]["files"]) == [str(tmp_path / "sub" / "a.root")]
+
+
+def _data(lumi_fb=None, process="data"):
+    metadata = {"process": process} if lumi_fb is None else {"process": process, "lumi_fb": lumi_fb}
+    return {"files": {"data.root": "mini"}, "metadata": metadata}
+
+
+def test_the_luminosity_is_the_data_s_and_a_contradiction_is_refused():
+    from liberica.processors.formats.daml_csv import DAML_CSV
+
+    stated = {"data": _data(20.0)}
+    assert fileset.luminosity(stated, None, 140.0, OPEN_DATA) == 20.0
+    assert fileset.luminosity(stated, 20.0, 140.0, OPEN_DATA) == 20.0
+    assert fileset.luminosity({"data": _data()}, None, 140.0, OPEN_DATA) == 140.0
+    assert fileset.luminosity({"data": _data()}, 10.0, 140.0, OPEN_DATA) == 10.0
+    with pytest.raises(
+        fileset.FilesetError,
+        match=r"^the luminosity asked for \(--lumi 140\) contradicts sample 'data': its "
+        r"metadata.lumi_fb is 20;",
+    ):
+        fileset.luminosity(stated, 140.0, 140.0, OPEN_DATA)
+    periods = {"data_A": _data(10.0), "data_B": _data(20.0)}
+    with pytest.raises(
+        fileset.FilesetError,
+        match=r"data samples 'data_A' and 'data_B' state different luminosities "
+        r"\(metadata.lumi_fb 10 and 20\)",
+    ):
+        fileset.luminosity(periods, None, 140.0, OPEN_DATA)
+    # a table's MC weights are normalized: --lumi can only agree with the data's
+    assert fileset.luminosity(stated, 20.0, 140.0, DAML_CSV) == 20.0
+    with pytest.raises(fileset.FilesetError, match=r"--lumi 20 cannot rescale daml_csv MC"):
+        fileset.luminosity({"data": _data()}, 20.0, 140.0, DAML_CSV)

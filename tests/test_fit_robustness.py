@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import cabinetry
 import numpy as np
@@ -13,7 +14,10 @@ from liberica.analysis.hzz4l.generator import generate_hzz4l
 from liberica.core.definition import load
 from liberica.fits.config import build_config
 from liberica.fits.likelihood import Likelihood
-from liberica.fits.measurement import build_workspace, fit_signal_strength
+from liberica.fits.limit import upper_limit
+from liberica.fits.measurement import build_workspace, discovery_significance, fit_signal_strength
+from liberica.fits.minimize import EXACT_HESSIAN_CALLS, FitBudgetExceeded
+from liberica.fits.ranking import rank
 from liberica.fits.run import observable_edges
 from liberica.fits.templates import TemplateRules
 from liberica.orchestration.pipeline import run_processor
@@ -121,3 +125,76 @@ def test_the_toys_command_writes_results_and_pull_plots(small_runs):
             assert key in toy_set
     assert {"pulls.png", "pulls.pdf"} <= {p.name for p in (run / "fit" / "toys").iterdir()}
     assert "pull width" in done.stdout
+
+
+def _scaled_mc(workspace: dict, factor: float) -> dict:
+    """The workspace with every MC template (nominal, variations, MC-statistics errors)
+    scaled by ``factor`` and the data as they were: MC normalized to another luminosity."""
+    scaled = json.loads(json.dumps(workspace))
+    for channel in scaled["channels"]:
+        for sample in channel["samples"]:
+            sample["data"] = [x * factor for x in sample["data"]]
+            for modifier in sample["modifiers"]:
+                if modifier["type"] == "histosys":
+                    modifier["data"] = {
+                        k: [x * factor for x in v] for k, v in modifier["data"].items()
+                    }
+                elif modifier["type"] == "staterror":
+                    modifier["data"] = [x * factor for x in modifier["data"]]
+    return scaled
+
+
+def test_a_model_far_from_its_data_ends_within_its_budget(small_runs, tmp_path):
+    """MC at 0.14 of the data (20 against 140 fb^-1): nuisance parameters end on their
+    bounds, where MIGRAD with the exact Hessian stalls. Every fit converges in at
+    most two attempts, and a step past its budget stops in one line."""
+    definition = load("hzz4l")
+    workspace, _ = build_workspace(
+        build_config(definition, small_runs["full"]),
+        tmp_path / "workspace.json",
+        TemplateRules(**definition.fit_templates),
+        observable_edges(definition),
+    )
+    mismatched = _scaled_mc(workspace, 0.14)
+    likelihood = Likelihood(mismatched)
+    model, data = cabinetry.model_utils.model_and_data(mismatched)
+    mu, fit_results, _ = fit_signal_strength(model, data, likelihood.objective, seconds=30)
+    assert mu.bestfit > 3  # the data hold seven times the MC
+    significance = discovery_significance(mismatched, likelihood, seconds=30)
+    assert significance.observed > 0
+    for status in likelihood.statuses:
+        assert status.valid and status.retries <= 1, status
+        assert status.calls < 2 * EXACT_HESSIAN_CALLS + 2_000, status
+    free = likelihood.statuses[0]  # on data: parameters on their bound, the second attempt
+    assert free.at_bound and free.attempts[1].startswith("migrad, Hessian from the gradient")
+    for step, run_step, seconds in (
+        ("upper limit (CLs scan)", lambda s: upper_limit(likelihood, seconds=s), 2.0),
+        ("ranking", lambda s: rank(likelihood, fit_results, seconds=s), 1.0),
+    ):
+        start = time.perf_counter()
+        with pytest.raises(FitBudgetExceeded) as spent:
+            run_step(seconds)
+        assert time.perf_counter() - start < seconds + 3.0  # one fit's time past the budget
+        message = str(spent.value)
+        assert "\n" not in message and message.startswith(
+            f"{step} stopped: its budget of {seconds:g} s (liberica.fits."
+        )
+
+
+def test_a_step_past_its_budget_exits_2_in_one_line(small_runs, monkeypatch):
+    """The CLI turns the budget's FitFailure into its one line, as any failed fit."""
+    from click.testing import CliRunner
+
+    from liberica.cli import main
+
+    monkeypatch.setattr("liberica.fits.measurement.MU_FIT_SECONDS", 0.0)
+    result = CliRunner().invoke(
+        main, ["fit", str(small_runs["nominal"]), "--no-ranking", "--no-figures"]
+    )
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: observed fit of mu stopped: its budget of 0 s "
+        "(liberica.fits.measurement.MU_FIT_SECONDS) ran out in 'observed fit' after 0 calls; "
+        "fits this slow mean a model far from the data (compare its pre-fit yields with the data)"
+    ], result.output

@@ -2,13 +2,22 @@
 
 import json
 import pathlib
+import time
 
 import cabinetry
+import numpy as np
 import pytest
 
 from liberica.fits.likelihood import Likelihood
 from liberica.fits.measurement import fit_signal_strength
-from liberica.fits.minimize import FitFailure, Objective, minimize
+from liberica.fits.minimize import (
+    EXACT_HESSIAN_CALLS,
+    Deadline,
+    FitBudgetExceeded,
+    FitFailure,
+    Objective,
+    minimize,
+)
 from liberica.fits.run import fit_workspace
 
 WORKSPACE = pathlib.Path(__file__).parent / "data" / "hzz4l_200k_seed2004_workspace.json"
@@ -79,3 +88,66 @@ def test_nothing_converging_raises_one_line_naming_the_step_and_bounds():
         step="test fit", call_limit=2, must_converge=False,
     )  # fmt: skip
     assert not last.status.valid and last.status.retries == 2
+
+
+def _bounded_quadratic() -> Objective:
+    """-2 ln L whose minimum (x = 3) lies beyond the bound x <= 1: the fit ends on the bound."""
+    return Objective(
+        lambda p: float((p[0] - 3.0) ** 2 + (p[1] - 1.0) ** 2),
+        lambda p: np.array([2.0 * (p[0] - 3.0), 2.0 * (p[1] - 1.0)]),
+        "exact",
+        lambda p: np.diag([2.0, 2.0]),
+        lambda p: np.array([2.0, 2.0]),
+    )
+
+
+def test_a_minimum_on_a_bound_is_found_with_migrad_s_own_hessian():
+    """Minuit2 carries an exact Hessian into bounded coordinates without the bound's
+    curvature: MIGRAD stalls with it, and the next attempt builds its own."""
+    minimum = minimize(
+        [_bounded_quadratic()], [0.5, 0.0], ["x", "y"], [(-1.0, 1.0), (-10.0, 10.0)],
+        [False, False], step="bounded fit",
+    )  # fmt: skip
+    status = minimum.status
+    assert status.valid and status.retries == 1, status
+    assert (
+        "invalid" in status.attempts[0] and f"(limit {EXACT_HESSIAN_CALLS})" in (status.attempts[0])
+    )
+    assert status.attempts[1].startswith("migrad, Hessian from the gradient strategy 1")
+    assert status.calls < EXACT_HESSIAN_CALLS
+    assert minimum.bestfit == pytest.approx([1.0, 1.0], abs=1e-3)
+    assert status.at_bound == ("x",)
+
+
+def test_a_fit_past_its_step_s_deadline_stops_in_one_line():
+    calls = []
+
+    def slow(p):
+        calls.append(1)
+        time.sleep(0.02)
+        return float((p[0] - 0.3) ** 2 + 10 * (p[1] - 0.5) ** 2)
+
+    deadline = Deadline.start("test step", 0.2, "TEST_SECONDS")
+    start = time.perf_counter()
+    with pytest.raises(FitBudgetExceeded) as spent:
+        minimize(
+            [Objective(slow, None, "slow")], [0.9, 0.9], ["x", "y"],
+            [(0.0, 1.0), (0.0, 1.0)], [False, False], step="slow fit", deadline=deadline,
+        )  # fmt: skip
+    assert time.perf_counter() - start < 0.2 + 0.5
+    assert isinstance(spent.value, FitFailure)  # the CLI's one line and exit code 2
+    message = str(spent.value)
+    assert "\n" not in message
+    assert message.startswith(
+        "test step stopped: its budget of 0.2 s (TEST_SECONDS) ran out in 'slow fit' after "
+    )
+    status = spent.value.status
+    assert not status.valid and len(calls) <= status.calls <= len(calls) + 1  # the one stopped
+    assert status.attempts[-1] == "stopped: the budget of test step (0.2 s) ran out"
+    # a spent deadline stops the next fit at once, before any call
+    with pytest.raises(FitBudgetExceeded):
+        minimize(
+            [Objective(slow, None, "slow")], [0.9, 0.9], ["x", "y"],
+            [(0.0, 1.0), (0.0, 1.0)], [False, False], step="next fit", deadline=deadline,
+            must_converge=False,
+        )  # fmt: skip

@@ -57,3 +57,19 @@ def test_failed_toy_fits_are_counted_not_dropped(tiny_workspace_module):
     assert summary["fit_status"]["n_fits"] == 30 and summary["fit_status"]["n_valid"] == 0
     assert len(summary["fit_status"]["failed"]) == 30
     assert np.isnan(starved.pull_mean) and len(summary["per_toy"]["valid"]) == 30
+    # the call limit reaches the worker processes too (it did not: --maxiter was ignored)
+    (pooled,) = run_toys(tiny_workspace_module, (1.0,), ntoys=4, seed=5, workers=2, call_limit=2)
+    assert pooled.n == 4 and pooled.n_failed == 4
+
+
+def test_a_toy_fit_past_its_budget_counts_as_failed(tiny_workspace_module):
+    """A toy whose fit outlasts TOY_FIT_SECONDS is a failed toy, not a hang or an error."""
+    from liberica.fits.likelihood import Likelihood
+    from liberica.fits.toys import fit_toy
+
+    likelihood = Likelihood(tiny_workspace_module)
+    spent = fit_toy(likelihood, likelihood.data, 1.0, likelihood.init, "toy 0", seconds=0.0)
+    assert not spent.valid and np.isnan(spent.pull) and not spent.covered
+    assert spent.status.attempts[-1] == "stopped: the budget of toy 0 (0 s) ran out"
+    fitted = fit_toy(likelihood, likelihood.data, 1.0, likelihood.init, "toy 1")
+    assert fitted.valid

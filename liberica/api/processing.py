@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from liberica.core import definition as definition_module
 from liberica.core.definition import AnalysisDefinition
+from liberica.samples.sample import DEFAULT_LUMI_FB
 
 if TYPE_CHECKING:
     from liberica.fits.results import FitResult
@@ -20,9 +21,6 @@ log = logging.getLogger(__name__)
 
 #: where ``run`` generates an analysis's embedded sample once and reuses it
 DEFAULT_CACHE = pathlib.Path("liberica-data")
-
-#: the luminosity (fb^-1) of generated pseudo-data unless asked otherwise
-DEFAULT_LUMI_FB = 140.0
 
 Analysis = str | pathlib.Path | AnalysisDefinition
 """An analysis as the API takes it: a registered name, ``NAME:VARIANT``, a YAML path, or a
@@ -233,18 +231,12 @@ def embedded_sample(
     Each (events, seed, luminosity) has its own folder, so a run at another
     luminosity never reads pseudo-data made for the first.
     """
-    from liberica.samples import cached_sample
+    from liberica.samples import cached_sample, sample_folder
 
     registered = load_definition(analysis).registered()
     events = registered.default_events if events is None else events
-    folder = pathlib.Path(cache) / _cache_name(registered.name, events, seed, lumi_fb)
+    folder = sample_folder(pathlib.Path(cache), registered.name, events, seed, lumi_fb)
     return cached_sample(registered, folder, events=events, seed=seed, lumi_fb=lumi_fb)
-
-
-def _cache_name(name: str, events: int, seed: int, lumi_fb: float) -> str:
-    # the default luminosity keeps the folder name caches made before it was recorded have
-    lumi = "" if lumi_fb == DEFAULT_LUMI_FB else f"-lumi{lumi_fb:g}"
-    return f"{name}-{events}-seed{seed}{lumi}"
 
 
 def run(

@@ -14,6 +14,8 @@ from rich.table import Table
 
 from liberica import __version__
 from liberica.cli.console import NORMAL, QUIET, VERBOSE, Session, make_console
+from liberica.cli.option_types import LUMINOSITY, SEED, SIGNAL_STRENGTH, FiniteFloatList
+from liberica.samples.sample import DEFAULT_LUMI_FB
 
 log = logging.getLogger(__name__)
 console = make_console()
@@ -106,19 +108,19 @@ def _command_line() -> str:
 @click.option(
     "--lumi",
     "lumi_fb",
-    type=click.FloatRange(min=0, min_open=True),
-    default=140.0,
+    type=LUMINOSITY,
+    default=DEFAULT_LUMI_FB,
     show_default=True,
     help="Integrated luminosity of the pseudo-data, fb^-1.",
 )
 @click.option(
     "--mu-inject",
-    type=click.FloatRange(min=0),
+    type=SIGNAL_STRENGTH,
     default=1.0,
     show_default=True,
     help="Signal strength injected into the pseudo-data.",
 )
-@click.option("--seed", type=int, default=42, show_default=True, help="Random seed.")
+@click.option("--seed", type=SEED, default=42, show_default=True, help="Random seed.")
 @click.option(
     "--events-per-file",
     type=click.IntRange(min=1),
@@ -223,9 +225,10 @@ def _process_options(func):
         click.option(
             "--lumi",
             "lumi_fb",
-            type=float,
+            type=LUMINOSITY,
             default=None,
-            help="Luminosity (fb^-1) for MC; default from the fileset's data metadata.",
+            help="Luminosity (fb^-1) for MC; default from the fileset's data metadata "
+            "(lumi_fb), which it must agree with where the fileset states one.",
         ),
         click.option(
             "--model",
@@ -374,7 +377,7 @@ def _print_summary(result) -> None:
     default=None,
     help="Total MC events of the embedded sample [default: the analysis's].",
 )
-@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--seed", type=SEED, default=42, show_default=True)
 @click.option("--no-fit", is_flag=True, help="Process only; skip the mu fit.")
 @_process_options
 def run(
@@ -565,11 +568,12 @@ def search(
 @click.option(
     "--mu",
     "mu_values",
+    type=FiniteFloatList(min=0),
     default="0,1,2",
     show_default=True,
     help="True values of mu, comma-separated.",
 )
-@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the toys.")
+@click.option("--seed", type=SEED, default=1, show_default=True, help="Seed of the toys.")
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -583,7 +587,7 @@ def toys(
     regions: str | None,
     maxiter: int | None,
     ntoys: int,
-    mu_values: str,
+    mu_values: tuple[float, ...],
     seed: int,
     workers: int | None,
 ) -> None:
@@ -597,12 +601,7 @@ def toys(
     from liberica import api
     from liberica.fits import toys as toys_module
 
-    try:
-        mus = tuple(float(m) for m in mu_values.split(","))
-    except ValueError:
-        raise click.BadParameter(
-            f"not a list of numbers: {mu_values!r}", param_hint="--mu"
-        ) from None
+    mus = mu_values  # finite, >= 0: checked in parsing (option_types)
     workers = workers or toys_module.default_workers()
     folder = run_dir / "fit" / "toys"
     with (
@@ -786,7 +785,7 @@ def _print_fit(out_dir: pathlib.Path, result) -> None:
     help="Train against every background, not only the classifier's background processes.",
 )
 @click.option("--unweighted", is_flag=True, help="Count events instead of using event weights.")
-@click.option("--seed", type=int, default=42, show_default=True, help="Training seed.")
+@click.option("--seed", type=SEED, default=42, show_default=True, help="Training seed.")
 @click.option(
     "--folds",
     type=click.IntRange(min=2),
@@ -859,4 +858,3 @@ def train(
     console.print(
         f"models: {', '.join(str(r.path) for r in reports)}; ROC and score plots in {out_dir}"
     )
-

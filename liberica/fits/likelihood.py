@@ -35,7 +35,7 @@ import cabinetry
 import numpy as np
 import pyhf
 
-from liberica.fits.minimize import FitStatus, Minimum, Objective, minimize
+from liberica.fits.minimize import Deadline, FitStatus, Minimum, Objective, minimize
 
 YIELD_FLOOR = 1e-6
 """Expected yields below this are replaced by ``floor**2 / (2 floor - yield)``: positive for
@@ -130,6 +130,22 @@ class Likelihood:
         """The status of every fit made on this likelihood, in order."""
         self.call_limit: int | None = None
         """MIGRAD's call limit for every attempt of every fit (``maxiter``), or None."""
+        self.deadline: Deadline | None = None
+        """The budget of seconds of the step whose fits run now (:meth:`budget`), or None."""
+
+    @contextlib.contextmanager
+    def budget(self, step: str, seconds: float, source: str) -> Iterator[None]:
+        """Give the fits made within the block ``seconds`` in all, as the step ``step``.
+
+        A fit still running when they are spent stops, and raises ``FitBudgetExceeded``
+        naming the step and ``source`` (where the budget is set).
+        """
+        previous = self.deadline
+        self.deadline = Deadline.start(step, seconds, source)
+        try:
+            yield
+        finally:
+            self.deadline = previous
 
     def twice_nll(self, pars: Sequence[float], data: np.ndarray | None = None) -> float:
         """-2 ln L at ``pars``."""
@@ -195,6 +211,7 @@ class Likelihood:
             minos=minos,
             must_converge=must_converge,
             call_limit=self.call_limit,
+            deadline=self.deadline,
         )
         self.statuses.append(minimum.status)
         return minimum

@@ -24,6 +24,10 @@ from liberica.fits.likelihood import FitPoint, Likelihood
 
 log = logging.getLogger(__name__)
 
+UPPER_LIMIT_SECONDS = 600.0
+"""Budget of the CLs limit (the fits of the calculator, the coarse scan and Brent's
+refinements, about 100 fits): about 1-4 s on hzz4l's samples here."""
+
 #: the expected band, in standard deviations of the background-only test statistic;
 #: +2 gives the lowest limit, so the limits come out ordered -2, -1, 0, +1, +2 sigma
 _BAND = (2.0, 1.0, 0.0, -1.0, -2.0)
@@ -116,6 +120,7 @@ def upper_limit(
     confidence_level: float = 0.95,
     scan_points: int = 16,
     scan_max: float | None = None,
+    seconds: float | None = None,
 ) -> UpperLimit:
     """Observed and expected CLs upper limits on mu.
 
@@ -124,7 +129,22 @@ def upper_limit(
         confidence_level: the limit's confidence level
         scan_points: points of the coarse scan that brackets the crossings
         scan_max: end of the scan; default mu_hat + 5 sigma(mu_hat), at least 1
+        seconds: the budget of every fit of the limit [default: ``UPPER_LIMIT_SECONDS``]
+
+    Raises:
+        FitBudgetExceeded: if its fits take longer than their budget
     """
+    with likelihood.budget(
+        "upper limit (CLs scan)",
+        UPPER_LIMIT_SECONDS if seconds is None else seconds,
+        "liberica.fits.limit.UPPER_LIMIT_SECONDS",
+    ):
+        return _upper_limit(likelihood, confidence_level, scan_points, scan_max)
+
+
+def _upper_limit(
+    likelihood: Likelihood, confidence_level: float, scan_points: int, scan_max: float | None
+) -> UpperLimit:
     calculator = CLsCalculator(likelihood)
     alpha = 1.0 - confidence_level
     if scan_max is None:

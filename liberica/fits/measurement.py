@@ -17,10 +17,17 @@ from liberica.core.errors import LibericaError
 from liberica.fits import templates
 from liberica.fits.config import POI
 from liberica.fits.likelihood import Likelihood, twice_nll_function
-from liberica.fits.minimize import FitStatus, Minimum, Objective, minimize
+from liberica.fits.minimize import Deadline, FitStatus, Minimum, Objective, minimize
 from liberica.fits.templates import TemplateRules
 
 log = logging.getLogger(__name__)
+
+MU_FIT_SECONDS = 300.0
+"""Budget of the fit of mu (total and stat-only, with HESSE and MINOS) on data or on the
+Asimov data set: about 1-6 s each on hzz4l's samples here."""
+
+SIGNIFICANCE_SECONDS = 300.0
+"""Budget of the discovery significance (four fits): under 1 s on hzz4l's samples here."""
 
 
 class SignalStrength(NamedTuple):
@@ -155,6 +162,7 @@ def fit_signal_strength(
     label: str = "observed",
     call_limit: int | None = None,
     first_call_limit: int | None = None,
+    seconds: float | None = None,
 ) -> tuple[SignalStrength, FitResults, dict[str, FitStatus]]:
     """Total fit with MINOS on mu, then the stat-only fit (every NP fixed at its best fit).
 
@@ -167,6 +175,7 @@ def fit_signal_strength(
         label: names the fits in their status and errors, e.g. ``Asimov``
         call_limit: MIGRAD's call limit for every attempt (``maxiter``)
         first_call_limit: a call limit for the first attempt (to test the ladder)
+        seconds: the budget of both fits [default: ``MU_FIT_SECONDS``]
 
     Returns:
         the measured mu, the total fit as cabinetry's FitResults, and the
@@ -174,7 +183,13 @@ def fit_signal_strength(
 
     Raises:
         FitFailure: if either fit does not converge
+        FitBudgetExceeded: if they take longer than their budget
     """
+    deadline = Deadline.start(
+        f"{label} fit of mu",
+        MU_FIT_SECONDS if seconds is None else seconds,
+        "liberica.fits.measurement.MU_FIT_SECONDS",
+    )
     index = model.config.poi_index
     labels = list(model.config.par_names)
     bounds = [tuple(b) for b in model.config.suggested_bounds()]
@@ -193,6 +208,7 @@ def fit_signal_strength(
         minos=[POI],
         call_limit=call_limit,
         first_call_limit=first_call_limit,
+        deadline=deadline,
     )
     hold = [True] * len(labels)
     hold[index] = False
@@ -206,6 +222,7 @@ def fit_signal_strength(
         errors=True,
         minos=[POI],
         call_limit=call_limit,
+        deadline=deadline,
     )
     down, up = total.minos[POI]
     stat_down, stat_up = stat.minos[POI]
@@ -241,12 +258,22 @@ def _z_from_q0(likelihood: Likelihood, data: np.ndarray, label: str) -> float:
 
 
 def discovery_significance(
-    workspace: dict[str, Any], likelihood: Likelihood | None = None
+    workspace: dict[str, Any], likelihood: Likelihood | None = None, seconds: float | None = None
 ) -> Significance:
-    """Observed and expected (pre-fit Asimov, mu = 1) discovery significance."""
+    """Observed and expected (pre-fit Asimov, mu = 1) discovery significance.
+
+    Raises:
+        FitBudgetExceeded: if its fits take longer than ``seconds`` [default:
+            ``SIGNIFICANCE_SECONDS``]
+    """
     likelihood = likelihood or Likelihood(workspace)
     _, asimov = cabinetry.model_utils.model_and_data(workspace, asimov=True)
-    return Significance.from_z(
-        _z_from_q0(likelihood, likelihood.data, "observed"),
-        _z_from_q0(likelihood, np.asarray(asimov), "expected"),
-    )
+    with likelihood.budget(
+        "significance",
+        SIGNIFICANCE_SECONDS if seconds is None else seconds,
+        "liberica.fits.measurement.SIGNIFICANCE_SECONDS",
+    ):
+        return Significance.from_z(
+            _z_from_q0(likelihood, likelihood.data, "observed"),
+            _z_from_q0(likelihood, np.asarray(asimov), "expected"),
+        )

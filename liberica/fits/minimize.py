@@ -5,7 +5,9 @@ traceback. Each fit runs the ladder below and stops at the first attempt that
 gives a valid minimum:
 
 1. MIGRAD at the fit's strategy (1), then at strategy 2, each starting from
-   the last point;
+   the last point. Where the objective gives its exact Hessian, a failed
+   attempt is followed at once by MIGRAD with the Hessian it builds from the
+   gradient (below);
 2. where the last point has parameters on a bound that the gradient pushes
    outwards, the minimum lies on that bound: those parameters are held there
    and MIGRAD (strategy 2) minimizes the others. This is a minimum of the
@@ -20,6 +22,31 @@ Strategy 0 was tried first for the compiled likelihood's many refits: from
 pyhf's suggested initial values it took up to 65,000 calls and failed on small
 samples where strategy 1, with the exact Hessian, converged in 32.
 
+The exact Hessian (the compiled likelihood's) fails where the minimum lies on a
+bound. Minuit2 carries it into its internal coordinates of a bounded parameter
+as J^T H J, with J the derivative of the bound's sine transformation, which is
+zero at the bound, and MIGRAD stalls. In a model far from its data (MC at 20
+fb^-1 against data at 140: the luminosity and a cross-section on their +-10
+bounds) every fit stalled so, at EDM 1e3-1e4 after 5,000-25,000 calls, at
+strategy 1 and again at 2, before the bound parameters were held: 500 s for
+the CLs scan's 100 fits, 19 minutes with the ranking. MIGRAD with a Hessian of
+its own, from the exact gradient, converged in about 1,800 calls. With the exact
+Hessian the fits of the default sample converge in at most about 100 calls, so
+an attempt with it gets at most ``EXACT_HESSIAN_CALLS``.
+
+Each attempt is one MIGRAD (``iterate=1``): iminuit's default repeats an
+invalid MIGRAD up to four times more, each after a SIMPLEX at strategy 2, which
+multiplied the rungs above (an attempt with a call limit of 1,000 made 4,300
+calls).
+
+Budgets: each attempt is limited to ``call_limit`` calls (``--maxiter``), else
+to Minuit2's own limit (200 + 100 n + 5 n^2 for n floating parameters), and
+``EXACT_HESSIAN_CALLS`` with the exact Hessian; the ladder has at most five
+attempts per objective. Each fit step gives its fits a :class:`Deadline` (the
+seconds are the step's own, e.g. ``fits.limit.UPPER_LIMIT_SECONDS``): a fit
+still running when it passes stops, and the step fails with
+:class:`FitBudgetExceeded`, in one line naming the step and its budget.
+
 Every fit returns a :class:`FitStatus` (valid, EDM, strategy, calls, retries,
 each attempt). A fit that must converge raises :class:`FitFailure` when the
 ladder ends without a valid minimum; its message is one line naming the step,
@@ -29,6 +56,7 @@ the EDM and the parameters at or near a bound.
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -45,6 +73,17 @@ TOLERANCE = 1e-3
 fits up to 1e-4 above the minimum here, moving mu by 1% of its error."""
 
 MAX_STRATEGY = 2
+
+MAX_EDM = 1e-3
+"""A minimum MIGRAD calls valid counts as one only below this EDM. Valid fits here end
+below 2e-5, yet a ranking refit of a model far from its data (the exact Hessian, one
+parameter held) came back "valid" with EDM 1.7e3, -2 ln L 514 above the minimum that
+MIGRAD with its own Hessian then found."""
+
+EXACT_HESSIAN_CALLS = 1_000
+"""At most this many calls for an attempt with the objective's exact Hessian: the fits of
+the default sample converge in at most about 100; one that has not by then stalls (a
+minimum on a bound, above) and the next attempt builds its own Hessian."""
 
 
 class Objective(NamedTuple):
@@ -137,6 +176,75 @@ class FitFailure(LibericaError, RuntimeError):
         )
 
 
+class Deadline(NamedTuple):
+    """The wall-time budget of a fit step, shared by its fits.
+
+    Attributes:
+        step: the step it bounds, e.g. ``upper limit (CLs scan)``
+        seconds: the budget
+        source: where the budget is set, for the message (e.g. a constant's name)
+        ends: ``time.monotonic()`` when it is spent
+    """
+
+    step: str
+    seconds: float
+    source: str
+    ends: float
+
+    @classmethod
+    def start(cls, step: str, seconds: float, source: str) -> Deadline:
+        """A deadline ``seconds`` from now."""
+        return cls(step, float(seconds), source, time.monotonic() + float(seconds))
+
+    def passed(self) -> bool:
+        """Whether the budget is spent."""
+        return time.monotonic() > self.ends
+
+
+class FitBudgetExceeded(FitFailure):
+    """A fit step spent its budget of seconds: one line naming the step, the budget and
+    the fit it stopped in. ``status`` is that fit's status (invalid)."""
+
+    def __init__(self, deadline: Deadline, fit: str, status: FitStatus) -> None:
+        self.status = status
+        self.deadline = deadline
+        RuntimeError.__init__(
+            self,
+            f"{deadline.step} stopped: its budget of {deadline.seconds:g} s ({deadline.source}) "
+            f"ran out in '{fit}' after {status.calls} calls; fits this slow mean a model far "
+            "from the data (compare its pre-fit yields with the data)",
+        )
+
+
+class _DeadlinePassed(Exception):
+    """Raised inside an objective, through MIGRAD, when the step's deadline passes."""
+
+
+def _watched(objective: Objective, deadline: Deadline | None) -> Objective:
+    """The objective, each of its functions raising :class:`_DeadlinePassed` once the
+    deadline has passed (iminuit passes an exception in the function through)."""
+    if deadline is None:
+        return objective
+
+    def watch(function):
+        if function is None:
+            return None
+
+        def watched(p):
+            if time.monotonic() > deadline.ends:
+                raise _DeadlinePassed
+            return function(p)
+
+        return watched
+
+    return objective._replace(
+        twice_nll=watch(objective.twice_nll),
+        gradient=watch(objective.gradient),
+        hessian=watch(objective.hessian),
+        g2=watch(objective.g2),
+    )
+
+
 def _at_bound(minuit: iminuit.Minuit, labels: Sequence[str]) -> tuple[str, ...]:
     """Floating parameters within 1e-4 of their range (or 1e-6 absolute) of a finite bound."""
     near = []
@@ -194,6 +302,7 @@ def minimize(
     must_converge: bool = True,
     call_limit: int | None = None,
     first_call_limit: int | None = None,
+    deadline: Deadline | None = None,
 ) -> Minimum:
     """Minimize the first objective, down the retry ladder, then the fallbacks.
 
@@ -213,54 +322,87 @@ def minimize(
         call_limit: MIGRAD's call limit for every attempt (cabinetry's and pyhf's
             ``maxiter``); None for Minuit2's own
         first_call_limit: a call limit for the first attempt only (to test the ladder)
+        deadline: the step's budget of seconds, which this fit shares
 
     Raises:
         FitFailure: if no attempt converged and ``must_converge``
+        FitBudgetExceeded: if the deadline passed before the fit ended (whatever
+            ``must_converge``: the step cannot finish)
     """
-    start = np.asarray(init, dtype=np.float64)
     attempts: list[str] = []
     calls = 0
     minuit = None
+    uncounted = None  # the Minuit of an attempt whose calls are not yet counted
     objective = None
     tried: list[str] = []
-    for position, candidate in enumerate(objectives):
-        objective = candidate if isinstance(candidate, Objective) else candidate()
-        tried.append(objective.name)
-        point = start if position == 0 else np.asarray(init, dtype=np.float64)
-        plan = [("migrad", s) for s in range(strategy if position == 0 else 1, MAX_STRATEGY + 1)]
-        plan += [("migrad, bound parameters held", MAX_STRATEGY), ("simplex+migrad", MAX_STRATEGY)]
-        for method, level in plan:
-            hold = list(fixed)
-            if method.startswith("migrad, bound"):
-                pushed = _pushed_out(minuit, objective, labels) if minuit is not None else []
-                if not pushed:
-                    continue
-                for k in pushed:
-                    hold[k] = True
-                    point[k] = _nearest_bound(point[k], bounds[k])
-            minuit = _minuit(objective, point, labels, bounds, hold)
-            minuit.strategy = level
-            ncall = first_call_limit if not attempts and first_call_limit else call_limit
-            with np.errstate(all="ignore"):
-                if method == "simplex+migrad":
-                    minuit.simplex(ncall=ncall)
-                minuit.migrad(ncall=ncall)
-            calls += minuit.nfcn
-            edm = float(minuit.fmin.edm) if minuit.fmin is not None else float("nan")
-            valid = bool(minuit.valid) and np.isfinite(minuit.fval)
-            held = [labels[k] for k in range(len(labels)) if hold[k] and not fixed[k]]
-            attempts.append(
-                f"{method} strategy {level} ({objective.name}): EDM {edm:.3g}, "
-                f"{'valid' if valid else 'invalid'}, {minuit.nfcn} calls"
-                + (f" (limit {ncall})" if ncall else "")
-                + (f"; held at their bound: {', '.join(held)}" if held else "")
+    try:
+        for position, candidate in enumerate(objectives):
+            if deadline is not None and deadline.passed():
+                raise _DeadlinePassed
+            objective = _watched(
+                candidate if isinstance(candidate, Objective) else candidate(), deadline
             )
-            point = np.array(minuit.values, dtype=np.float64)
-            if not np.all(np.isfinite(point)):
-                point = np.asarray(init, dtype=np.float64)
-            if valid:
-                return _finish(minuit, labels, step, attempts, calls, objective, errors, minos)
-            log.debug("%s: attempt %d failed: %s", step, len(attempts), attempts[-1])
+            tried.append(objective.name)
+            point = np.array(init, dtype=np.float64)
+            first = strategy if position == 0 else 1
+            plan = [("migrad", first)]
+            if objective.hessian is not None:
+                plan.append(("migrad, Hessian from the gradient", first))
+            plan += [("migrad", s) for s in range(first + 1, MAX_STRATEGY + 1)]
+            plan += [
+                ("migrad, bound parameters held", MAX_STRATEGY),
+                ("simplex+migrad", MAX_STRATEGY),
+            ]
+            for method, level in plan:
+                hold = list(fixed)
+                if method.startswith("migrad, bound"):
+                    pushed = _pushed_out(minuit, objective, labels) if minuit is not None else []
+                    if not pushed:
+                        continue
+                    for k in pushed:
+                        hold[k] = True
+                        point[k] = _nearest_bound(point[k], bounds[k])
+                used = objective
+                if method.endswith("Hessian from the gradient"):
+                    used = objective._replace(hessian=None, g2=None)
+                minuit = uncounted = _minuit(used, point, labels, bounds, hold)
+                minuit.strategy = level
+                ncall = first_call_limit if not attempts and first_call_limit else call_limit
+                if used.hessian is not None:
+                    ncall = min(ncall or EXACT_HESSIAN_CALLS, EXACT_HESSIAN_CALLS)
+                with np.errstate(all="ignore"):
+                    if method == "simplex+migrad":
+                        minuit.simplex(ncall=ncall)
+                    # one MIGRAD per attempt: iminuit's own retries (iterate=5: up to four
+                    # more SIMPLEX and strategy-2 MIGRADs) multiplied this ladder's
+                    minuit.migrad(ncall=ncall, iterate=1)
+                calls += minuit.nfcn
+                uncounted = None
+                edm = float(minuit.fmin.edm) if minuit.fmin is not None else float("nan")
+                valid = bool(minuit.valid) and np.isfinite(minuit.fval) and edm <= MAX_EDM
+                held = [labels[k] for k in range(len(labels)) if hold[k] and not fixed[k]]
+                attempts.append(
+                    f"{method} strategy {level} ({objective.name}): EDM {edm:.3g}, "
+                    f"{'valid' if valid else 'invalid'}, {minuit.nfcn} calls"
+                    + (f" (limit {ncall})" if ncall else "")
+                    + (f"; held at their bound: {', '.join(held)}" if held else "")
+                )
+                point = np.array(minuit.values, dtype=np.float64)
+                if not np.all(np.isfinite(point)):
+                    point = np.asarray(init, dtype=np.float64)
+                if valid:
+                    return _finish(minuit, labels, step, attempts, calls, used, errors, minos)
+                log.debug("%s: attempt %d failed: %s", step, len(attempts), attempts[-1])
+    except _DeadlinePassed:
+        assert deadline is not None
+        calls += uncounted.nfcn if uncounted is not None else 0
+        attempts.append(f"stopped: the budget of {deadline.step} ({deadline.seconds:g} s) ran out")
+        status = (
+            _status(minuit, labels, step, attempts, calls, objective, valid=False)
+            if minuit is not None and objective is not None
+            else FitStatus(step, False, float("nan"), strategy, 0, 0, tuple(attempts), (), "")
+        )
+        raise FitBudgetExceeded(deadline, step, status) from None
     assert minuit is not None and objective is not None
     status = _status(minuit, labels, step, attempts, calls, objective, valid=False)
     if must_converge:

@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 #: gammas whose estimated impact is below this fraction of sigma_mu are not refitted
 DEFAULT_GAMMA_THRESHOLD = 0.01
 
+RANKING_SECONDS = 900.0
+"""Budget of the ranking's refits (four per parameter fitted): about 0.3-8 s on hzz4l's
+samples here, 100 s for 51 parameters through pyhf's own minimizer (PITFALLS)."""
+
 
 class Impact(NamedTuple):
     """Impact of one nuisance parameter on mu.
@@ -61,6 +65,7 @@ def rank(
     likelihood: Likelihood,
     fit_results: FitResults,
     gamma_threshold: float = DEFAULT_GAMMA_THRESHOLD,
+    seconds: float | None = None,
 ) -> list[Impact]:
     """Impacts of every nuisance parameter on mu, largest post-fit impact first.
 
@@ -68,7 +73,20 @@ def rank(
         likelihood: the compiled likelihood of the workspace that was fitted
         fit_results: the nominal fit (cabinetry), giving best fit and post-fit widths
         gamma_threshold: fraction of sigma_mu below which a gamma keeps its estimate
+        seconds: the budget of every refit [default: ``RANKING_SECONDS``]
+
+    Raises:
+        FitBudgetExceeded: if the refits take longer than their budget
     """
+    with likelihood.budget(
+        "ranking",
+        RANKING_SECONDS if seconds is None else seconds,
+        "liberica.fits.ranking.RANKING_SECONDS",
+    ):
+        return _rank(likelihood, fit_results, gamma_threshold)
+
+
+def _rank(likelihood: Likelihood, fit_results: FitResults, gamma_threshold: float) -> list[Impact]:
     poi = likelihood.poi_index
     bestfit = np.asarray(fit_results.bestfit)
     postfit = np.asarray(fit_results.uncertainty)

@@ -33,13 +33,19 @@ import numpy as np
 
 from liberica.fits.config import POI
 from liberica.fits.likelihood import Likelihood
-from liberica.fits.minimize import FitStatus, summarize
+from liberica.fits.measurement import MU_FIT_SECONDS
+from liberica.fits.minimize import FitBudgetExceeded, FitStatus, summarize
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MU = (0.0, 1.0, 2.0)
 BATCH = 25
 """Toys per task sent to a worker."""
+
+TOY_FIT_SECONDS = 60.0
+"""Budget of one toy's fit (with HESSE and MINOS on mu): about 0.1-0.5 s on hzz4l's
+samples here. A toy over it counts as failed (``n_failed``), with the reason in its
+status; the fits to data the toys are drawn from share ``MU_FIT_SECONDS``."""
 
 
 class ToyFit(NamedTuple):
@@ -136,17 +142,34 @@ def sample(
     return toys.astype(np.float64)
 
 
-def fit_toy(likelihood: Likelihood, data: np.ndarray, mu_true: float, init: np.ndarray, step: str):
-    """Fit one toy (errors and MINOS on mu) and take its pull and coverage."""
-    minimum = likelihood.minimize(
-        data,
-        init=init,
-        step=step,
-        strategy=1,
-        errors=True,
-        minos=[POI],
-        must_converge=False,
-    )
+def fit_toy(
+    likelihood: Likelihood,
+    data: np.ndarray,
+    mu_true: float,
+    init: np.ndarray,
+    step: str,
+    seconds: float | None = None,
+):
+    """Fit one toy (errors and MINOS on mu) and take its pull and coverage.
+
+    A fit longer than ``seconds`` [default: ``TOY_FIT_SECONDS``] stops and counts as failed.
+    """
+    seconds = TOY_FIT_SECONDS if seconds is None else seconds
+    try:
+        with likelihood.budget(step, seconds, "liberica.fits.toys.TOY_FIT_SECONDS"):
+            minimum = likelihood.minimize(
+                data,
+                init=init,
+                step=step,
+                strategy=1,
+                errors=True,
+                minos=[POI],
+                must_converge=False,
+            )
+    except FitBudgetExceeded as spent:
+        log.warning("%s", spent)
+        nan = float("nan")
+        return ToyFit(nan, nan, nan, nan, False, False, spent.status)
     status = minimum.status
     mu_hat = float(minimum.bestfit[likelihood.poi_index])
     down, up = minimum.minos.get(POI, (float("nan"), float("nan")))
@@ -230,21 +253,29 @@ def run_toys(
 
     Raises:
         FitFailure: if the conditional fit to data at some mu does not converge
+        FitBudgetExceeded: if the fits to data take longer than ``MU_FIT_SECONDS``
     """
     import cabinetry
 
     model, _ = cabinetry.model_utils.model_and_data(workspace)
     workspace_text = json.dumps(workspace, sort_keys=True)
     likelihood = _likelihood(workspace_text)
-    free = likelihood.fit(step="toys: fit to data")
+    likelihood.call_limit = None  # call_limit is the toy fits' (a worker's likelihood keeps it)
+    with likelihood.budget(
+        "toys: the fits to data", MU_FIT_SECONDS, "liberica.fits.measurement.MU_FIT_SECONDS"
+    ):
+        free = likelihood.fit(step="toys: fit to data")
+        conditionals = [
+            likelihood.fit(
+                fixed={likelihood.poi_index: float(mu)},
+                init=free.bestfit,
+                step=f"toys: conditional fit to data at mu = {mu:g}",
+            )
+            for mu in mus
+        ]
     tasks = []
     generation_of = {}
-    for j, mu in enumerate(mus):
-        conditional = likelihood.fit(
-            fixed={likelihood.poi_index: float(mu)},
-            init=free.bestfit,
-            step=f"toys: conditional fit to data at mu = {mu:g}",
-        )
+    for j, conditional in enumerate(conditionals):
         generation = conditional.bestfit
         generation_of[j] = generation
         toys = sample(model, generation, ntoys, (seed, j), fluctuate_auxiliary)
@@ -269,10 +300,9 @@ def run_toys(
 
         pool = loky.get_reusable_executor(max_workers=workers, env={"OMP_NUM_THREADS": "1"})
         futures = {
-            pool.submit(fit_batch, workspace_text, toys, mus[j], generation_of[j], first): (
-                j,
-                first,
-            )
+            pool.submit(
+                fit_batch, workspace_text, toys, mus[j], generation_of[j], first, call_limit
+            ): (j, first)
             for j, first, toys in tasks
         }
         from concurrent.futures import as_completed

@@ -389,6 +389,68 @@ def _reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {' '.join(str(err).split())}"[:300]
 
 
+def luminosity(
+    fileset: dict[str, Any],
+    requested: float | None,
+    default: float,
+    input_format: InputFormat,
+) -> float:
+    """The luminosity (fb^-1) MC is normalized to, refusing any contradiction first.
+
+    The data samples' ``lumi_fb`` is the luminosity of the data the fit compares MC
+    with. A requested luminosity (``--lumi``) that differs from it, or data samples
+    that state different ones, would normalize MC to another luminosity than the
+    data's and bias every yield, mu first of all; a format whose MC weights are
+    already normalized (no ``normalization_keys``) cannot be rescaled at all.
+
+    Args:
+        fileset: the fileset as read (:func:`read`)
+        requested: the luminosity asked for, or None
+        default: the analysis definition's, where neither is given
+        input_format: the input format (whether its MC is normalized by luminosity)
+
+    Raises:
+        FilesetError: naming the values and the samples that disagree
+    """
+    stated: dict[str, float] = {}
+    for sample, entry in fileset.items():
+        metadata = entry["metadata"]
+        is_data = metadata.get("is_data", metadata.get("process") == DATA_PROCESS)
+        if not is_data or "lumi_fb" not in metadata:
+            continue
+        value = float(metadata["lumi_fb"])
+        if not math.isfinite(value) or value <= 0:
+            raise FilesetError(
+                f"sample '{sample}': metadata.lumi_fb is {value}, not a finite number > 0"
+            )
+        stated[sample] = value
+    if requested is not None:
+        for sample, value in stated.items():
+            if not math.isclose(requested, value, rel_tol=1e-9):
+                raise FilesetError(
+                    f"the luminosity asked for (--lumi {requested:g}) contradicts sample "
+                    f"'{sample}': its metadata.lumi_fb is {value:g}; MC would be normalized to "
+                    "another luminosity than the data's (drop --lumi, or make the data at "
+                    f"{requested:g} fb^-1)"
+                )
+        if not stated and not input_format.normalization_keys:
+            raise FilesetError(
+                f"--lumi {requested:g} cannot rescale {input_format.name} MC: its weights are "
+                "used as given; state the tables' luminosity as the data sample's "
+                "metadata.lumi_fb instead"
+            )
+        return float(requested)
+    ordered = sorted(stated.items(), key=lambda item: item[1])
+    if ordered and not math.isclose(ordered[0][1], ordered[-1][1], rel_tol=1e-9):
+        (first, low), (second, high) = ordered[0], ordered[-1]
+        raise FilesetError(
+            f"data samples '{first}' and '{second}' state different luminosities "
+            f"(metadata.lumi_fb {low:g} and {high:g}): MC is normalized to one; state the "
+            "luminosity of all the data (their sum) in each"
+        )
+    return next(iter(stated.values()), float(default))
+
+
 def data_metadata(fileset: dict[str, Any]) -> dict[str, Any]:
     """The metadata of the data samples merged (e.g. ``lumi_fb``, ``mu_injected``)."""
     merged: dict[str, Any] = {}

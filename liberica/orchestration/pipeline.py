@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import logging
+import math
 import pathlib
 import time
 import uuid
@@ -297,7 +298,8 @@ def run_processor(
         chunksize: events per chunk
         systematics: run the weight, object and sample variations
         lumi_fb: luminosity for MC normalization; default: the data sample's
-            ``lumi_fb`` metadata, else the analysis definition's
+            ``lumi_fb`` metadata, else the analysis definition's. One that contradicts
+            the data's ``lumi_fb`` is refused (``fileset.luminosity``)
         output_dir: write histograms.root, histograms.pkl, cutflow.json and
             metrics.json there
         status: show a progress bar
@@ -338,6 +340,12 @@ def run_processor(
     input_format = get_format(analysis.input_format)
     columns = tuple(processor_class.columns(definition))
     raw_fileset = fileset_module.read(fileset_path)
+    if lumi_fb is not None and not (math.isfinite(lumi_fb) and lumi_fb > 0):
+        raise ValueError(f"lumi_fb is {lumi_fb}: a luminosity is a finite number > 0")
+    # before any file is opened: a contradiction is refused, not processed
+    lumi_fb = fileset_module.luminosity(
+        raw_fileset, lumi_fb, definition.luminosity_fb, input_format
+    )
     input_report: dict[str, Any] = {}
     fileset = fileset_module.prepare(
         raw_fileset, definition, columns, input_format, policy, input_report
@@ -346,8 +354,6 @@ def run_processor(
     reads_root = input_format.runner_format == "root"
     chunks = work_items(fileset, chunksize, columns if reads_root else None)
     data_metadata = fileset_module.data_metadata(fileset)
-    if lumi_fb is None:
-        lumi_fb = float(data_metadata.get("lumi_fb", definition.luminosity_fb))
     if input_format.normalization_keys:
         log.info("normalizing MC to %.3g fb^-1", lumi_fb)
     else:

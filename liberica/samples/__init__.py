@@ -7,7 +7,13 @@ the building blocks here are shared: relativistic kinematics and decays
 arguments.
 """
 
-from liberica.samples.cache import cached_sample
-from liberica.samples.sample import EVENTS_PER_FILE, GeneratedSample
+from liberica.samples.cache import cached_sample, sample_folder
+from liberica.samples.sample import DEFAULT_LUMI_FB, EVENTS_PER_FILE, GeneratedSample
 
-__all__ = ["EVENTS_PER_FILE", "GeneratedSample", "cached_sample"]
+__all__ = [
+    "DEFAULT_LUMI_FB",
+    "EVENTS_PER_FILE",
+    "GeneratedSample",
+    "cached_sample",
+    "sample_folder",
+]

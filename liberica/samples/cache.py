@@ -7,7 +7,7 @@ import logging
 import pathlib
 
 from liberica.core.registry import Analysis, resolve
-from liberica.samples.sample import EVENTS_PER_FILE, GeneratedSample
+from liberica.samples.sample import DEFAULT_LUMI_FB, EVENTS_PER_FILE, GeneratedSample
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +21,24 @@ def _generation_format(analysis: Analysis) -> object:
         return None
 
 
+def sample_folder(
+    cache_root: pathlib.Path, analysis: str, events: int, seed: int, lumi_fb: float
+) -> pathlib.Path:
+    """The cache folder of a sample: ``NAME-EVENTS-seedSEED``, with ``-lumiL`` at any other
+    luminosity than the default, so that a run at another luminosity neither regenerates
+    nor overwrites the default sample."""
+    folder = f"{analysis}-{events}-seed{seed}"
+    if lumi_fb != DEFAULT_LUMI_FB:
+        folder += f"-lumi{lumi_fb:g}"
+    return pathlib.Path(cache_root) / folder
+
+
 def cached_sample(
     analysis: Analysis,
     cache_dir: pathlib.Path,
     *,
     events: int | None = None,
-    lumi_fb: float = 140.0,
+    lumi_fb: float = DEFAULT_LUMI_FB,
     mu_inject: float = 1.0,
     seed: int = 42,
     events_per_file: int = EVENTS_PER_FILE,

@@ -9,6 +9,10 @@ from typing import NamedTuple
 EVENTS_PER_FILE = 200_000
 """At most this many events per generated file (a chunk never spans two files)."""
 
+DEFAULT_LUMI_FB = 140.0
+"""The pseudo-data's integrated luminosity, fb^-1, where none is asked for (``generate``,
+``run`` and the sample cache)."""
+
 
 class GeneratedSample(NamedTuple):
     """What a generator wrote.
