@@ -1,6 +1,7 @@
 """The mu measurement (cabinetry + pyhf): default sample, closure, and the fit command."""
 
 import cabinetry
+import numpy as np
 import pytest
 
 from liberica.analysis.hzz4l.generator import generate_hzz4l
@@ -131,3 +132,31 @@ def test_results_state_the_systematics_of_the_model(tiny_workspace):
         "template": ["shape"],
         "mc_statistics": True,
     }
+
+
+@pytest.mark.parametrize("asimov", [False, True])
+def test_goodness_of_fit_is_cabinetrys_saturated_model_test(tiny_workspace, asimov):
+    """The same p-value as cabinetry's for the same minimum, finite on Asimov data too
+    (non-integer counts, where a discrete Poisson would give -inf)."""
+    from liberica.fits.run import goodness_of_fit
+
+    model, data = cabinetry.model_utils.model_and_data(tiny_workspace, asimov=asimov)
+    fit = cabinetry.fit.fit(model, data)
+    gof = goodness_of_fit(model, data, fit.best_twice_nll)
+    assert np.isfinite(gof.twice_delta_nll)
+    assert gof.p_value == pytest.approx(
+        cabinetry.fit._goodness_of_fit(model, data, fit.best_twice_nll), abs=1e-9
+    )
+    assert gof.ndof == sum(model.config.channel_nbins.values()) - 1
+
+
+def test_a_broken_cabinetry_config_is_refused_in_one_line(tmp_path):
+    from liberica.fits.config import read_config
+
+    path = tmp_path / "cabinetry.yaml"
+    path.write_text("General: {Measurement: m}\nRegions: []\n")
+    with pytest.raises(FitInputError, match=r"cabinetry config .*cabinetry.yaml"):
+        read_config(path)
+    path.write_text("General: [unclosed\n")
+    with pytest.raises(FitInputError, match="not valid YAML"):
+        read_config(path)

@@ -122,11 +122,6 @@ def fit_inputs(
             histogram_folder=scratch / "histograms",
         )
         kind = "full" if with_systematics else "no_template_systematics"
-        if not with_systematics:
-            log.info(
-                "the run has no systematic variations (--no-systematics): fitting a model "
-                "without template systematics (normalizations and MC statistics only)"
-            )
         yield FitInputs(definition, built, kind, metrics)
 
 
@@ -232,6 +227,12 @@ def write_fit(result: FitResult, folder: str | pathlib.Path, *, figures: bool = 
         if pathlib.Path(config["General"]["InputPath"].split(":")[0]).is_file():
             # the templates beside the config, so that `cabinetry workspace` runs as it is
             cabinetry.templates.collect(config, method="uproot")
+        else:
+            log.info(
+                "%s: its InputPath is not a file (a run held in memory); write the run "
+                "and run `cabinetry templates` before cabinetry's other commands",
+                folder / "cabinetry.yaml",
+            )
     return write(result, folder, figures=figures)
 
 

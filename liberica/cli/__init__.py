@@ -13,8 +13,8 @@ import click
 from rich.table import Table
 
 from liberica import __version__
-from liberica.cli.console import NORMAL, QUIET, VERBOSE, Session, make_console
 from liberica.cli.option_types import LUMINOSITY, SEED, SIGNAL_STRENGTH, FiniteFloatList
+from liberica.cli.terminal import NORMAL, QUIET, VERBOSE, Session, make_console
 from liberica.samples.sample import DEFAULT_LUMI_FB
 
 log = logging.getLogger(__name__)

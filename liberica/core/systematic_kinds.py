@@ -163,6 +163,8 @@ def get(name: str) -> SystematicKind:
     try:
         return KINDS[name]
     except KeyError:
-        raise KeyError(
-            f"unknown systematic kind {name!r} (known: {', '.join(sorted(KINDS))})"
-        ) from None
+        known = ", ".join(sorted(KINDS)) or (
+            f"none: no module registers kinds under the entry points {ENTRY_POINT_GROUP!r}; "
+            "reinstall liberica (pip install -e .)"
+        )
+        raise KeyError(f"unknown systematic kind {name!r} (known: {known})") from None

@@ -106,5 +106,20 @@ def write_config(config: dict[str, Any], path: pathlib.Path) -> None:
 
 
 def read_config(path: pathlib.Path) -> dict[str, Any]:
-    """Read and validate a (possibly edited) cabinetry config."""
-    return cabinetry.configuration.load(path)
+    """Read and validate a (possibly edited) cabinetry config.
+
+    Raises:
+        FitInputError: naming the file and what is wrong with it
+    """
+    from liberica.fits.measurement import FitInputError
+
+    try:
+        return cabinetry.configuration.load(path)
+    except yaml.YAMLError as err:
+        raise FitInputError(f"cabinetry config {path}: not valid YAML: {err}") from None
+    except Exception as err:  # jsonschema's ValidationError, a missing key
+        reason = getattr(err, "message", None) or str(err).splitlines()[0]
+        where = ".".join(str(k) for k in getattr(err, "absolute_path", []))
+        raise FitInputError(
+            f"cabinetry config {path}{f' at {where!r}' if where else ''}: {reason}"
+        ) from None

@@ -13,6 +13,7 @@ from typing import Any
 
 import cabinetry
 import numpy as np
+import scipy.special
 import scipy.stats
 
 from liberica.core.definition import AnalysisDefinition
@@ -44,12 +45,11 @@ def _data_per_channel(model, data) -> list[np.ndarray]:
 
 
 def observable_edges(definition: AnalysisDefinition) -> dict[str, np.ndarray]:
-    """Each region's bin edges, from its observable's regular binning."""
-    edges = {}
-    for name, region in definition.regions.items():
-        observable = definition.observables[region.observable]
-        edges[name] = np.linspace(observable.low, observable.high, observable.bins + 1)
-    return edges
+    """Each region's bin edges, from its observable's binning (explicit or regular)."""
+    return {
+        name: np.asarray(definition.observables[region.observable].bin_edges())
+        for name, region in definition.regions.items()
+    }
 
 
 class _StatusLog:
@@ -278,7 +278,11 @@ def goodness_of_fit(model, data, best_twice_nll: float) -> GoodnessOfFit:
     maximum), against a chi2 of (bins - free parameters) degrees of freedom."""
     data = np.asarray(data, dtype=np.float64)
     main = data[: model.config.nmaindata]
-    saturated_ll = float(np.sum(scipy.stats.poisson.logpmf(main, main)))
+    # the continuous Poisson pyhf's likelihood uses: finite for the Asimov data's
+    # non-integer counts, where scipy's logpmf is -inf
+    saturated_ll = float(
+        np.sum(scipy.special.xlogy(main, main) - main - scipy.special.gammaln(main + 1))
+    )
     if model.config.nauxdata > 0:
         aux = data[model.config.nmaindata :]
         best = cabinetry.model_utils._parameters_maximizing_constraint_term(model, aux.tolist())

@@ -61,6 +61,11 @@ BACKGROUND_FIT_P_MIN = 0.01
 the selection's Wilks Z is then flagged, not a significance."""
 
 
+#: bumped when a key of search/results.json changes name, sign or meaning
+#: (2: ``mu.down`` signed, p0 beside the profile-likelihood Z)
+SEARCH_SCHEMA_VERSION = 2
+
+
 class SearchError(LibericaError, ValueError):
     """A run or definition the search cannot use (the message names what is missing)."""
 
@@ -115,7 +120,7 @@ def _profile_likelihood(
     folder = run_dir / "search" / name
     workspace, report = build_workspace(
         config,
-        folder / "workspace.json",
+        None,
         TemplateRules(**definition.fit_templates),
         observable_edges(definition),
     )
@@ -275,7 +280,10 @@ def run_search(
         raise SearchError(f"{run_dir} has no histograms of region(s) {missing}")
     out = run_dir / "search"
     out.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {"definition": definition.name}
+    results: dict[str, Any] = {
+        "schema_version": SEARCH_SCHEMA_VERSION,
+        "definition": definition.name,
+    }
     drawn: dict[str, Any] = {}
     if search is not None:
         results |= _search_selections(

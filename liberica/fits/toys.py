@@ -48,6 +48,10 @@ samples here. A toy over it counts as failed (``n_failed``), with the reason in 
 status; the fits to data the toys are drawn from share ``MU_FIT_SECONDS``."""
 
 
+#: bumped when a key of toys/results.json changes name, sign or meaning (2: ``down`` signed)
+TOYS_SCHEMA_VERSION = 2
+
+
 class ToyFit(NamedTuple):
     """One toy's fit.
 
@@ -344,7 +348,11 @@ def write_results(
     from liberica.fits import plots
 
     folder.mkdir(parents=True, exist_ok=True)
-    content = {**settings, "toys": [s.to_dict() for s in toy_sets]}
+    content = {
+        "schema_version": TOYS_SCHEMA_VERSION,
+        **settings,
+        "toys": [s.to_dict() for s in toy_sets],
+    }
     figures = plots.toy_pulls(toy_sets, folder, lumi_fb=lumi_fb)
     content["figures"] = [str(p.name) for p in figures]
     (folder / "results.json").write_text(json.dumps(content, indent=2) + "\n")

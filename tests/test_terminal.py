@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from liberica.cli import main
-from liberica.cli.console import QUIET, Session, make_console
+from liberica.cli.terminal import QUIET, Session, make_console
 
 
 def test_off_a_terminal_lines_are_not_wrapped(monkeypatch):
@@ -36,24 +36,28 @@ def test_a_repeated_warning_is_shown_once_and_counted(capsys):
     assert lines[-1].startswith("total time ")
 
 
-def test_quiet_hides_info_and_progress():
+def test_quiet_hides_info_and_progress_on_a_terminal_too(monkeypatch):
+    monkeypatch.setattr("liberica.cli.terminal.is_terminal", lambda stream=None: True)
     session = Session()
+    assert session.progress and logging.getLogger("liberica").isEnabledFor(logging.INFO)
     session.configure(QUIET)
     assert not logging.getLogger("liberica").isEnabledFor(logging.INFO)
     assert not session.progress
 
 
 @pytest.mark.parametrize(
-    "args",
+    ("args", "level"),
     [
-        ["-q", "process", "hzz4l", "--fileset", "missing.json", "--out", "o"],
-        ["process", "hzz4l", "--fileset", "missing.json", "--out", "o", "-q"],
-        ["process", "-v", "hzz4l", "--fileset", "missing.json", "--out", "o"],
+        (["-q", "process", "hzz4l", "--fileset", "missing.json", "--out", "o"], logging.WARNING),
+        (["process", "hzz4l", "--fileset", "missing.json", "--out", "o", "-q"], logging.WARNING),
+        (["process", "-v", "hzz4l", "--fileset", "missing.json", "--out", "o"], logging.DEBUG),
+        (["process", "hzz4l", "--fileset", "missing.json", "--out", "o"], logging.INFO),
     ],
 )
-def test_verbosity_is_taken_anywhere_and_the_total_time_closes(args, tmp_path):
+def test_verbosity_is_taken_anywhere_and_the_total_time_closes(args, level, tmp_path):
     with CliRunner().isolated_filesystem(temp_dir=tmp_path):
         done = CliRunner().invoke(main, args)
     assert done.exit_code == 2, done.output
+    assert logging.getLogger().level == level
     assert "missing.json" in done.output
     assert done.output.rstrip().splitlines()[-1].startswith("total time ")
