@@ -61,3 +61,19 @@ def test_verbosity_is_taken_anywhere_and_the_total_time_closes(args, level, tmp_
     assert logging.getLogger().level == level
     assert "missing.json" in done.output
     assert done.output.rstrip().splitlines()[-1].startswith("total time ")
+
+
+def test_the_ranking_and_the_cls_scan_report_their_progress(tiny_workspace):
+    """Likelihood.progress hears the ranking per parameter (with its total) and the CLs scan
+    per point, what the command line draws as bars."""
+    from liberica.fits.run import measure
+
+    heard: dict[str, list[tuple[int, int | None]]] = {}
+    result = measure(
+        tiny_workspace,
+        progress=lambda step, done, total: heard.setdefault(step, []).append((done, total)),
+    )
+    ranked = len(result.ranking)
+    assert heard["ranking"][0] == (0, ranked) and heard["ranking"][-1] == (ranked, ranked)
+    scan = [done for done, _ in heard["CLs scan"]]
+    assert scan == list(range(1, len(scan) + 1)) and len(scan) == len(result.upper_limit.scan_mu)

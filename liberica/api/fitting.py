@@ -135,6 +135,7 @@ def fit(
     ranking: bool = True,
     call_limit: int | None = None,
     command: str | None = None,
+    progress: Callable[[str, int, int | None], None] | None = None,
 ) -> FitResult:
     """Fit mu to a run: MINOS errors, significance with p0, CLs limit, goodness of fit,
     post-fit yields and (with ``ranking``) the impacts, in memory.
@@ -150,6 +151,8 @@ def fit(
         ranking: rank the nuisance parameters by their impact on mu
         call_limit: MIGRAD's call limit for every attempt of every fit
         command: the command line, for the provenance
+        progress: told ``(step, done, total or None)`` as the ranking (per parameter)
+            and the CLs scan (per point) advance
 
     Raises:
         LibericaError: templates that make no model (FitInputError), a fit that
@@ -184,6 +187,7 @@ def fit(
         timing={"workspace": workspace_s},
         provenance=_fit_provenance(definition, metrics, run, command),
         config=inputs.config,
+        progress=progress,
     )
 
 

@@ -14,7 +14,14 @@ from rich.table import Table
 
 from liberica import __version__
 from liberica.cli.option_types import LUMINOSITY, SEED, SIGNAL_STRENGTH, FiniteFloatList
-from liberica.cli.terminal import NORMAL, QUIET, VERBOSE, Session, make_console
+from liberica.cli.terminal import (
+    NORMAL,
+    QUIET,
+    VERBOSE,
+    Session,
+    StepProgress,
+    make_console,
+)
 from liberica.samples.sample import DEFAULT_LUMI_FB
 
 log = logging.getLogger(__name__)
@@ -667,11 +674,11 @@ def _fit_and_print(
     from liberica import api
 
     ranking = options.get("ranking", True)
+    session = _session()
     with _one_line_errors():
-        with _session().status(
-            console, "fitting: mu, significance, CLs limit" + (", ranking" if ranking else "")
-        ):
-            result = api.fit(run, analysis, command=_command_line(), **options)
+        title = "fitting: mu, significance, CLs limit" + (", ranking" if ranking else "")
+        with StepProgress(console, session.progress, title) as progress:
+            result = api.fit(run, analysis, command=_command_line(), progress=progress, **options)
         if result.model_kind == "no_template_systematics":
             console.print(
                 "the run has no systematic variations (--no-systematics): fitting a model "

@@ -16,6 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -139,3 +140,40 @@ class Session:
     def closing_lines(self) -> list[str]:
         """The repeated warnings' counts and the command's total time."""
         return [*self.repeated.summary(), f"total time {time.perf_counter() - self.started:.1f} s"]
+
+
+class StepProgress:
+    """A line for the whole work (``title``), and one bar per step of many fits
+    (``Likelihood.progress``): the ranking with its total, the CLs scan counting its
+    points. Off a terminal (``enabled`` false) the title is one log line and no bar is
+    drawn (rich shows one live display at a time, so this replaces a spinner)."""
+
+    def __init__(self, console: Console, enabled: bool, title: str) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+            disable=not enabled,
+        )
+        self._tasks: dict[str, Any] = {}
+        self._title = title
+
+    def __enter__(self) -> StepProgress:
+        self._progress.__enter__()
+        if self._progress.disable:
+            logging.getLogger("liberica").info("%s ...", self._title)
+        else:
+            self._progress.add_task(self._title, total=None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.__exit__(*exc)
+
+    def __call__(self, step: str, done: int, total: int | None) -> None:
+        if step not in self._tasks:
+            self._tasks[step] = self._progress.add_task(step, total=total)
+        self._progress.update(self._tasks[step], completed=done, total=total)

@@ -28,7 +28,7 @@ likelihood is defined.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import cabinetry
@@ -132,6 +132,14 @@ class Likelihood:
         """MIGRAD's call limit for every attempt of every fit (``maxiter``), or None."""
         self.deadline: Deadline | None = None
         """The budget of seconds of the step whose fits run now (:meth:`budget`), or None."""
+        self.progress: Callable[[str, int, int | None], None] | None = None
+        """Told ``(step, done, total or None)`` as a step of many fits advances (the ranking
+        per parameter, the CLs scan per point): the command line draws it as a bar."""
+
+    def report(self, step: str, done: int, total: int | None = None) -> None:
+        """Tell :attr:`progress`, if set, how far a step of many fits is."""
+        if self.progress is not None:
+            self.progress(step, done, total)
 
     @contextlib.contextmanager
     def budget(self, step: str, seconds: float, source: str) -> Iterator[None]:

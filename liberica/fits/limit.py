@@ -112,6 +112,7 @@ class CLsCalculator:
             # pyhf's default "normal" base distribution: no clipping of the band
             expected = [float(norm.cdf(-sqrt_qa - n) / norm.cdf(-n)) for n in _BAND]
             self._cache[mu] = (float(observed), expected)
+            self._likelihood.report("CLs scan", len(self._cache))
         return self._cache[mu]
 
 

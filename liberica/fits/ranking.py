@@ -98,9 +98,10 @@ def _rank(likelihood: Likelihood, fit_results: FitResults, gamma_threshold: floa
     rho = np.asarray(fit_results.corr_mat)[poi]
     impacts: list[Impact] = []
     pruned = 0
-    for index, label in enumerate(likelihood.labels):
-        if index == poi or likelihood.fixed[index]:
-            continue
+    ranked = [i for i in range(len(likelihood.labels)) if i != poi and not likelihood.fixed[i]]
+    for index in ranked:
+        label = likelihood.labels[index]
+        likelihood.report("ranking", len(impacts), len(ranked))
         estimate_post = rho[index] * sigma_mu
         estimate_pre = estimate_post * (prefit[index] / postfit[index] if postfit[index] else 0.0)
         largest = max(abs(estimate_post), abs(estimate_pre))
@@ -125,6 +126,7 @@ def _rank(likelihood: Likelihood, fit_results: FitResults, gamma_threshold: floa
             valid = valid and point.valid
             shifts.append(float(point.bestfit[poi] - mu_hat))
         impacts.append(Impact(label, shifts[2], shifts[3], shifts[0], shifts[1], True, valid))
+    likelihood.report("ranking", len(impacts), len(ranked))
     log.info(
         "ranking: %d parameters fitted, %d MC-statistics gammas below %.3g sigma_mu kept "
         "at their linear estimate",

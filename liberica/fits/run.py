@@ -8,7 +8,7 @@ import json
 import logging
 import pathlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import cabinetry
@@ -124,6 +124,7 @@ def measure(
     timing: dict[str, float] | None = None,
     provenance: dict[str, Any] | None = None,
     config: dict[str, Any] | None = None,
+    progress: Callable[[str, int, int | None], None] | None = None,
 ) -> FitResult:
     """Measure mu, its significance and limit, the goodness of fit and the ranking, in memory.
 
@@ -146,6 +147,8 @@ def measure(
         timing: seconds of steps already done, kept in ``timing_s``
         provenance: where the inputs came from (``results.json``'s ``provenance``)
         config: the cabinetry config the workspace was built from (kept in the result)
+        progress: told ``(step, done, total or None)`` as the ranking and the CLs scan
+            advance (``Likelihood.progress``)
 
     Raises:
         FitFailure: if a fit that must converge did not (one line, naming the step)
@@ -156,6 +159,7 @@ def measure(
     with _timed(timing, "compile_likelihood"):
         likelihood = Likelihood(workspace, asimov=asimov)
         likelihood.call_limit = call_limit
+        likelihood.progress = progress
     status = _StatusLog(likelihood)
     label = "Asimov" if asimov else "observed"
     with _timed(timing, "mu_observed"):
