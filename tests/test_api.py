@@ -44,6 +44,8 @@ def test_the_api_is_at_the_top_of_the_package():
     for name in ("process", "fit", "search", "toys", "train", "load_run", "load_definition"):
         assert callable(getattr(liberica, name)), name
     assert "fit" in dir(liberica)
+    # the package's lazy names are the API's (one list kept beside the other)
+    assert set(liberica.__all__) - {"__version__"} == set(liberica.api.__all__) - {"DEFAULT_CACHE"}
     with pytest.raises(AttributeError):
         liberica.no_such_stage  # noqa: B018
 

@@ -24,9 +24,10 @@ import logging
 import pathlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata, resources
+from importlib import resources
 from typing import Any
 
+from liberica.core.entry_points import load_group
 from liberica.core.errors import LibericaError
 
 log = logging.getLogger(__name__)
@@ -182,16 +183,9 @@ def _discover() -> None:
     if _DISCOVERED:
         return
     _DISCOVERED = True
-    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            analysis = entry.load()
-        except Exception as err:  # a broken plug-in must not hide the others
-            log.warning(
-                "analysis entry point %s (%s) cannot be loaded: %s", entry.name, entry.value, err
-            )
-            continue
+    for name, analysis in load_group(ENTRY_POINT_GROUP, "analysis"):
         if not isinstance(analysis, Analysis):
-            log.warning("entry point %s is not a liberica Analysis (%r)", entry.name, analysis)
+            log.warning("entry point %s is not a liberica Analysis (%r)", name, analysis)
             continue
         register(analysis)
 

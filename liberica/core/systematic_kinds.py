@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from importlib import metadata
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from liberica.core.entry_points import load_group
 
 log = logging.getLogger(__name__)
 
@@ -144,13 +145,9 @@ def _discover() -> None:
     if _DISCOVERED:
         return
     _DISCOVERED = True
-    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            entry.load()
-        except Exception as err:  # a broken plug-in must not hide the others
-            log.warning(
-                "systematic kinds %s (%s) cannot be loaded: %s", entry.name, entry.value, err
-            )
+    # importing a module registers its kinds
+    for _ in load_group(ENTRY_POINT_GROUP, "systematic kinds"):
+        pass
 
 
 def get(name: str) -> SystematicKind:
