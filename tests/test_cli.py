@@ -78,7 +78,7 @@ def test_run_at_another_luminosity_fits_the_injected_mu(tmp_path):
     assert json.loads((out / "metrics.json").read_text())["lumi_fb"] == 10.0
     results = json.loads((out / "fit" / "results.json").read_text())
     mu, injected = results["mu"], results["injected_mu"]
-    error = mu["up"] if mu["bestfit"] < injected else mu["down"]
+    error = mu["up"] if mu["bestfit"] < injected else -mu["down"]
     assert abs(mu["bestfit"] - injected) < 3 * error, mu
 
 
