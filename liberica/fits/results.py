@@ -108,7 +108,10 @@ class FitResult:
     @property
     def warnings(self) -> list[str]:
         """What a reader of the numbers should know: retried or failed fits."""
-        lines = list(self.fits_with_retries)
+        lines = [
+            f"fits that needed more than one attempt, {line} (fit_status)"
+            for line in self.fits_with_retries
+        ]
         failed = [i.name for i in self.ranking if not i.valid]
         if failed:
             lines.append(f"ranking: {len(failed)} impact(s) with a refit that did not converge")
