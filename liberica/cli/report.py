@@ -136,6 +136,11 @@ def fit(console: Console, out_dir: pathlib.Path, result) -> None:
         console.print(ranking)
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.timing_s.items())
     console.print(f"fit steps: {timing}")
+    if result.fits_with_retries:
+        console.print(
+            "fits that converged at a later attempt (fit_status in results.json): "
+            + "; ".join(result.fits_with_retries)
+        )
     for warning in result.warnings:
         console.print(f"[bold yellow]warning:[/] {warning}", soft_wrap=True)
     for region, groups in result.templates.get("merged", {}).items():

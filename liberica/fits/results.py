@@ -101,20 +101,22 @@ class FitResult:
 
     @property
     def status(self) -> str:
-        """``ok`` when every fit converged at its first attempt and every impact is valid,
-        else ``warnings`` (the reasons in :attr:`warnings`)."""
+        """``ok`` when every fit converged (at its first attempt or down the retry ladder,
+        ``fits_with_retries``), else ``warnings`` (the reasons in :attr:`warnings`)."""
         return "warnings" if self.warnings else "ok"
 
     @property
     def warnings(self) -> list[str]:
-        """What a reader of the numbers should know: retried or failed fits."""
-        lines = [
-            f"fits that needed more than one attempt, {line} (fit_status)"
-            for line in self.fits_with_retries
-        ]
-        failed = [i.name for i in self.ranking if not i.valid]
-        if failed:
-            lines.append(f"ranking: {len(failed)} impact(s) with a refit that did not converge")
+        """What a reader of the numbers should know: fits that did not converge (a ranking
+        refit, a fit of the CLs scan or the significance), whose numbers are less sure."""
+        lines = []
+        for step, content in self.fit_status.items():
+            failed = content.get("failed") if "n_fits" in content else None
+            if failed:
+                lines.append(f"{step}: {len(failed)} of {content['n_fits']} fits did not converge")
+        invalid = [i.name for i in self.ranking if not i.valid]
+        if invalid and not self.fit_status.get("ranking", {}).get("failed"):
+            lines.append(f"ranking: {len(invalid)} impact(s) with a refit that did not converge")
         return lines
 
     def label(self, name: str) -> str:
