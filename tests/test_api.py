@@ -122,6 +122,7 @@ def test_results_json_has_one_convention(default_fit):
     assert provenance["processing"]["fileset_digest"]
 
 
+@pytest.mark.slow
 def test_fit_out_keeps_the_main_fit(default_run, default_fit, tmp_path):
     main_results = default_run.output_dir / "fit" / "results.json"
     before = main_results.read_bytes()

@@ -1,5 +1,6 @@
 import json
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -82,6 +83,7 @@ def test_run_at_another_luminosity_fits_the_injected_mu(tmp_path):
     assert abs(mu["bestfit"] - injected) < 3 * error, mu
 
 
+@pytest.mark.slow
 def test_run_keeps_one_cached_sample_per_luminosity(tmp_path):
     """The default luminosity runs from the cache made at it (nothing regenerated), and
     another luminosity gets its own sample, whose data MC matches."""
