@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from liberica.core import definition as definition_module
 from liberica.core.definition import AnalysisDefinition
-from liberica.samples.sample import DEFAULT_LUMI_FB
 
 if TYPE_CHECKING:
     from liberica.fits.results import FitResult
@@ -94,7 +93,7 @@ def generate(
     out: str | pathlib.Path,
     *,
     events: int | None = None,
-    lumi_fb: float = DEFAULT_LUMI_FB,
+    lumi_fb: float | None = None,
     mu_inject: float = 1.0,
     seed: int = 42,
     events_per_file: int = 200_000,
@@ -106,7 +105,7 @@ def generate(
         analysis: a registered analysis
         out: the folder for the files and ``fileset.json``
         events: total MC events [default: the analysis's, for its own format]
-        lumi_fb: luminosity of the pseudo-data, fb^-1
+        lumi_fb: luminosity of the pseudo-data, fb^-1 [default: the analysis's]
         mu_inject: signal strength injected into the pseudo-data
         seed: seed of everything generated
         events_per_file: at most this many events per file
@@ -126,7 +125,7 @@ def generate(
         options["events"] = registered.default_events
     return make(
         pathlib.Path(out),
-        lumi_fb=lumi_fb,
+        lumi_fb=registered.default_lumi_fb if lumi_fb is None else lumi_fb,
         mu_inject=mu_inject,
         seed=seed,
         events_per_file=events_per_file,
@@ -224,18 +223,23 @@ def embedded_sample(
     *,
     events: int | None = None,
     seed: int = 42,
-    lumi_fb: float = DEFAULT_LUMI_FB,
+    lumi_fb: float | None = None,
 ) -> GeneratedSample:
     """The analysis's embedded sample, generated once into ``cache`` and reused.
 
     Each (events, seed, luminosity) has its own folder, so a run at another
-    luminosity never reads pseudo-data made for the first.
+    luminosity never reads pseudo-data made for the first. ``lumi_fb`` defaults
+    to the analysis's ``default_lumi_fb``.
     """
     from liberica.samples import cached_sample, sample_folder
 
     registered = load_definition(analysis).registered()
     events = registered.default_events if events is None else events
-    folder = sample_folder(pathlib.Path(cache), registered.name, events, seed, lumi_fb)
+    default_lumi = registered.default_lumi_fb
+    lumi_fb = default_lumi if lumi_fb is None else lumi_fb
+    folder = sample_folder(
+        pathlib.Path(cache), registered.name, events, seed, lumi_fb, default_lumi
+    )
     return cached_sample(registered, folder, events=events, seed=seed, lumi_fb=lumi_fb)
 
 
@@ -260,7 +264,8 @@ def run(
         cache: where the embedded sample is generated once and reused
         events, seed: the embedded sample's
         fit: fit mu after processing
-        lumi_fb: the luminosity of the pseudo-data and of MC [default: 140 fb^-1]
+        lumi_fb: the luminosity of the pseudo-data and of MC [default: the analysis's,
+            140 fb^-1 unless it states another]
         command: the command line, for the provenance
         options: the keyword arguments of :func:`process`
     """
@@ -272,8 +277,7 @@ def run(
     definition = load_definition(analysis or registry.DEFAULT_ANALYSIS)
     if out is not None:  # before the sample is generated
         check_writable(out)
-    lumi = DEFAULT_LUMI_FB if lumi_fb is None else lumi_fb
-    sample = embedded_sample(definition, cache, events=events, seed=seed, lumi_fb=lumi)
+    sample = embedded_sample(definition, cache, events=events, seed=seed, lumi_fb=lumi_fb)
     processing = process(
         definition, sample.fileset_path, out=out, lumi_fb=lumi_fb, command=command, **options
     )

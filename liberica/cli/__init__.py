@@ -116,9 +116,9 @@ def _command_line() -> str:
     "--lumi",
     "lumi_fb",
     type=LUMINOSITY,
-    default=DEFAULT_LUMI_FB,
-    show_default=True,
-    help="Integrated luminosity of the pseudo-data, fb^-1.",
+    default=None,
+    help=f"Integrated luminosity of the pseudo-data, fb^-1 [default: the analysis's; "
+    f"{DEFAULT_LUMI_FB:g} unless it states another].",
 )
 @click.option(
     "--mu-inject",
@@ -146,7 +146,7 @@ def generate(
     analysis: str,
     out_dir: pathlib.Path,
     events: int | None,
-    lumi_fb: float,
+    lumi_fb: float | None,
     mu_inject: float,
     seed: int,
     events_per_file: int,

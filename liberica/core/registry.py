@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "liberica.analyses"
 DEFAULT_ANALYSIS = "hzz4l"
 """What a bare ``liberica run`` runs."""
+DEFAULT_LUMI_FB = 140.0
+"""The pseudo-data's integrated luminosity, fb^-1, of an analysis that states no other."""
 
 
 class AnalysisNotFound(LibericaError, LookupError):
@@ -89,6 +91,8 @@ class Analysis:
             generate NAME --format FORMAT``)
         fit: the default fit (``template``: cabinetry/pyhf)
         models: folder of the package holding its shipped models
+        default_lumi_fb: the luminosity of its embedded sample's pseudo-data and MC
+            where none is asked for, fb^-1
     """
 
     name: str
@@ -107,6 +111,7 @@ class Analysis:
     generators: dict[str, str] = field(default_factory=dict)
     fit: str = "template"
     models: str = "models"
+    default_lumi_fb: float = DEFAULT_LUMI_FB
 
     def folder(self) -> pathlib.Path:
         """The package's folder (definition, schema fragment, models)."""

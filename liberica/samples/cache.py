@@ -22,13 +22,18 @@ def _generation_format(analysis: Analysis) -> object:
 
 
 def sample_folder(
-    cache_root: pathlib.Path, analysis: str, events: int, seed: int, lumi_fb: float
+    cache_root: pathlib.Path,
+    analysis: str,
+    events: int,
+    seed: int,
+    lumi_fb: float,
+    default_lumi_fb: float = DEFAULT_LUMI_FB,
 ) -> pathlib.Path:
     """The cache folder of a sample: ``NAME-EVENTS-seedSEED``, with ``-lumiL`` at any other
-    luminosity than the default, so that a run at another luminosity neither regenerates
-    nor overwrites the default sample."""
+    luminosity than the analysis's default, so that a run at another luminosity neither
+    regenerates nor overwrites the default sample."""
     folder = f"{analysis}-{events}-seed{seed}"
-    if lumi_fb != DEFAULT_LUMI_FB:
+    if lumi_fb != default_lumi_fb:
         folder += f"-lumi{lumi_fb:g}"
     return pathlib.Path(cache_root) / folder
 

@@ -6,12 +6,11 @@ import json
 import pathlib
 from typing import NamedTuple
 
+# the default of an analysis that states none (``Analysis.default_lumi_fb``)
+from liberica.core.registry import DEFAULT_LUMI_FB  # noqa: F401
+
 EVENTS_PER_FILE = 200_000
 """At most this many events per generated file (a chunk never spans two files)."""
-
-DEFAULT_LUMI_FB = 140.0
-"""The pseudo-data's integrated luminosity, fb^-1, where none is asked for (``generate``,
-``run`` and the sample cache)."""
 
 
 class GeneratedSample(NamedTuple):
