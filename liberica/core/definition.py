@@ -73,6 +73,7 @@ class Observable(NamedTuple):
     ``variable`` is the per-row quantity it bins; it defaults to the name, so
     one quantity can have several binnings (e.g. a narrower mass range for a
     sparse region). ``score`` bins the score of the region's classifier.
+    ``log`` spaces the regular bins evenly in log (``low`` > 0).
     """
 
     name: str
@@ -82,11 +83,14 @@ class Observable(NamedTuple):
     high: float
     variable: str = ""
     edges: tuple[float, ...] = ()
+    log: bool = False
 
     def bin_edges(self) -> tuple[float, ...]:
-        """The bin edges, explicit or regular."""
+        """The bin edges, explicit or regular (in log where the observable says so)."""
         if self.edges:
             return self.edges
+        if self.log:
+            return tuple(float(x) for x in np.geomspace(self.low, self.high, self.bins + 1))
         step = (self.high - self.low) / self.bins
         return tuple(self.low + k * step for k in range(self.bins)) + (self.high,)
 
@@ -101,6 +105,8 @@ class Region(NamedTuple):
         categories: per category of the selection (e.g. ``channel``), the values kept
         classifier: the classifier whose score it cuts on or histograms
         score: keep rows with score in [low, high) (a top edge at 1 inclusive)
+        versus: a second observable: the region is a 2-D histogram (observable x
+            versus) of the nominal variation, to choose cuts from; it is never fitted
     """
 
     name: str
@@ -109,6 +115,7 @@ class Region(NamedTuple):
     categories: dict[str, tuple[str, ...]] = {}
     classifier: str | None = None
     score: tuple[float, float] | None = None
+    versus: str | None = None
 
 
 class ClassifierConfig(NamedTuple):
@@ -344,6 +351,14 @@ def validate(config: dict, source: str = "<analysis definition>") -> registry.An
             low, high = observable["range"]
             if not low < high:
                 _fail(source, f"observables.{name}.range", f"lower edge {low} is not below {high}")
+            if observable.get("log") and not low > 0:
+                _fail(
+                    source,
+                    f"observables.{name}.range",
+                    f"log bins need a lower edge > 0, not {low}",
+                )
+        if observable.get("log") and "edges" in observable:
+            _fail(source, f"observables.{name}.log", "log spaces regular bins: give bins and range")
 
     classifiers = config.get("classifiers", {})
     for name, classifier in classifiers.items():
@@ -398,6 +413,16 @@ def validate(config: dict, source: str = "<analysis definition>") -> registry.An
                     )
         observable = config["observables"][region["observable"]]
         uses_score = "score" in region or observable.get("variable", region["observable"]) == SCORE
+        if "versus" in region:
+            if region["versus"] not in config["observables"]:
+                _fail(
+                    source,
+                    f"{key}.versus",
+                    f"unknown observable '{region['versus']}' "
+                    f"(defined: {', '.join(config['observables'])})",
+                )
+            versus = config["observables"][region["versus"]]
+            uses_score = uses_score or versus.get("variable", region["versus"]) == SCORE
         classifier_name = region.get("classifier")
         if uses_score and classifier_name is None:
             _fail(
@@ -442,13 +467,16 @@ def validate(config: dict, source: str = "<analysis definition>") -> registry.An
     for index, process in enumerate(fit.get("signal", [])):
         if process not in processes:
             _fail(source, f"fit.signal[{index}]", f"unknown process '{process}'")
-    for index, region in enumerate(fit.get("regions", [])):
-        if region not in config["regions"]:
-            _fail(source, f"fit.regions[{index}]", f"unknown region '{region}'")
+    fitted = {f"fit.regions[{i}]": r for i, r in enumerate(fit.get("regions", []))}
     for set_name, names in fit.get("region_sets", {}).items():
-        for index, region in enumerate(names):
-            if region not in config["regions"]:
-                _fail(source, f"fit.region_sets.{set_name}[{index}]", f"unknown region '{region}'")
+        fitted |= {f"fit.region_sets.{set_name}[{i}]": r for i, r in enumerate(names)}
+    for key, region in fitted.items():
+        if region not in config["regions"]:
+            _fail(source, key, f"unknown region '{region}'")
+        if "versus" in config["regions"][region]:
+            _fail(
+                source, key, f"region '{region}' is 2-D (versus): it chooses cuts, it is not fitted"
+            )
     if "search" in config:
         _check_search(config, source)
     if "sculpting" in config:
@@ -604,6 +632,7 @@ def _build(
                 high=float(o["edges"][-1] if "edges" in o else o["range"][1]),
                 variable=o.get("variable", name),
                 edges=tuple(float(x) for x in o.get("edges", ())),
+                log=bool(o.get("log", False)),
             )
             for name, o in config["observables"].items()
         },
@@ -615,6 +644,7 @@ def _build(
                 categories={k: tuple(v) for k, v in r.get("categories", {}).items()},
                 classifier=r.get("classifier"),
                 score=tuple(float(x) for x in r["score"]) if "score" in r else None,
+                versus=r.get("versus"),
             )
             for name, r in config["regions"].items()
         },

@@ -48,7 +48,8 @@ def histogram_name(region: str, process: str, variation: str) -> str:
 
 
 def write_root(path: pathlib.Path, histograms: dict[str, hist.Hist]) -> int:
-    """One TH1 per region, process and variation (data: nominal only), with flow bins.
+    """One TH1 (TH2 for a 2-D region) per region, process and variation (data: nominal
+    only), with flow bins.
 
     Returns:
         int: number of histograms written
@@ -59,7 +60,7 @@ def write_root(path: pathlib.Path, histograms: dict[str, hist.Hist]) -> int:
             for process in h.axes["process"]:
                 variations = [NOMINAL] if process == DATA_PROCESS else list(h.axes["variation"])
                 for variation in variations:
-                    one = h[:, process, variation]
+                    one = h[..., process, variation]
                     root_file[histogram_name(region, process, variation)] = one
                     written += 1
     return written

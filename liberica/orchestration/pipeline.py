@@ -66,15 +66,16 @@ def _flow_report(histograms: dict[str, hist.Hist], counts: dict[str, hist.Hist])
     for region, h in counts.items():
         per_process = {}
         for process in h.axes["process"]:
-            raw = h[:, process, NOMINAL].values(flow=True)
-            weighted = histograms[region][:, process, NOMINAL].values(flow=True)
+            # the first observable's flow bins (summed over a 2-D region's second axis)
+            raw = h[..., process, NOMINAL].values(flow=True)
+            weighted = histograms[region][..., process, NOMINAL].values(flow=True)
             if raw.sum() == 0:
                 continue
             per_process[process] = {
-                "underflow_raw": int(raw[0]),
-                "overflow_raw": int(raw[-1]),
-                "underflow_weighted": float(weighted[0]),
-                "overflow_weighted": float(weighted[-1]),
+                "underflow_raw": int(raw[0].sum()),
+                "overflow_raw": int(raw[-1].sum()),
+                "underflow_weighted": float(weighted[0].sum()),
+                "overflow_weighted": float(weighted[-1].sum()),
             }
         report[region] = per_process
     return report

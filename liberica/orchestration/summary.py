@@ -27,7 +27,7 @@ def yield_table(result) -> Table:
     table.add_column("data", justify="right")
     for region in regions:
         h = result.histograms[region]
-        yields = [float(h[:, p, NOMINAL].values(flow=True).sum()) for p in processes]
-        data = float(h[:, DATA_PROCESS, NOMINAL].values(flow=True).sum())
+        yields = [float(h[..., p, NOMINAL].values(flow=True).sum()) for p in processes]
+        data = float(h[..., DATA_PROCESS, NOMINAL].values(flow=True).sum())
         table.add_row(region, *map(_yield, yields), _yield(sum(yields)), f"{data:,.0f}")
     return table

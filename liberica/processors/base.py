@@ -240,9 +240,20 @@ class AnalysisProcessor(processor.ProcessorABC):
             variable = self.definition.observables[region.observable].variable
             if variable == SCORE:
                 variable = score_key(region.classifier)
-            values = results[region.selection].observables[variable][rows]
+            observables = results[region.selection].observables
+            versus = None
+            if region.versus is not None:
+                second = self.definition.observables[region.versus].variable
+                if second == SCORE:
+                    second = score_key(region.classifier)
+                versus = observables[second][rows]
             weights_of_region = weights_of[region.selection]
-            filler.fill(name, values, {v: w[rows] for v, w in weights_of_region.items()})
+            filler.fill(
+                name,
+                observables[variable][rows],
+                {v: w[rows] for v, w in weights_of_region.items()},
+                versus,
+            )
 
     def _cutflow(
         self, results: dict[str, Any], masks: dict[str, np.ndarray], weight: np.ndarray

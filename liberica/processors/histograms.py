@@ -2,6 +2,10 @@
 
 Every region has one ``hist.Hist`` with axes (observable, process, variation)
 and Weight storage, plus a twin with Int64 storage holding raw event counts.
+A 2-D region (``versus``) has a second observable axis after the first, and
+the nominal variation only: it chooses cuts (e.g. a score threshold at a
+fixed background efficiency), it is never fitted. Index a region's histogram
+as ``h[..., process, variation]`` to serve both.
 Category axes are fixed from the analysis definition, so outputs of any two
 chunks add bin by bin. Under- and overflow bins are kept.
 """
@@ -37,10 +41,17 @@ def book(
     weighted, counts = {}, {}
     for name, region in definition.regions.items():
         observable = definition.observables[region.observable]
+        observables = [observable_axis(observable)]
+        if region.versus is not None:
+            observables.append(observable_axis(definition.observables[region.versus]))
         axes = (
-            observable_axis(observable),
+            *observables,
             hist.axis.StrCategory(processes, name="process", label="Process"),
-            hist.axis.StrCategory(variations, name="variation", label="Variation"),
+            hist.axis.StrCategory(
+                [NOMINAL] if region.versus is not None else variations,
+                name="variation",
+                label="Variation",
+            ),
         )
         weighted[name] = hist.Hist(*axes, storage=hist.storage.Weight())
         counts[name] = hist.Hist(*axes, storage=hist.storage.Int64())
@@ -48,7 +59,7 @@ def book(
 
 
 def observable_axis(observable: Observable) -> hist.axis.AxisProtocol:
-    """The observable's axis: regular bins, or its explicit edges."""
+    """The observable's axis: regular bins (in log if it says so), or its explicit edges."""
     if observable.edges:
         return hist.axis.Variable(observable.edges, name=observable.name, label=observable.label)
     return hist.axis.Regular(
@@ -57,6 +68,7 @@ def observable_axis(observable: Observable) -> hist.axis.AxisProtocol:
         observable.high,
         name=observable.name,
         label=observable.label,
+        transform=hist.axis.transform.log if observable.log else None,
     )
 
 
@@ -80,26 +92,40 @@ class ChunkFiller:
         self._targets = {}
         for region, h in weighted.items():
             self._targets[region] = (
-                h.axes[0],
+                tuple(h.axes[: h.ndim - 2]),
                 h.axes["process"].index(process),
                 h.axes["variation"],
                 h.view(flow=True),
                 counts[region].view(flow=True),
             )
 
-    def fill(self, region: str, values: np.ndarray, weights: dict[str, np.ndarray]) -> None:
-        """Add the events with observable ``values`` under each ``{variation: weights}``."""
-        axis, p, variations, weighted, raw = self._targets[region]
-        bins = np.asarray(axis.index(values), dtype=np.intp) + 1  # + 1: the underflow bin
-        size = weighted.shape[0]
-        raw_counts = np.bincount(bins, minlength=size)
+    def fill(
+        self,
+        region: str,
+        values: np.ndarray,
+        weights: dict[str, np.ndarray],
+        versus: np.ndarray | None = None,
+    ) -> None:
+        """Add the events with observable ``values`` (and, in a 2-D region, ``versus``)
+        under each ``{variation: weights}``; a 2-D region takes its nominal only."""
+        axes, p, variations, weighted, raw = self._targets[region]
+        bins = np.asarray(axes[0].index(values), dtype=np.intp) + 1  # + 1: the underflow bin
+        shape = weighted.shape[: len(axes)]
+        if versus is not None:
+            second = np.asarray(axes[1].index(versus), dtype=np.intp) + 1
+            bins = bins * shape[1] + second
+            weights = {v: w for v, w in weights.items() if v in variations}
+        size = int(np.prod(shape))
+        raw_counts = np.bincount(bins, minlength=size).reshape(shape)
         for variation, weight in weights.items():
             v = variations.index(variation)
-            weighted["value"][:, p, v] += np.bincount(bins, weights=weight, minlength=size)
-            weighted["variance"][:, p, v] += np.bincount(
+            weighted["value"][..., p, v] += np.bincount(
+                bins, weights=weight, minlength=size
+            ).reshape(shape)
+            weighted["variance"][..., p, v] += np.bincount(
                 bins, weights=weight * weight, minlength=size
-            )
-            raw[:, p, v] += raw_counts
+            ).reshape(shape)
+            raw[..., p, v] += raw_counts
 
 
 def _index(axis: hist.axis.StrCategory, value: str) -> int:
@@ -133,6 +159,8 @@ def complete_variations(
         values = h.view(flow=True)
         raw_values = raw.view(flow=True)
         process_axis, variation_axis = h.axes["process"], h.axes["variation"]
+        if len(variation_axis) == 1:  # a 2-D region: nominal only
+            continue
         nominal = _index(variation_axis, NOMINAL)
         for process in definition.processes:
             p = _index(process_axis, process)
