@@ -26,6 +26,7 @@ class LeptonColumns(NamedTuple):
         is_tight, ptcone30, etcone20, z0, d0_significance: identification,
             isolation (GeV) and impact parameter (mm, and |d0|/sigma); None
             where the collection does not have them
+        d0: the transverse impact parameter (mm), read only where asked for
         cos_phi, sin_phi, sinh_eta: the direction, in float64, for the Cartesian
             momenta; computed once by ``with_directions`` (momentum variations
             leave them unchanged), else None
@@ -44,6 +45,7 @@ class LeptonColumns(NamedTuple):
     etcone20: np.ndarray | None = None
     z0: np.ndarray | None = None
     d0_significance: np.ndarray | None = None
+    d0: np.ndarray | None = None
     cos_phi: np.ndarray | None = None
     sin_phi: np.ndarray | None = None
     sinh_eta: np.ndarray | None = None
@@ -80,9 +82,18 @@ def lepton_columns(leptons: ak.Array) -> LeptonColumns:
     return _columns(np.asarray(ak.num(leptons, axis=1), dtype=np.int64), arrays)
 
 
-def open_data_lepton_columns(events: ak.Array) -> LeptonColumns:
-    """The lepton columns of an open-data chunk, read from its branches (GeV, via the schema)."""
-    return _columns(*flat_leptons(events, LeptonColumns._fields[2:]))
+DEFAULT_FIELDS = tuple(f for f in LeptonColumns._fields[2:] if f != "d0")
+"""The fields read unless asked otherwise: all but ``d0`` (``lep_trackd0pvunbiased``)."""
+
+
+def open_data_lepton_columns(
+    events: ak.Array, fields: tuple[str, ...] = DEFAULT_FIELDS
+) -> LeptonColumns:
+    """The lepton columns of an open-data chunk, read from its branches (GeV, via the schema).
+
+    Only ``fields`` are read (the kinematics always); the others are None.
+    """
+    return _columns(*flat_leptons(events, fields))
 
 
 def drop_unphysical(leptons: LeptonColumns) -> tuple[LeptonColumns, dict[str, int]]:
@@ -116,14 +127,18 @@ def drop_unphysical(leptons: LeptonColumns) -> tuple[LeptonColumns, dict[str, in
             if mask.any()
         }
     )
-    kept = ~dropped
+    return keep(leptons, ~dropped), counts
+
+
+def keep(leptons: LeptonColumns, kept: np.ndarray) -> LeptonColumns:
+    """The columns of the leptons where the flat mask ``kept`` is True; every event stays."""
     offsets = np.zeros(leptons.n_events + 1, dtype=np.int64)
     np.cumsum(per_event_count(leptons.offsets, kept), out=offsets[1:])
     columns = {
         name: None if values is None else values[kept]
         for name, values in zip(LeptonColumns._fields[2:], leptons[2:], strict=True)
     }
-    return LeptonColumns(offsets=offsets, event_index=leptons.event_index, **columns), counts
+    return LeptonColumns(offsets=offsets, event_index=leptons.event_index, **columns)
 
 
 class EventSubset:
