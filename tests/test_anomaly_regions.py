@@ -53,8 +53,8 @@ def test_thresholds_give_the_target_background_efficiency():
         assert region.efficiency == pytest.approx(above, rel=1e-12)
         looser = in_range[:, k:].sum() / total
         assert looser > region.target_efficiency
-        # fine bins: within a factor 1.35 of the target here (bin width 0.1 in log10 score)
-        assert region.efficiency > region.target_efficiency / 1.35
+        # bins 0.1 wide in log10(score): within a factor 2 of the target even in the far tail
+        assert region.efficiency > region.target_efficiency / 2
         np.testing.assert_allclose(region.background.sum(), above * total, rtol=1e-12)
     # nested: each tighter region's spectra are below the looser one's, bin by bin
     for loose, tight in zip(regions, regions[1:], strict=False):
