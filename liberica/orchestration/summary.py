@@ -15,7 +15,8 @@ def _yield(value: float) -> str:
 
 
 def yield_table(result) -> Table:
-    """Nominal yields (weighted, with flow bins) per region and process, and data."""
+    """Nominal yields (weighted, with flow bins) per region and process, and data; consecutive
+    regions of equal yields (e.g. one selection's features) share one row."""
     regions = list(result.histograms)
     first = result.histograms[regions[0]]
     processes = [p for p in first.axes["process"] if p != DATA_PROCESS]
@@ -25,9 +26,19 @@ def yield_table(result) -> Table:
         table.add_column(process, justify="right")
     table.add_column("total MC", justify="right")
     table.add_column("data", justify="right")
+    rows: list[tuple[list[str], list[str]]] = []  # (regions, cells): equal rows merged
     for region in regions:
         h = result.histograms[region]
         yields = [float(h[..., p, NOMINAL].values(flow=True).sum()) for p in processes]
         data = float(h[..., DATA_PROCESS, NOMINAL].values(flow=True).sum())
-        table.add_row(region, *map(_yield, yields), _yield(sum(yields)), f"{data:,.0f}")
+        cells = [*map(_yield, yields), _yield(sum(yields)), f"{data:,.0f}"]
+        if rows and rows[-1][1] == cells:
+            rows[-1][0].append(region)
+        else:
+            rows.append(([region], cells))
+    for names, cells in rows:
+        label = (
+            names[0] if len(names) == 1 else f"{names[0]} ... {names[-1]} ({len(names)} regions)"
+        )
+        table.add_row(label, *cells)
     return table
