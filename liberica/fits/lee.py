@@ -583,7 +583,8 @@ def scan_statistics(counts: ArrayLike, background: ArrayLike, widths: ArrayLike)
 
     The same windows, window sums (prefix-sum differences) and local p-values
     as pyBumpHunter's scan, so the same t to the last bit, vectorized over
-    spectra (about 20 times faster than a pyBumpHunter scan per spectrum).
+    spectra (1000 spectra of 60 bins, widths 2-30: 0.16-0.27 s here, against
+    0.9-2.0 s for pyBumpHunter's own pseudo-experiments).
 
     Args:
         counts: spectra, shape (N, bins)
@@ -643,7 +644,7 @@ def draw_pseudo_experiments(
     ceiling = np.maximum.accumulate(means[::-1], axis=0)[::-1]  # from the tightest up
     raised = float(np.max(ceiling - means))
     if raised > 0:
-        log.debug("nested pseudo-experiments: looser regions raised by up to %.3g events", raised)
+        log.info("nested pseudo-experiments: looser regions raised by up to %.3g events", raised)
     differences = ceiling - np.vstack([ceiling[1:], np.zeros((1, means.shape[1]))])
     draws = rng.poisson(differences, size=(number, *means.shape))
     return np.cumsum(draws[:, ::-1], axis=1)[:, ::-1]
@@ -710,10 +711,13 @@ def hunt(
     each is refitted and scanned against its own fit (:func:`scan_statistics`,
     pyBumpHunter's statistic); the data are scanned by pyBumpHunter.
 
+    Data need not be whole numbers (a weighted pseudo-data set): the incomplete
+    gamma function interpolates the Poisson probability between them.
+
     Args:
         data: observed counts per bin
-        background: the background prediction per bin (the fit's start where ``refit``
-            replaces it; its values are then not used)
+        background: the background prediction per bin (with ``refit``, only checked:
+            the fit to the data replaces it)
         edges: the bin edges (the observable's units)
         widths: the window widths in bins
         pseudo_experiments: their number N
@@ -910,9 +914,17 @@ def gross_vitells(
     p-value is P(chi2_1 > u)/2 + <N(u0)> exp(-(u - u0)/2) (EPJC 70 (2010) 525,
     for q asymptotically half a chi2 with one degree of freedom), capped at 1.
 
+    The formula counts every upcrossing, so it overestimates the global p-value
+    where a scan often crosses u more than once, and it assumes q varies
+    smoothly from one position to the next. Measured against 10,000 brute-force
+    pseudo-experiments (60 bins of 50-2000 events, tests/test_lee.py): global Z
+    lower by 0.08-0.2 at local Z 2.5-3.5 for windows of 4 and 8 bins, by up to
+    0.4 for 2-bin windows; u0 between 0.5 and 2 moves it by < 0.03 (4-8 bins).
+
     Args:
         data: observed counts per bin
-        background: the background prediction per bin (replaced by ``refit(data)``)
+        background: the background prediction per bin (with ``refit``, only checked:
+            the fit to the data replaces it)
         edges: the bin edges
         width: the windows' width in bins
         pseudo_experiments: the number N of background-only scans (a few hundred)
