@@ -175,6 +175,11 @@ def test_significance_and_p_value_keep_their_precision_in_the_tails():
     assert lee.p_value(11.4640) == pytest.approx(1e-30, rel=1e-3)
     assert lee.significance(stats.norm.sf(0.3)) == pytest.approx(0.3)
     assert lee.significance(0.7) == 0.0 and lee.significance(1.0) == 0.0  # no excess
+    # a spectrum below its background anywhere: no excess, every value plain
+    quiet = lee.hunt(np.full(10, 10.0), np.full(10, 20.0), np.arange(11.0), pseudo_experiments=20)
+    assert (quiet.local_p, quiet.statistic, quiet.global_p, quiet.trial_factor) == (1, 0, 1, 1)
+    assert quiet.global_significance == 0.0 and not quiet.global_bound
+    assert "-0.0" not in json.dumps(quiet.to_dict(), allow_nan=False)
 
 
 # -- several regions --------------------------------------------------------------------
@@ -198,6 +203,19 @@ def test_nested_pseudo_experiments_are_nested_and_poisson():
     assert np.mean(covariance / means[1, :10]) == pytest.approx(1.0, abs=0.05)
     disjoint = lee.draw_pseudo_experiments(means, 4000, np.random.default_rng(8), nested=False)
     assert np.any(disjoint[:, 1] > disjoint[:, 0])
+
+
+def test_a_tighter_mean_above_a_looser_one_is_drawn_nested_with_a_warning(caplog):
+    means = np.array([[10.0, 10.0, 10.0], [5.0, 12.0, 5.0]])  # bin 1: 12 > 10
+    with caplog.at_level(logging.WARNING, logger="liberica.fits.lee"):
+        pseudo = lee.draw_pseudo_experiments(means, 4000, np.random.default_rng(2), nested=True)
+    assert (
+        "region 0's mean is below a tighter one's in 1 bin(s), most in bin 1 (10 < 12)"
+        in caplog.text
+    )
+    assert np.all(pseudo[:, 1] <= pseudo[:, 0])
+    assert pseudo[:, 0, 1].mean() == pytest.approx(12.0, abs=0.25)  # drawn at the tighter mean
+    assert pseudo[:, 0, 0].mean() == pytest.approx(10.0, abs=0.25)
 
 
 def test_the_hunt_over_nested_regions_finds_the_signal_in_the_tight_region():

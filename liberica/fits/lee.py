@@ -289,7 +289,8 @@ class BumpHunt(NamedTuple):
         edges: the spectrum's bin edges
         data: the data per bin
         background: the background the data were compared with (the fit with ``refit``)
-        window: the most significant window
+        window: the most significant window (with no excess anywhere, local p = 1,
+            the first window scanned)
         local_p: its local p-value (floored at ``LOCAL_P_FLOOR``)
         local_significance: norm.isf(local_p)
         statistic: t = -ln(local_p), pyBumpHunter's test statistic
@@ -632,8 +633,9 @@ def draw_pseudo_experiments(
             (the tightest: of itself) and summed from the tightest up, so that a
             pseudo-region holds the tighter ones' events, bin by bin, as the real
             ones do; each is still Poisson with its region's mean. Where a
-            tighter mean exceeds a looser one (a fitted background), the looser
-            one is raised to it.
+            tighter mean exceeds a looser one (a fitted background, or a
+            weighted one with negative weights), the looser one is drawn at the
+            tighter mean there, with a warning.
 
     Returns:
         counts of shape (number, regions, bins)
@@ -642,9 +644,15 @@ def draw_pseudo_experiments(
     if not nested:
         return rng.poisson(means, size=(number, *means.shape))
     ceiling = np.maximum.accumulate(means[::-1], axis=0)[::-1]  # from the tightest up
-    raised = float(np.max(ceiling - means))
-    if raised > 0:
-        log.info("nested pseudo-experiments: looser regions raised by up to %.3g events", raised)
+    raised = ceiling - means
+    if np.any(raised > NESTING_TOLERANCE * ceiling):
+        region, bin_ = np.unravel_index(np.argmax(raised), raised.shape)
+        log.warning(
+            "nested pseudo-experiments: region %d's mean is below a tighter one's in %d bin(s), "
+            "most in bin %d (%.3g < %.3g); drawn at the tighter mean there",
+            region, np.count_nonzero(raised > NESTING_TOLERANCE * ceiling), bin_,
+            means[region, bin_], ceiling[region, bin_],
+        )  # fmt: skip
     differences = ceiling - np.vstack([ceiling[1:], np.zeros((1, means.shape[1]))])
     draws = rng.poisson(differences, size=(number, *means.shape))
     return np.cumsum(draws[:, ::-1], axis=1)[:, ::-1]
@@ -669,7 +677,7 @@ def _seed(seed: int) -> np.random.Generator:
 def _hunt_result(
     data, background, edges, widths, scan: _DataScan, null, refitted: bool, seed: int
 ) -> BumpHunt:
-    statistic = -np.log(scan.local_p)
+    statistic = 0.0 - np.log(scan.local_p)  # 0, not -0, for no excess
     global_p, bound = global_p_value(statistic, null)
     return BumpHunt(
         edges=edges,
@@ -774,9 +782,15 @@ def hunt_regions(
     the fraction of joint background-only pseudo-experiments whose largest t is
     at least as large, so the trial factor counts the regions as well as the
     windows. Nested regions (``nested=True``, loosest first, each a subset of
-    the one before: the data and the backgrounds must be nested bin by bin) are
-    drawn nested (:func:`draw_pseudo_experiments`); otherwise the regions must
-    be disjoint, and are drawn independently.
+    the one before: the data must be nested bin by bin) are drawn nested
+    (:func:`draw_pseudo_experiments`; a background above the looser region's in
+    a bin is drawn at that, with a warning); otherwise the regions must be
+    disjoint, and are drawn independently.
+
+    The data are scanned by pyBumpHunter, the pseudo-experiments by
+    :func:`scan_statistics` (the same statistic), drawn from
+    ``np.random.default_rng(seed)``: a hunt over one region and :func:`hunt`
+    agree on the data, not pseudo-experiment by pseudo-experiment.
 
     Args:
         data: per region (in order, loosest first when nested), its counts
@@ -821,8 +835,6 @@ def hunt_regions(
         predicted[name] = (
             spectra[name][1] if fit is None else _fitted(fit, observed[name], f"region {name!r}")
         )
-    if nested and refit is None:
-        _check_nested(predicted, "background")
     pseudo = draw_pseudo_experiments(np.stack(list(predicted.values())), npe, rng, nested)
     null = np.empty((npe, len(names)))
     hunts = {}
