@@ -23,6 +23,7 @@ _API = (
     "SearchResult",
     "ToysResult",
     "TrainResult",
+    "bumphunt",
     "fit",
     "generate",
     "load_definition",
@@ -33,6 +34,7 @@ _API = (
     "search",
     "toys",
     "train",
+    "write_bumphunt",
     "write_fit",
     "write_toys",
 )

@@ -15,6 +15,7 @@ cannot be used) derive from :class:`LibericaError`, and their message
 is one line naming the file, key or step.
 """
 
+from liberica.api.anomaly import bumphunt, write_bumphunt
 from liberica.api.fitting import (
     SearchResult,
     ToysResult,
@@ -44,6 +45,7 @@ __all__ = [
     "SearchResult",
     "ToysResult",
     "TrainResult",
+    "bumphunt",
     "fit",
     "generate",
     "load_definition",
@@ -54,6 +56,7 @@ __all__ = [
     "search",
     "toys",
     "train",
+    "write_bumphunt",
     "write_fit",
     "write_toys",
 ]

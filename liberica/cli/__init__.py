@@ -444,6 +444,74 @@ def fit(
     help="Analysis definition (name or YAML) [default: the run's, from its metrics.json].",
 )
 @click.option(
+    "--pseudo-experiments",
+    type=click.IntRange(min=10),
+    default=None,
+    help="BumpHunter's background-only pseudo-experiments [default: the definition's].",
+)
+@click.option(
+    "--gv-pseudo-experiments",
+    type=click.IntRange(min=10),
+    default=None,
+    help="Background-only scans counting upcrossings for Gross-Vitells [default: the definition's].",
+)
+@click.option(
+    "--seed", type=SEED, default=42, show_default=True, help="Seed of every pseudo-experiment."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=pathlib.Path),
+    default=None,
+    help="Output folder [default: RUN_DIR/bumphunt].",
+)
+@click.option("--no-figures", is_flag=True, help="Skip the plots.")
+def bumphunt(
+    run_dir: pathlib.Path,
+    analysis: str | None,
+    pseudo_experiments: int | None,
+    gv_pseudo_experiments: int | None,
+    seed: int,
+    out_dir: pathlib.Path | None,
+    no_figures: bool,
+) -> None:
+    """Hunt bumps in the anomaly regions of RUN_DIR, with the look-elsewhere effect.
+
+    The anomaly regions are cuts on the anomaly score at fixed background-MC
+    efficiency (the definition's bumphunt block), taken from the run's 2-D
+    histogram of the hunted observable against the score. Each region's spectrum is
+    hunted with BumpHunter against the background (the MC, or a smooth fit of the
+    data refitted in every pseudo-experiment); the global significance of the most
+    significant excess over all regions comes from background-only
+    pseudo-experiments, and the Gross-Vitells estimate of a fixed-width
+    likelihood-ratio scan reaches beyond them. Writes results.json and figures/.
+    """
+    from liberica import api
+
+    with _one_line_errors():
+        with _session().status(console, "bump hunt: pseudo-experiments"):
+            result = api.bumphunt(
+                run_dir,
+                analysis,
+                seed=seed,
+                pseudo_experiments=pseudo_experiments,
+                gross_vitells_pseudo_experiments=gv_pseudo_experiments,
+            )
+            path = api.write_bumphunt(
+                result, out_dir or run_dir / "bumphunt", figures=not no_figures
+            )
+    report.bumphunt(console, result, path)
+
+
+@main.command()
+@_verbosity_options
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path))
+@click.option(
+    "--analysis",
+    default=None,
+    help="Analysis definition (name or YAML) [default: the run's, from its metrics.json].",
+)
+@click.option(
     "--no-profile-likelihood",
     is_flag=True,
     help="Skip the cabinetry/pyhf fit of each selection (mu and the profile-likelihood Z).",

@@ -181,6 +181,40 @@ def search(console: Console, found) -> None:
     console.print(f"search outputs in {found.folder}")
 
 
+def bumphunt(console: Console, result, path: pathlib.Path) -> None:
+    """Per anomaly region: its cut, the most significant window, local and global significance."""
+    title = f"Bump hunt in {result.observable} ({result.config.background} background)"
+    table = Table(title=title)
+    columns = ("region", "bkg eff.", "data", "window", "local Z", "global Z", "trial factor")
+    for column in (*columns, "Gross-Vitells global Z"):
+        table.add_column(column, justify="left" if column == "region" else "right")
+    for region in result.regions:
+        hunt = result.hunt.regions[region.name]
+        gv = result.gross_vitells[region.name]
+        trial = f"{'< ' if hunt.global_bound else ''}{hunt.trial_factor:.3g}"
+        table.add_row(
+            region.name,
+            f"{region.efficiency:.2%}",
+            f"{region.data.sum():,.0f}",
+            f"{hunt.window.low:.0f}-{hunt.window.high:.0f}",
+            f"{hunt.local_significance:.2f}",
+            hunt.global_label,
+            trial,
+            f"{gv.global_significance:.2f}",
+        )
+    console.print(table)
+    overall = result.hunt
+    console.print(
+        f"most significant excess: {overall.best}, local Z {overall.local_significance:.2f}, "
+        f"global Z {overall.global_label} over all regions "
+        f"({overall.pseudo_experiments} pseudo-experiments)",
+        soft_wrap=True,
+    )
+    for warning in result.warnings:
+        console.print(f"[bold yellow]warning:[/] {warning}", soft_wrap=True)
+    console.print(f"bump hunt outputs in {path.parent}")
+
+
 def toys(console: Console, result, run_dir: pathlib.Path, folder: pathlib.Path) -> None:
     """Bias, pull width and coverage of mu per true mu."""
     ntoys, workers = result.settings["ntoys"], result.settings["workers"]

@@ -193,6 +193,38 @@ class SearchConfig(NamedTuple):
     punzi_a: float = 5.0
 
 
+class BumpHuntConfig(NamedTuple):
+    """The anomaly regions of a score and the bump hunt of their spectra (``liberica bumphunt``).
+
+    Attributes:
+        scan: the 2-D region (hunted observable x anomaly score) the regions come from
+        efficiencies: the background-MC efficiencies of the score cuts, loosest first
+        background: ``mc`` (the background MC) or ``fit`` (a smooth fit of each
+            region's data, refitted in every pseudo-experiment)
+        background_shape: the fitted shape (``fits/shapes.py``)
+        hunt_range: [low, high] of the hunted observable (bin edges), or None for all bins
+        normalize_mc: scale the MC to the data of each region (its shape is hunted)
+        min_width, max_width: the windows' widths in bins (None: half the spectrum)
+        pseudo_experiments: background-only pseudo-experiments of the brute-force global p
+        gross_vitells_width: the window of the fixed-width likelihood-ratio scan, bins
+        gross_vitells_level: u0, the level whose upcrossings are counted
+        gross_vitells_pseudo_experiments: background-only scans counting them
+    """
+
+    scan: str
+    efficiencies: tuple[float, ...] = (0.1, 0.01, 0.001)
+    background: str = "mc"
+    background_shape: str = "exp_poly2"
+    hunt_range: tuple[float, float] | None = None
+    normalize_mc: bool = True
+    min_width: int = 2
+    max_width: int | None = None
+    pseudo_experiments: int = 1000
+    gross_vitells_width: int = 4
+    gross_vitells_level: float = 1.0
+    gross_vitells_pseudo_experiments: int = 300
+
+
 class SculptingConfig(NamedTuple):
     """Which selections' background spectra are compared with a reference (``fits/sculpting.py``).
 
@@ -233,6 +265,7 @@ class AnalysisDefinition(NamedTuple):
         fit_signal: the processes mu scales (default: every signal process)
         source: the shipped name or the path the definition was loaded from
         search: the resonance search's settings, or None
+        bumphunt: the anomaly regions' and bump hunt's settings, or None
         sculpting: the sculpting measure's settings, or None (``liberica search``
             then measures the search's selections against its preselection)
         digest: SHA-256 of the merged, validated YAML content (provenance: two runs
@@ -259,6 +292,7 @@ class AnalysisDefinition(NamedTuple):
     search: SearchConfig | None = None
     sculpting: SculptingConfig | None = None
     digest: str = ""
+    bumphunt: BumpHuntConfig | None = None
 
     def systematics_of(self, category: str) -> list[Systematic]:
         """The systematics of one category (``weight``, ``object``, ``sample``)."""
@@ -479,6 +513,8 @@ def validate(config: dict, source: str = "<analysis definition>") -> registry.An
             )
     if "search" in config:
         _check_search(config, source)
+    if "bumphunt" in config:
+        _check_bumphunt(config, source)
     if "sculpting" in config:
         _check_sculpting(config, source)
     return analysis
@@ -680,6 +716,7 @@ def _build(
         ),
         source=source,
         search=_search(config.get("search")),
+        bumphunt=_bumphunt(config.get("bumphunt")),
         sculpting=_sculpting(config.get("sculpting")),
     )
 
@@ -694,6 +731,63 @@ def _sculpting(block: dict | None) -> SculptingConfig | None:
         processes=tuple(block.get("processes", ())),
         range=tuple(float(x) for x in block["range"]) if "range" in block else None,
     )
+
+
+def _bumphunt(block: dict | None) -> BumpHuntConfig | None:
+    if block is None:
+        return None
+    gv = block.get("gross_vitells", {})
+    widths = block.get("widths", {})
+    defaults = BumpHuntConfig(scan="")
+    return BumpHuntConfig(
+        scan=block["scan"],
+        efficiencies=tuple(sorted((float(x) for x in block["efficiencies"]), reverse=True))
+        if "efficiencies" in block
+        else defaults.efficiencies,
+        background=block.get("background", defaults.background),
+        background_shape=block.get("background_shape", defaults.background_shape),
+        hunt_range=tuple(float(x) for x in block["hunt_range"]) if "hunt_range" in block else None,
+        normalize_mc=bool(block.get("normalize_mc", defaults.normalize_mc)),
+        min_width=int(widths.get("min", defaults.min_width)),
+        max_width=int(widths["max"]) if "max" in widths else None,
+        pseudo_experiments=int(block.get("pseudo_experiments", defaults.pseudo_experiments)),
+        gross_vitells_width=int(gv.get("width", defaults.gross_vitells_width)),
+        gross_vitells_level=float(gv.get("level", defaults.gross_vitells_level)),
+        gross_vitells_pseudo_experiments=int(
+            gv.get("pseudo_experiments", defaults.gross_vitells_pseudo_experiments)
+        ),
+    )
+
+
+def _check_bumphunt(config: dict, source: str) -> None:
+    """The bumphunt block names a 2-D score region, a known shape, and sane numbers."""
+    block = config["bumphunt"]
+    scan = block["scan"]
+    if scan not in config["regions"]:
+        _fail(source, "bumphunt.scan", f"unknown region '{scan}'")
+    region = config["regions"][scan]
+    versus = region.get("versus")
+    if versus is None or config["observables"][versus].get("variable", versus) != SCORE:
+        _fail(
+            source,
+            "bumphunt.scan",
+            f"region '{scan}' must be 2-D with the score second (versus: a score observable)",
+        )
+    if len(set(block.get("efficiencies", []))) != len(block.get("efficiencies", [])):
+        _fail(source, "bumphunt.efficiencies", "efficiencies repeat")
+    if "background_shape" in block:
+        known = spectrum_shape_names("background")
+        if block["background_shape"] not in known:
+            _fail(
+                source,
+                "bumphunt.background_shape",
+                f"unknown shape '{block['background_shape']}' {_known('shapes', known)}",
+            )
+    if "hunt_range" in block and block["hunt_range"][0] >= block["hunt_range"][1]:
+        _fail(source, "bumphunt.hunt_range", "low must be below high")
+    widths = block.get("widths", {})
+    if "max" in widths and widths["max"] < widths.get("min", 2):
+        _fail(source, "bumphunt.widths.max", "must be at least widths.min")
 
 
 def _search(search: dict | None) -> SearchConfig | None:

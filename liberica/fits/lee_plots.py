@@ -14,6 +14,7 @@ that reads it back); the function of the same name without it writes the PNG.
 
 from __future__ import annotations
 
+import logging
 import pathlib
 
 import matplotlib
@@ -27,6 +28,10 @@ from scipy import stats  # noqa: E402
 
 from liberica.fits.lee import BumpHunt, RegionsHunt  # noqa: E402
 from liberica.fits.plots import STYLE, poisson_errors  # noqa: E402
+
+# the ATLAS style's mathtext asks for a 'cursive' family that Debian's fonts lack; the
+# fallback (DejaVu) is what is drawn anyway, so the lookup's warning is noise
+logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 SIGMA_LEVELS = (1, 2, 3, 4, 5)
 """The significances marked on the local p-value scan."""
@@ -79,7 +84,7 @@ def spectrum_figure(hunt: BumpHunt, title: str = "", observable: str = "observab
             pull = np.where(background > 0, (data - background) / np.sqrt(background), 0.0)
         bottom.bar(centres, pull, width=np.diff(edges), color="grey", edgecolor="black", lw=0.5)
         bottom.axhline(0, color="black", lw=1)
-        bottom.set_ylabel("(data - bkg) / \u221abkg", fontsize=12)
+        bottom.set_ylabel("(data - bkg) / sqrt(bkg)", fontsize=12)
         bottom.set_xlabel(observable)
         bottom.set_xlim(edges[0], edges[-1])
     return figure

@@ -264,4 +264,3 @@ class DileptonProcessor(AnalysisProcessor):
     def selections(self, events: ak.Array, objects: Objects) -> Selections:
         """The selection (the only one: ``two_leptons``) on the chunk."""
         return Selections(self.definition.cuts, events, objects)
-

@@ -1,0 +1,254 @@
+"""The bump hunt of an anomaly search: anomaly regions of a score, each region's spectrum hunted
+with the look-elsewhere effect (``liberica bumphunt``).
+
+From a processed run's 2-D region (hunted observable x anomaly score, the
+definition's ``bumphunt.scan``): the anomaly regions at fixed background-MC
+efficiency (:mod:`liberica.fits.anomaly_regions`); in each, the observable's
+spectrum in ``hunt_range`` against the background prediction: the background
+MC (scaled to the region's data where ``normalize_mc``, so that its shape is
+hunted), or a smooth fit of the region's data (``background: fit``), refitted
+in every pseudo-experiment. Three answers (:mod:`liberica.fits.lee`):
+
+- BumpHunter in each region, and the hunt over all regions together (the
+  largest statistic of all, ranked against joint background-only
+  pseudo-experiments drawn nested as the regions are): the global
+  significance of the most significant excess and its trial factor;
+- the Gross-Vitells estimate of a fixed-width likelihood-ratio scan in each
+  region, which reaches global significances that pseudo-experiments cannot.
+
+Everything is seeded; the process's global random state is left as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pathlib
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from liberica.core.definition import AnalysisDefinition, BumpHuntConfig
+from liberica.core.errors import LibericaError
+from liberica.fits import lee
+from liberica.fits.anomaly_regions import AnomalyRegion, anomaly_regions
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+"""Of ``bumphunt/results.json``."""
+
+
+class BumpHuntError(LibericaError, ValueError):
+    """A run or a definition that cannot be bump-hunted (the message says why)."""
+
+
+class BumpHuntResult(NamedTuple):
+    """What ``liberica bumphunt`` found.
+
+    Attributes:
+        config: the definition's ``bumphunt`` block as used
+        observable: the hunted observable's label
+        regions: the anomaly regions (loosest first), their spectra cut to the hunted range
+        hunt: BumpHunter in each region and over all regions together
+        gross_vitells: per region, the fixed-width likelihood-ratio scan's estimate
+        seed: the seed of every pseudo-experiment
+        warnings: what a reader of the numbers should know (e.g. floored MC bins)
+    """
+
+    config: BumpHuntConfig
+    observable: str
+    regions: list[AnomalyRegion]
+    hunt: lee.RegionsHunt
+    gross_vitells: dict[str, lee.GrossVitells]
+    seed: int
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: per region the window, local and global p-values and significances,
+        pseudo-experiments and trial factor; the Gross-Vitells scans; the hunt over all regions."""
+        regions = {}
+        for region in self.regions:
+            hunt = self.hunt.regions[region.name].to_dict()
+            regions[region.name] = {
+                **region.to_dict(),
+                "window": hunt["window"],
+                "local_significance": hunt["local_significance"],
+                "local_p_value": hunt["local_p"],
+                "global_significance": hunt["global_significance"],
+                "global_p_value": hunt["global_p"],
+                "global_is_bound": hunt["global_bound"],
+                "n_pseudo_experiments": hunt["pseudo_experiments"],
+                "trial_factor": hunt["trial_factor"],
+                "bumphunter": hunt,
+                "gross_vitells": self.gross_vitells[region.name].to_dict(),
+            }
+        overall = self.hunt.to_dict()
+        overall.pop("regions")
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "scan": self.config.scan,
+            "observable": self.observable,
+            "background": self.config.background,
+            "background_shape": self.config.background_shape
+            if self.config.background == "fit"
+            else None,
+            "normalize_mc": self.config.normalize_mc,
+            "hunt_range": list(self.config.hunt_range) if self.config.hunt_range else None,
+            "seed": self.seed,
+            "regions": regions,
+            "all_regions": overall,
+            "warnings": list(self.warnings),
+        }
+
+
+def _cut(region: AnomalyRegion, hunt_range: tuple[float, float] | None) -> AnomalyRegion:
+    """The region's spectra in ``hunt_range`` (whose ends must be bin edges)."""
+    if hunt_range is None:
+        return region
+    index = []
+    for end in hunt_range:
+        close = np.flatnonzero(np.isclose(region.edges, end, rtol=1e-9, atol=0))
+        if len(close) != 1:
+            raise BumpHuntError(
+                f"bumphunt.hunt_range end {end:g} is not a bin edge of the scan's observable "
+                f"({region.edges[0]:g}-{region.edges[-1]:g} in {len(region.edges) - 1} bins)"
+            )
+        index.append(int(close[0]))
+    first, last = index
+    bins = slice(first, last)
+    return region._replace(
+        edges=region.edges[first : last + 1],
+        data=region.data[bins],
+        background=region.background[bins],
+        background_variance=region.background_variance[bins],
+        signals={k: v[bins] for k, v in region.signals.items()},
+    )
+
+
+def _mc_background(region: AnomalyRegion, normalize: bool) -> tuple[np.ndarray, list[int]]:
+    """The region's background-MC prediction (scaled to its data where ``normalize``), bins
+    <= 0 floored at its smallest positive bin; and the floored bins."""
+    background = region.background.astype(float)
+    floored = [int(k) for k in np.flatnonzero(~(background > 0))]
+    positive = background[background > 0]
+    if floored and len(positive):
+        background[floored] = positive.min()
+    if normalize and background.sum() > 0:
+        background = background * (region.data.sum() / background.sum())
+    return background, floored
+
+
+def _refit(edges: np.ndarray, shape: str):
+    """``refit(counts) -> background``: a binned Poisson fit of ``shape`` to the counts."""
+    from liberica.fits.spectrum import Spectrum, fit_background
+
+    def refit(counts: np.ndarray) -> np.ndarray:
+        return fit_background(Spectrum.of(edges, counts), shape, "poisson").expected
+
+    return refit
+
+
+def run_bumphunt(
+    histograms: dict[str, Any],
+    definition: AnalysisDefinition,
+    *,
+    seed: int = 42,
+    pseudo_experiments: int | None = None,
+    gross_vitells_pseudo_experiments: int | None = None,
+) -> BumpHuntResult:
+    """Anomaly regions and their bump hunt, from a processed run's histograms.
+
+    Args:
+        histograms: the run's weighted histograms by region
+        definition: the analysis (its ``bumphunt`` block)
+        seed: the seed of every pseudo-experiment
+        pseudo_experiments: override the definition's number of BumpHunter
+            pseudo-experiments
+        gross_vitells_pseudo_experiments: override the definition's number of scans
+            counting upcrossings
+
+    Raises:
+        BumpHuntError: for a definition without a ``bumphunt`` block, a run without the
+            scan region, or a hunt range off the bin edges
+    """
+    config = definition.bumphunt
+    if config is None:
+        raise BumpHuntError(f"{definition.source}: the definition has no bumphunt block")
+    if config.scan not in histograms:
+        raise BumpHuntError(
+            f"the run has no histogram of region {config.scan!r} (bumphunt.scan): process "
+            f"it with the definition's classifiers"
+        )
+    backgrounds = [n for n, p in definition.processes.items() if p.kind == "background"]
+    signals = [n for n, p in definition.processes.items() if p.kind == "signal"]
+    regions = [
+        _cut(r, config.hunt_range)
+        for r in anomaly_regions(histograms[config.scan], backgrounds, signals, config.efficiencies)
+    ]
+    edges = regions[0].edges
+    data = {r.name: r.data for r in regions}
+    background, warnings = {}, []
+    for r in regions:
+        predicted, floored = _mc_background(r, config.normalize_mc)
+        background[r.name] = predicted
+        if floored:
+            warnings.append(
+                f"{r.name}: the background MC is <= 0 in {len(floored)} bin(s) "
+                f"{floored} (negative weights or no MC event); those bins are set to the "
+                f"region's smallest positive bin: use background: fit, coarser bins or a "
+                f"narrower hunt_range"
+            )
+            log.warning("bump hunt: %s", warnings[-1])
+    refit = _refit(edges, config.background_shape) if config.background == "fit" else None
+    n_pseudo = pseudo_experiments or config.pseudo_experiments
+    widths = lee.Widths(config.min_width, config.max_width)
+    log.info(
+        "bump hunt of %s in %d regions, %d pseudo-experiments (%s background)",
+        config.scan,
+        len(regions),
+        n_pseudo,
+        config.background,
+    )
+    hunt = lee.hunt_regions(
+        data,
+        background,
+        edges,
+        nested=True,
+        widths=widths,
+        pseudo_experiments=n_pseudo,
+        seed=seed,
+        refit=refit,
+    )
+    gross_vitells = {
+        r.name: lee.gross_vitells(
+            data[r.name],
+            background[r.name],
+            edges,
+            width=config.gross_vitells_width,
+            pseudo_experiments=gross_vitells_pseudo_experiments
+            or config.gross_vitells_pseudo_experiments,
+            level=config.gross_vitells_level,
+            seed=seed + 1 + k,
+            refit=refit,
+        )
+        for k, r in enumerate(regions)
+    }
+    observable = definition.observables[definition.regions[config.scan].observable].label
+    return BumpHuntResult(config, observable, regions, hunt, gross_vitells, seed, tuple(warnings))
+
+
+def write_bumphunt(
+    result: BumpHuntResult, folder: pathlib.Path, *, figures: bool = True
+) -> pathlib.Path:
+    """``folder/results.json`` and, with ``figures``, ``folder/figures/`` (per region the
+    spectrum with the window, the local p-value scan and the null distribution)."""
+    from liberica.fits import lee_plots
+
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "results.json"
+    path.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    if figures:
+        lee_plots.draw(result.hunt, folder / "figures", result.observable)
+    return path
