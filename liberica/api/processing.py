@@ -32,12 +32,14 @@ class RunResult(NamedTuple):
     Attributes:
         sample: the embedded sample (generated, or reused from the cache)
         processing: histograms, cutflows and metrics
-        fit: the fit, or None when not asked for
+        fit: the fit, or None when not asked for (or the definition has no fit)
+        bumphunt: the bump hunt, or None when not asked for (or the definition has none)
     """
 
     sample: GeneratedSample
     processing: ProcessingResult
     fit: FitResult | None
+    bumphunt: Any = None
 
 
 def load_definition(analysis: Analysis) -> AnalysisDefinition:
@@ -255,7 +257,8 @@ def run(
     command: str | None = None,
     **options: Any,
 ) -> RunResult:
-    """Generate (once) the embedded sample, process it and fit mu: the default job.
+    """Generate (once) the embedded sample, process it and run the definition's stages
+    (the mu fit, the bump hunt): the default job.
 
     Args:
         analysis: the analysis (name, YAML path or definition) [default: the
@@ -263,7 +266,7 @@ def run(
         out: also write the run's files and the fit's there; None keeps it in memory
         cache: where the embedded sample is generated once and reused
         events, seed: the embedded sample's
-        fit: fit mu after processing
+        fit: run the definition's stages after processing (``definition.stages``)
         lumi_fb: the luminosity of the pseudo-data and of MC [default: the analysis's,
             140 fb^-1 unless it states another]
         command: the command line, for the provenance
@@ -281,9 +284,15 @@ def run(
     processing = process(
         definition, sample.fileset_path, out=out, lumi_fb=lumi_fb, command=command, **options
     )
-    result = None
-    if fit:
+    result = hunt = None
+    if fit and "fit" in definition.stages:
         result = fit_run(processing, definition, command=command)
         if out is not None:
             result = write_fit(result, pathlib.Path(out) / "fit")
-    return RunResult(sample, processing, result)
+    if fit and "bumphunt" in definition.stages:
+        from liberica.api.anomaly import bumphunt, write_bumphunt
+
+        hunt = bumphunt(processing, definition)
+        if out is not None:
+            write_bumphunt(hunt, pathlib.Path(out) / "bumphunt")
+    return RunResult(sample, processing, result, hunt)

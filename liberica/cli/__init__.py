@@ -318,7 +318,7 @@ def _api_options(options: dict[str, Any]) -> dict[str, Any]:
     help="Total MC events of the embedded sample [default: the analysis's].",
 )
 @click.option("--seed", type=SEED, default=42, show_default=True)
-@click.option("--no-fit", is_flag=True, help="Process only; skip the mu fit.")
+@click.option("--no-fit", is_flag=True, help="Process only; skip the mu fit and the bump hunt.")
 @_process_options
 def run(
     analysis: str | None,
@@ -332,7 +332,9 @@ def run(
     """Generate (once) the embedded sample of ANALYSIS, process it, fit mu and summarize.
 
     ANALYSIS is a registered analysis or a YAML definition naming one [default: the
-    registry's default analysis].
+    registry's default analysis]. After processing, the definition's stages run: the
+    mu fit (its fit block, into RUN/fit) and the bump hunt (its bumphunt block, into
+    RUN/bumphunt).
     """
     from liberica import api
     from liberica.core import registry
@@ -351,8 +353,16 @@ def run(
             **_api_options(options),
         )
     report.processing(console, result.processing)
-    if not no_fit:
+    if no_fit:
+        return
+    if "fit" in definition.stages:
         _fit_and_print(result.processing, out_dir / "fit", definition)
+    if "bumphunt" in definition.stages:
+        with _one_line_errors():
+            with _session().status(console, "bump hunt: pseudo-experiments"):
+                hunt = api.bumphunt(result.processing, definition)
+                path = api.write_bumphunt(hunt, out_dir / "bumphunt")
+        report.bumphunt(console, hunt, path)
 
 
 def _fit_input_options(func):

@@ -266,6 +266,8 @@ class AnalysisDefinition(NamedTuple):
         source: the shipped name or the path the definition was loaded from
         search: the resonance search's settings, or None
         bumphunt: the anomaly regions' and bump hunt's settings, or None
+        stages: what ``liberica run`` does after processing, in order: ``fit``
+            (a definition with a ``fit`` block) and ``bumphunt`` (with a ``bumphunt`` block)
         sculpting: the sculpting measure's settings, or None (``liberica search``
             then measures the search's selections against its preselection)
         digest: SHA-256 of the merged, validated YAML content (provenance: two runs
@@ -293,6 +295,7 @@ class AnalysisDefinition(NamedTuple):
     sculpting: SculptingConfig | None = None
     digest: str = ""
     bumphunt: BumpHuntConfig | None = None
+    stages: tuple[str, ...] = ("fit",)
 
     def systematics_of(self, category: str) -> list[Systematic]:
         """The systematics of one category (``weight``, ``object``, ``sample``)."""
@@ -717,6 +720,7 @@ def _build(
         source=source,
         search=_search(config.get("search")),
         bumphunt=_bumphunt(config.get("bumphunt")),
+        stages=tuple(stage for stage in ("fit", "bumphunt") if stage in config),
         sculpting=_sculpting(config.get("sculpting")),
     )
 
