@@ -67,6 +67,10 @@ MASS_FEATURE_SET = "dilepton_ad-mll-v1"
 CHANNEL_CODES = {"ee": 0, "mumu": 1, "emu": 2}
 """The flavours of the two leptons."""
 
+DEFAULT_LUMI_FB = 0.4
+"""The embedded sample's luminosity (fb^-1): its pseudo-data hold about 0.9M events, most
+of them at the Z peak (1.1 nb per flavour after the generator filter; ``generator.py``)."""
+
 ANALYSIS = Analysis(
     name="dilepton_ad",
     package="liberica.analysis.dilepton_ad",
@@ -87,5 +91,5 @@ ANALYSIS = Analysis(
     },
     generate="liberica.analysis.dilepton_ad.generator:generate_dilepton_ad",
     default_events=1_200_000,
-    default_lumi_fb=1.0,
+    default_lumi_fb=DEFAULT_LUMI_FB,
 )
