@@ -23,6 +23,7 @@ from liberica.analysis.dilepton_ad.generator import (
     simulate,
 )
 from liberica.analysis.dilepton_ad.processes import drell_yan_cross_section
+from liberica.core.definition import load
 from liberica.core.errors import LibericaError
 from liberica.samples.writer import EVENT_BRANCHES, OBJECT_BRANCHES
 
@@ -141,10 +142,14 @@ def test_files_are_open_data_trees_in_mev(sample, fileset, record):
     assert data["mu_injected"] == MU_INJECT and data["mismodelling"] == DATA_MISMODELLING
 
 
-def test_analysis_registration_takes_what_generate_passes():
+def test_analysis_registration_and_definition_processes():
     assert ANALYSIS.generator() is generate_dilepton_ad
     assert ANALYSIS.default_lumi_fb == DEFAULT_LUMI_FB
     assert ANALYSIS.default_events == 1_200_000
+    processes = load("dilepton_ad").processes
+    for sample in SAMPLES:
+        kind = "signal" if sample.signal else "background"
+        assert processes[sample.process].kind == kind, sample.name
 
 
 def test_bad_arguments_are_one_line_errors(tmp_path):

@@ -24,7 +24,7 @@ include the branching ratios and are those *before* the generator-level filter):
   0.11 and 0.14), Slepton gives 9.5 events with large MET.
 
 Generator-level filter (every sample, data alike): two truth e/mu with |eta| < 2.5 and
-pT > 25 and 15 GeV (``processes.lepton_filter``). Events are drawn until the filter
+pT > 25 and 10 GeV (``processes.lepton_filter``). Events are drawn until the filter
 passed; the fileset's ``xsec`` is the cross-section times the filter efficiency
 measured on the sample's own events (passed / drawn).
 
@@ -147,12 +147,12 @@ _TAUTAU_FRACTIONS = (0.04, 0.01)
 
 def _drell_yan_samples() -> list[Sample]:
     samples = []
-    for flavour, label, dsid in ((11, "ee", 301000), (13, "mumu", 301020)):
+    for flavour, label, dsid, process in ((11, "ee", 301000, "Zee"), (13, "mumu", 301020, "Zmumu")):
         for index, ((low, high), fraction) in enumerate(zip(DY_SLICES, _DY_FRACTIONS, strict=True)):
             samples.append(
                 Sample(
                     f"DY{label}_{low:.0f}_{high:.0f}",
-                    "DY",
+                    process,
                     dsid + index,
                     round(physics.drell_yan_cross_section(low, high), 9),
                     fraction,
@@ -169,7 +169,7 @@ def _drell_yan_samples() -> list[Sample]:
         samples.append(
             Sample(
                 f"DYtautau_{low:.0f}_{high:.0f}",
-                "DYtautau",
+                "Ztautau",
                 301040 + index,
                 round(physics.drell_yan_cross_section(low, high) * TAUTAU_TO_LEPTONS, 9),
                 fraction,
@@ -185,13 +185,13 @@ SAMPLES: tuple[Sample, ...] = (
     *_drell_yan_samples(),
     Sample("ttbar", "ttbar", 410472, round(831.76 * BR_WW_TO_LEPTONS, 6), 0.12, 0.004, False,
            physics.generate_ttbar),
-    Sample("Wt", "singletop", 410648, round(71.7 * BR_WW_TO_LEPTONS, 6), 0.03, 0.004, False,
+    Sample("Wt", "Wt", 410648, round(71.7 * BR_WW_TO_LEPTONS, 6), 0.03, 0.004, False,
            physics.generate_wt),
-    Sample("WW", "diboson", 363359, round(118.7 * BR_WW_TO_LEPTONS, 6), 0.04, 0.01, False,
+    Sample("WW", "WW", 363359, round(118.7 * BR_WW_TO_LEPTONS, 6), 0.04, 0.01, False,
            physics.generate_ww),
-    Sample("WZ", "diboson", 363358, round(47.0 * 0.0673 * (0.2134 + 0.6741), 6), 0.03, 0.01,
+    Sample("WZ", "WZ", 363358, round(47.0 * 0.0673 * (0.2134 + 0.6741), 6), 0.03, 0.01,
            False, physics.generate_wz),
-    Sample("ZZ", "diboson", 363356, round(16.9 * (0.0673**2 + 2 * 0.0673 * 0.2), 6), 0.03,
+    Sample("ZZ", "ZZ", 363356, round(16.9 * (0.0673**2 + 2 * 0.0673 * 0.2), 6), 0.03,
            0.01, False, physics.generate_zz),
     Sample("Wjets", "Wjets", 364156, 40.2, 0.06, 0.02, False, physics.generate_wjets),
     Sample("Zprime1000", "Zprime1000", 301215, 0.035, 0.025, 0.0, True,
