@@ -100,6 +100,7 @@ def generate(
     seed: int = 42,
     events_per_file: int = 200_000,
     input_format: str | None = None,
+    **generator_options: Any,
 ) -> GeneratedSample:
     """Generate the embedded sample of a registered analysis into ``out``.
 
@@ -112,6 +113,9 @@ def generate(
         seed: seed of everything generated
         events_per_file: at most this many events per file
         input_format: another format the analysis can generate (``daml-csv``)
+        generator_options: options only the analysis's generator takes (e.g.
+            ``inject_signal``, ``corrupt_weights`` of dilepton_ad's); a generator
+            that does not take one refuses it with a one-line error
 
     Raises:
         AnalysisNotFound: for an unknown analysis or format
@@ -122,7 +126,18 @@ def generate(
     # formats are named with underscores; the command line takes hyphens too
     chosen = registered.input_format if input_format is None else input_format.replace("-", "_")
     make = registered.generator(chosen)
+    import inspect
+
+    from liberica.core.errors import LibericaError
+
+    accepted = inspect.signature(make).parameters
+    unknown = [k for k in generator_options if k not in accepted]
+    if unknown:
+        raise LibericaError(
+            f"the {registered.name} generator takes no option {', '.join(map(repr, unknown))}"
+        )
     options = {"events": events} if events is not None else {}
+    options.update(generator_options)
     if events is None and chosen == registered.input_format:
         options["events"] = registered.default_events
     return make(

@@ -96,6 +96,16 @@ def _command_line() -> str:
     return " ".join(["liberica", *sys.argv[1:]])
 
 
+def _generator_options(inject_signal: str | None, corrupt_weights: bool) -> dict[str, Any]:
+    """The generator-specific options given on the command line (none: the generator's defaults)."""
+    options: dict[str, Any] = {}
+    if inject_signal is not None:
+        options["inject_signal"] = None if inject_signal.lower() == "none" else inject_signal
+    if corrupt_weights:
+        options["corrupt_weights"] = True
+    return options
+
+
 @main.command()
 @_verbosity_options
 @click.argument("analysis", type=click.Choice(_registered_names()))
@@ -142,6 +152,19 @@ def _command_line() -> str:
     help="The input format to write (e.g. daml-csv: the flat CSV tables hllj_table "
     "reads) [default: the analysis's own].",
 )
+@click.option(
+    "--inject-signal",
+    default=None,
+    help="The signal sample injected into the pseudo-data at --mu-inject, or 'none', for "
+    "generators with several signals (dilepton_ad: Zprime1000, Zprime2000, Graviton1500, "
+    "Slepton) [default: the generator's; dilepton_ad: Zprime1000].",
+)
+@click.option(
+    "--corrupt-weights",
+    is_flag=True,
+    help="Write wrong weights on purpose, where the generator can (dilepton_ad: Graviton1500 "
+    "x50, and absurd weights on a few ttbar events), to test the weight checks.",
+)
 def generate(
     analysis: str,
     out_dir: pathlib.Path,
@@ -151,6 +174,8 @@ def generate(
     seed: int,
     events_per_file: int,
     input_format: str | None,
+    inject_signal: str | None,
+    corrupt_weights: bool,
 ) -> None:
     """Generate the embedded sample of ANALYSIS in its input format (or --format's).
 
@@ -169,6 +194,7 @@ def generate(
             seed=seed,
             events_per_file=events_per_file,
             input_format=input_format,
+            **_generator_options(inject_signal, corrupt_weights),
         )
     report.generated(console, sample, f"{analysis} sample ({input_format or 'its own format'})")
 
