@@ -347,3 +347,31 @@ def test_same_seed_same_onnx_bytes(toy, tmp_path):
         result = train_autoencoder(toy, BACKGROUNDS, tmp_path / attempt, QUICK, **arguments)
         digests.append([report.path.read_bytes() for report in result.folds])
     assert digests[0] == digests[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scaling", ["minmax", "standard"])
+def test_tuned_configuration_trains_and_finds_the_anomaly(toy, scaling, tmp_path):
+    base = QUICK._replace(scaling=scaling, max_epochs=10)
+    tuned = tune_autoencoder(
+        toy,
+        BACKGROUNDS,
+        base,
+        TuningConfig(trials=6, max_epochs=4, seed=1),
+        feature_set=FEATURE_SET,
+        ignored=IGNORED,
+    )
+    names = (f"{scaling}_fold0.onnx", f"{scaling}_fold1.onnx")
+    result = train_autoencoder(
+        toy,
+        BACKGROUNDS,
+        tmp_path,
+        tuned.config,
+        feature_set=FEATURE_SET,
+        model_names=names,
+        ignored=IGNORED,
+    )
+    written = write_tuning(tuned, tmp_path)
+    assert written.parent == result.folds[0].path.parent
+    assert result.auc["shifted"] > 0.9
+    assert result.scaling == scaling and result.plot.name == f"autoencoder_{scaling}.png"

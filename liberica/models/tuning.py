@@ -16,6 +16,11 @@ training part and judged by the weighted MSE of the validation part. The events
 fold 0 scores are never seen. With two folds, fold 1's model scores the residue
 the tuning used, and shares only the few hyper-parameters chosen on it.
 
+Measured on the 2-core test machine: 24 trials of at most 20 epochs on 190k
+rows x 34 features (152k trained on) took 458 s; Hyperband pruned 12 trials
+and 275 of the 480 epochs ran (1.7 s per epoch on average over the sampled
+networks).
+
 optuna logs through the ``optuna`` logger; while tuning, its records go to this
 module's logger instead (per-trial lines at DEBUG, warnings as warnings), and
 the ``optuna`` logger is restored afterwards.
@@ -85,8 +90,8 @@ class TrialRecord(NamedTuple):
     Attributes:
         number: the trial's number, from 0
         params: the sampled parameters
-        value: its best validation loss (None when it failed or was pruned
-            before reporting)
+        value: a completed trial's best validation loss; a pruned trial's last
+            reported loss (optuna's value for it); None for a failed trial
         state: ``COMPLETE``, ``PRUNED`` or ``FAIL``
         epochs: epochs it ran
         validation_losses: the loss it reported after each epoch
