@@ -6,7 +6,7 @@ import pytest
 
 from liberica.analysis.dilepton_ad import FEATURES
 from liberica.analysis.dilepton_ad.processor import DileptonProcessor
-from liberica.core.definition import load
+from liberica.core.definition import load, without_classifier
 from liberica.processors.variations import scale_momentum
 
 GEV = 1.0e3  # the files are in MeV
@@ -55,7 +55,9 @@ def _events():
 
 @pytest.fixture(scope="module")
 def processor():
-    return DileptonProcessor(load("dilepton_ad"), lumi_fb=1.0, systematics=False)
+    return DileptonProcessor(
+        without_classifier(load("dilepton_ad")), lumi_fb=1.0, systematics=False
+    )
 
 
 def _p4(pt, eta, phi):

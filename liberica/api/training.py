@@ -1,4 +1,5 @@
-"""The training stage of the API: a definition's classifier, in K folds, exported to ONNX."""
+"""The training stage of the API: a definition's classifier or autoencoder, in K folds,
+exported to ONNX."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ class TrainResult(NamedTuple):
             classifier scores whose observable is among its features (its spec then
             declares ``uses_fit_observable``)
         out: the folder of the models and their ROC and score plots
+        kind: ``classifier`` or ``autoencoder`` (then ``reports`` are its fold reports)
+        auc: an autoencoder's weighted AUC per signal and for all signals together,
+            every event scored by the fold model that did not train on it
+        ignored: the features an autoencoder ignores (flagged by the data/MC check)
+        tuning: an autoencoder's hyper-parameter search record (JSON), or None
     """
 
     classifier: str
@@ -31,6 +37,10 @@ class TrainResult(NamedTuple):
     reports: list[FoldReport]
     fit_observables_taken: list[tuple[str, str]]
     out: pathlib.Path
+    kind: str = "classifier"
+    auc: dict[str, float] = {}
+    ignored: tuple[str, ...] = ()
+    tuning: pathlib.Path | None = None
 
 
 def train(
@@ -44,6 +54,7 @@ def train(
     weighted: bool = True,
     seed: int = 42,
     folds: int = 2,
+    trials: int | None = None,
 ) -> TrainResult:
     """Train a classifier of the definition in K folds by eventNumber and export it to ONNX.
 
@@ -59,6 +70,8 @@ def train(
         weighted: use the event weights (else count events)
         seed: the training seed
         folds: K; fold m scores eventNumber % K == (m + 1) % K and trains on the rest
+        trials: an autoencoder's hyper-parameter search, in optuna trials [default: 24;
+            0 trains the default configuration without a search]
 
     Raises:
         AnalysisDefinitionError: an unknown classifier, or ``folds`` other than
@@ -108,6 +121,7 @@ def train(
             dump_features=config,
         )
         table = result.features
+        processed = result
         events = registered.default_events
         description = (
             f"liberica embedded {registered.name} sample, {events / 1e6:g}M MC events, seed 42"
@@ -119,6 +133,7 @@ def train(
         names = list(columns)
         table = np.rec.fromarrays([np.asarray(columns[n]) for n in names], names=names)
         description = str(features)
+        processed = None
     signal = list(config.signal)
     backgrounds = (
         [p.name for p in definition.processes.values() if p.kind == "background"]
@@ -127,6 +142,20 @@ def train(
     )
     feature_set = registered.feature_sets[config.feature_set]
     taken = fit_observables_taken(definition, name, feature_set.features)
+    if config.kind == "autoencoder":
+        return _train_autoencoder(
+            definition,
+            config,
+            table,
+            feature_set,
+            pathlib.Path(out),
+            description=description,
+            ignored=_flagged_features(definition, processed, feature_set.features),
+            taken=taken,
+            seed=seed,
+            folds=folds,
+            trials=trials,
+        )
     reports = train_models(
         table,
         signal,
@@ -147,3 +176,87 @@ def train(
         uses_fit_observable=bool(taken),
     )
     return TrainResult(name, signal, backgrounds, list(reports), taken, pathlib.Path(out))
+
+
+def _flagged_features(definition, processed, features: tuple[str, ...]) -> tuple[str, ...]:
+    """The features the data/MC check of this processing flags, where the definition drops them.
+
+    Without a processing (a features file) or a check, none.
+    """
+    config = getattr(definition, "checks", None)
+    check = getattr(config, "feature_agreement", None) if config is not None else None
+    if processed is None or check is None:
+        return ()
+    from liberica.fits.agreement import feature_agreement, kept_features
+
+    summary = feature_agreement(processed.histograms, definition, check)
+    kept = set(kept_features(summary, check))
+    return tuple(f for f in features if f not in kept and f in summary.flagged)
+
+
+def _train_autoencoder(
+    definition,
+    config,
+    table,
+    feature_set,
+    out: pathlib.Path,
+    *,
+    description: str,
+    ignored: tuple[str, ...],
+    taken: list[tuple[str, str]],
+    seed: int,
+    folds: int,
+    trials: int | None,
+) -> TrainResult:
+    """Search (unless ``trials`` is 0) and train one autoencoder on the background MC."""
+    from liberica.models.autoencoder import AutoencoderConfig, train_autoencoder
+    from liberica.models.tuning import TuningConfig, tune_autoencoder, write_tuning
+
+    backgrounds = list(config.background)
+    base = AutoencoderConfig(
+        scaling=config.scaling,
+        seed=seed,
+        folds=folds,
+        negative_weights=config.negative_weights
+        if config.negative_weights != "clip"
+        else AutoencoderConfig().negative_weights,
+    )
+    tuning_path = None
+    budget = TuningConfig().trials if trials is None else trials
+    if budget > 0:
+        tuned = tune_autoencoder(
+            table,
+            backgrounds,
+            base,
+            TuningConfig(trials=budget, seed=seed),
+            feature_set=feature_set,
+            ignored=ignored,
+        )
+        tuning_path = write_tuning(tuned, out)
+        base = tuned.config
+    training = train_autoencoder(
+        table,
+        backgrounds,
+        out,
+        base,
+        feature_set=feature_set,
+        model_names=config.models,
+        ignored=ignored,
+        training_sample=f"{description}; background {backgrounds}; seed={seed}",
+        output=config.output or "per-event reconstruction error",
+        title=f"liberica {definition.analysis} autoencoder ({config.scaling} scaling)",
+        uses_fit_observable=bool(taken),
+    )
+    signals = [p for p in config.signal]
+    return TrainResult(
+        config.name,
+        signals,
+        backgrounds,
+        list(training.folds),
+        taken,
+        out,
+        kind="autoencoder",
+        auc=dict(training.auc),
+        ignored=tuple(training.ignored),
+        tuning=tuning_path,
+    )

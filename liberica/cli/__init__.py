@@ -679,7 +679,7 @@ def _fit_and_print(
     "--classifier",
     "classifier_name",
     default=None,
-    help="The definition's classifier to train [default: its only one].",
+    help="The definition's classifier to train [default: each of them in turn].",
 )
 @click.option(
     "--out",
@@ -719,6 +719,13 @@ def _fit_and_print(
     help="K: fold m scores eventNumber % K == (m + 1) % K and trains on the rest "
     "(the definition lists K models).",
 )
+@click.option(
+    "--trials",
+    type=click.IntRange(min=0),
+    default=None,
+    help="An autoencoder's hyper-parameter search: optuna trials (TPE, Hyperband pruning), "
+    "0 for none [default: 24].",
+)
 def train(
     analysis: str | None,
     classifier_name: str | None,
@@ -729,6 +736,7 @@ def train(
     unweighted: bool,
     seed: int,
     folds: int,
+    trials: int | None,
 ) -> None:
     """Train a classifier of ANALYSIS in K folds by eventNumber and export it to ONNX.
 
@@ -739,16 +747,25 @@ def train(
     """
     from liberica import api
 
-    with _one_line_errors(), _session().status(console, f"training {folds} folds"):
-        result = api.train(
-            analysis,
-            classifier=classifier_name,
-            out=out_dir,
-            features=features_path,
-            cache=cache_dir or api.DEFAULT_CACHE,
-            all_backgrounds=all_backgrounds,
-            weighted=not unweighted,
-            seed=seed,
-            folds=folds,
-        )
-    report.training(console, result)
+    with _one_line_errors():
+        names = [classifier_name]
+        if classifier_name is None:
+            from liberica.core import registry
+
+            definition = api.load_definition(analysis or registry.DEFAULT_ANALYSIS)
+            names = list(definition.classifiers) or [None]
+    for name in names:
+        with _one_line_errors(), _session().status(console, f"training {name}: {folds} folds"):
+            result = api.train(
+                analysis,
+                classifier=name,
+                out=out_dir,
+                features=features_path,
+                cache=cache_dir or api.DEFAULT_CACHE,
+                all_backgrounds=all_backgrounds,
+                weighted=not unweighted,
+                seed=seed,
+                folds=folds,
+                trials=trials,
+            )
+        report.training(console, result)

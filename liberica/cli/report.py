@@ -260,6 +260,9 @@ def training(console: Console, result) -> None:
             f"observable of region(s) {', '.join(r for _, r in taken)} it scores: its spec "
             "declares uses_fit_observable, and runs must pass --allow-fit-observable"
         )
+    if result.kind == "autoencoder":
+        _autoencoder_training(console, result)
+        return
     signal, backgrounds, reports = result.signal, result.backgrounds, result.reports
     report_table = Table(title=f"{result.classifier} classifier, {signal} vs {backgrounds}")
     for column in (
@@ -284,4 +287,33 @@ def training(console: Console, result) -> None:
     console.print(report_table)
     console.print(
         f"models: {', '.join(str(r.path) for r in reports)}; ROC and score plots in {out_dir}"
+    )
+
+
+def _autoencoder_training(console: Console, result) -> None:
+    """Each fold's autoencoder, and the AUC of the reconstruction error per signal."""
+    table = Table(title=f"{result.classifier} autoencoder, trained on {result.backgrounds}")
+    for column in ("trained on", "scores", "epochs", "best validation loss", "max |ONNX-torch|"):
+        table.add_column(column, justify="right")
+    for r in result.reports:
+        trained_on = [k for k in range(r.folds) if k != r.evaluates]
+        table.add_row(
+            f"eventNumber % {r.folds} in {trained_on}",
+            f"== {r.evaluates}",
+            str(r.epochs),
+            f"{r.best_validation_loss:.4g}",
+            f"{r.onnx_max_abs_diff:.1e}",
+        )
+    console.print(table)
+    auc = Table(title="weighted AUC of the reconstruction error (signal against background)")
+    auc.add_column("signal")
+    auc.add_column("AUC", justify="right")
+    for name, value in result.auc.items():
+        auc.add_row(name, f"{value:.3f}")
+    console.print(auc)
+    if result.ignored:
+        console.print(f"ignored (flagged by the data/MC check): {', '.join(result.ignored)}")
+    tuning = f"; tuning record {result.tuning}" if result.tuning else ""
+    console.print(
+        f"models: {', '.join(str(r.path) for r in result.reports)}; plots in {result.out}{tuning}"
     )

@@ -133,6 +133,9 @@ class ClassifierConfig(NamedTuple):
         background: processes of the background class, for training
         output: what its output means
         negative_weights: how training takes negative event weights (``clip``, ``abs``)
+        kind: ``classifier`` (signal against background) or ``autoencoder`` (trained
+            on the background only; its output is the reconstruction error)
+        scaling: an autoencoder's input scaling inside its graph (``standard``, ``minmax``)
     """
 
     name: str
@@ -144,6 +147,8 @@ class ClassifierConfig(NamedTuple):
     background: tuple[str, ...] = ()
     output: str = ""
     negative_weights: str = "clip"
+    kind: str = "classifier"
+    scaling: str = "standard"
 
 
 class Systematic(NamedTuple):
@@ -709,6 +714,8 @@ def _build(
                 ),
                 output=c.get("output", ""),
                 negative_weights=c.get("negative_weights", "clip"),
+                kind=c.get("kind", "classifier"),
+                scaling=c.get("scaling", "standard"),
             )
             for name, c in config.get("classifiers", {}).items()
         },
@@ -859,6 +866,8 @@ def without_classifier(definition: AnalysisDefinition) -> AnalysisDefinition:
         },
         search=None,
         sculpting=None,
+        bumphunt=None,
+        stages=tuple(s for s in definition.stages if s != "bumphunt"),
     )
 
 

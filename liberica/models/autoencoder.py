@@ -475,6 +475,7 @@ def train_autoencoder(
     training_sample: str = "",
     output: str = OUTPUT,
     title: str = "liberica autoencoder",
+    uses_fit_observable: bool = False,
 ) -> AutoencoderTraining:
     """Train and export one autoencoder per fold on background MC; evaluate and plot.
 
@@ -492,6 +493,8 @@ def train_autoencoder(
         training_sample: description stored in the model metadata
         output: what the output means, stored in the metadata
         title: the models' doc string
+        uses_fit_observable: the features include the observable of a region the
+            model scores (recorded in the spec; runs must allow such models)
 
     Raises:
         AutoencoderError: a bad configuration, ignored list or table (naming it)
@@ -536,6 +539,7 @@ def train_autoencoder(
             preprocessing=preprocessing,
             training_sample=f"{training_sample}; background-only autoencoder on "
             f"{list(backgrounds)}; {_describe_config(config)}",
+            uses_fit_observable=uses_fit_observable,
         )
         path = out_dir / model_names[fold]
         difference = export_onnx(

@@ -244,6 +244,8 @@ def export_onnx(
     import torch
 
     example = torch.as_tensor(check_rows[:8])
+    # the exporter logs, for every export, that torchvision's operators are not registered
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
