@@ -1,0 +1,234 @@
+"""The MC weight audit: what every MC sample's weights are, over all its events.
+
+Each MC chunk gives one :class:`SampleWeights` of all its events, before any
+selection (``processors/base.py``); chunks of a sample add up to the sample's
+(``weight_checks.py`` then applies the rules). What it holds:
+
+- the events, and those whose nominal weight is zero, negative or not finite;
+- the sums of generator weights, of nominal weights and of their squares;
+- a histogram of log10 |nominal weight| on fixed bins (:data:`LOG10_EDGES`,
+  flow bins kept), from which the median |w| is read;
+- the :data:`TOP_EVENTS` events of largest |w|: eventNumber, nominal and
+  generator weight.
+
+Adding is exact and independent of the order in which chunks arrive, as a
+coffea accumulator's must be, and bit for bit, since a run's metrics should
+not depend on which worker finished first. Floating-point sums are not
+associative in their last bits, so each sum is kept as its chunks' partial sums
+(one float each, sorted) and read with ``math.fsum``, which rounds their exact
+sum once; counts are integers; the top events are the first
+:data:`TOP_EVENTS` in a total order (|w| descending, then eventNumber, then
+the weights), so that a tie is broken the same way in every merge order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+
+TOP_EVENTS = 64
+"""Events of largest |w| kept per sample."""
+
+LOG10_LOW, LOG10_HIGH, LOG10_BINS = -12.0, 8.0, 400
+"""log10 |w| from 1e-12 to 1e8 in bins of 0.05 (a factor 1.12): fixed, so chunks add."""
+
+LOG10_EDGES = np.linspace(LOG10_LOW, LOG10_HIGH, LOG10_BINS + 1)
+
+TOP_DTYPE = np.dtype(
+    [("eventNumber", np.int64), ("weight", np.float64), ("generator_weight", np.float64)]
+)
+
+
+def _sorted_top(top: np.ndarray, k: int) -> np.ndarray:
+    """The first ``k`` rows in the total order of the module doc (NaN-free rows)."""
+    order = np.lexsort(
+        (top["generator_weight"], top["weight"], top["eventNumber"], -np.abs(top["weight"]))
+    )
+    return top[order[:k]]
+
+
+def _candidates(rows: np.ndarray, k: int) -> np.ndarray:
+    """A few more than the first ``k`` rows in the total order, found in linear time.
+
+    A sample of equal weights has every row tied at the k-th |w|; among those
+    ties the order goes on by eventNumber, so the ties kept are those up to the
+    one needed's eventNumber.
+    """
+    if len(rows) <= k:
+        return rows
+    magnitude = np.abs(rows["weight"])
+    cut = np.partition(magnitude, len(rows) - k)[len(rows) - k]
+    above = magnitude > cut
+    ties = np.flatnonzero(magnitude == cut)
+    needed = k - int(np.count_nonzero(above))
+    numbers = rows["eventNumber"][ties]
+    last = np.partition(numbers, needed - 1)[needed - 1]
+    return np.concatenate([rows[above], rows[ties[numbers <= last]]])
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SampleWeights:
+    """The weight audit of one MC sample (or of one chunk of it); ``+`` merges two.
+
+    Attributes:
+        process: the sample's process
+        xsec: its cross-section (pb), or None where the input format does not normalize
+        sumw: its sum of generator weights from the fileset (or files), or None
+        lumi_fb: the luminosity MC is normalized to
+        events: events audited
+        zero_weights: events of nominal weight 0
+        negative_weights: events of nominal weight < 0
+        non_finite_weights: events of NaN or infinite nominal weight
+        generator_partials: partial sums of the generator weights (one per chunk, sorted)
+        nominal_partials: partial sums of the nominal weights
+        square_partials: partial sums of the squared nominal weights
+        log10_counts: events per bin of log10 |w| (:data:`LOG10_EDGES`), finite and
+            nonzero weights only, with an underflow and an overflow bin
+        top: the events of largest finite |w| (:data:`TOP_DTYPE`), in the total order
+        k: how many top events are kept
+    """
+
+    process: str
+    xsec: float | None
+    sumw: float | None
+    lumi_fb: float
+    events: int
+    zero_weights: int
+    negative_weights: int
+    non_finite_weights: int
+    generator_partials: tuple[float, ...]
+    nominal_partials: tuple[float, ...]
+    square_partials: tuple[float, ...]
+    log10_counts: np.ndarray
+    top: np.ndarray
+    k: int = TOP_EVENTS
+
+    @classmethod
+    def of_chunk(
+        cls,
+        event_number: np.ndarray,
+        generator_weight: np.ndarray,
+        weight: np.ndarray,
+        *,
+        process: str,
+        xsec: float | None,
+        sumw: float | None,
+        lumi_fb: float,
+        k: int = TOP_EVENTS,
+    ) -> SampleWeights:
+        """The audit of one chunk's events (all of them, before any selection).
+
+        Args:
+            event_number: each event's number
+            generator_weight: each event's generator weight (open data: mcWeight)
+            weight: each event's nominal weight (what fills the histograms)
+            process: the sample's process
+            xsec: its cross-section in pb, or None
+            sumw: its sum of generator weights as the fileset gives it, or None
+            lumi_fb: the luminosity MC is normalized to
+            k: top events kept
+        """
+        weight = np.asarray(weight, dtype=np.float64)
+        generator_weight = np.asarray(generator_weight, dtype=np.float64)
+        magnitude = np.abs(weight)
+        finite = np.isfinite(weight)
+        usable = finite & (magnitude > 0)
+        position = np.log10(magnitude[usable]) - LOG10_LOW
+        # bin k + 1 holds [LOG10_EDGES[k], LOG10_EDGES[k + 1]); 0 and the last are the flows
+        scaled = position * (LOG10_BINS / (LOG10_HIGH - LOG10_LOW)) + 1.0
+        index = np.clip(scaled, 0.0, LOG10_BINS + 1.0).astype(np.intp)
+        top = np.empty(int(np.count_nonzero(finite)), dtype=TOP_DTYPE)
+        top["eventNumber"] = np.asarray(event_number, dtype=np.int64)[finite]
+        top["weight"] = weight[finite]
+        top["generator_weight"] = generator_weight[finite]
+        top = _sorted_top(_candidates(top, k), k)
+        return cls(
+            process=process,
+            xsec=None if xsec is None else float(xsec),
+            sumw=None if sumw is None else float(sumw),
+            lumi_fb=float(lumi_fb),
+            events=len(weight),
+            zero_weights=int(np.count_nonzero(weight == 0)),
+            negative_weights=int(np.count_nonzero(weight < 0)),
+            non_finite_weights=int(np.count_nonzero(~finite)),
+            generator_partials=(float(np.sum(generator_weight)),),
+            nominal_partials=(float(np.sum(weight)),),
+            square_partials=(float(np.sum(weight * weight)),),
+            log10_counts=np.bincount(index, minlength=LOG10_BINS + 2).astype(np.int64),
+            top=_sorted_top(top, k),
+            k=k,
+        )
+
+    def __add__(self, other: SampleWeights) -> SampleWeights:
+        """The audit of both parts: exact, and the same in any order (module doc).
+
+        Raises:
+            ValueError: for parts of different samples (process, normalization,
+                luminosity or k differ)
+        """
+        if not isinstance(other, SampleWeights):
+            return NotImplemented
+        mine = (self.process, self.xsec, self.sumw, self.lumi_fb, self.k)
+        theirs = (other.process, other.xsec, other.sumw, other.lumi_fb, other.k)
+        if mine != theirs:
+            raise ValueError(
+                f"cannot merge the weight audits of different samples: {mine} and {theirs}"
+            )
+        return dataclasses.replace(
+            self,
+            events=self.events + other.events,
+            zero_weights=self.zero_weights + other.zero_weights,
+            negative_weights=self.negative_weights + other.negative_weights,
+            non_finite_weights=self.non_finite_weights + other.non_finite_weights,
+            generator_partials=tuple(sorted(self.generator_partials + other.generator_partials)),
+            nominal_partials=tuple(sorted(self.nominal_partials + other.nominal_partials)),
+            square_partials=tuple(sorted(self.square_partials + other.square_partials)),
+            log10_counts=self.log10_counts + other.log10_counts,
+            top=_sorted_top(np.concatenate([self.top, other.top]), self.k),
+        )
+
+    def __eq__(self, other: Any) -> bool:
+        if not isinstance(other, SampleWeights):
+            return NotImplemented
+        return all(
+            np.array_equal(getattr(self, f.name), getattr(other, f.name))
+            if isinstance(getattr(self, f.name), np.ndarray)
+            else getattr(self, f.name) == getattr(other, f.name)
+            for f in dataclasses.fields(self)
+        )
+
+    @property
+    def sum_generator_weights(self) -> float:
+        """Sum of the generator weights, exactly rounded."""
+        return math.fsum(self.generator_partials)
+
+    @property
+    def sum_weights(self) -> float:
+        """Sum of the nominal weights, exactly rounded."""
+        return math.fsum(self.nominal_partials)
+
+    @property
+    def sum_weights_squared(self) -> float:
+        """Sum of the squared nominal weights, exactly rounded."""
+        return math.fsum(self.square_partials)
+
+    def median_abs_weight(self) -> float:
+        """The median |w| of the finite nonzero weights, read from the log10 histogram
+        (linear in log10 within its bin: good to a factor 1.12 at worst); NaN if none."""
+        counts = self.log10_counts
+        total = int(counts.sum())
+        if total == 0:
+            return float("nan")
+        cumulative = np.cumsum(counts)
+        index = int(np.searchsorted(cumulative, total / 2.0))
+        if index == 0:
+            return float(10.0**LOG10_LOW)  # below the histogram's range
+        if index == len(counts) - 1:
+            return float(10.0**LOG10_HIGH)
+        below = cumulative[index - 1]
+        fraction = (total / 2.0 - below) / counts[index]
+        low = LOG10_EDGES[index - 1]
+        return float(10.0 ** (low + fraction * (LOG10_EDGES[index] - low)))
