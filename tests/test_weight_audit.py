@@ -12,7 +12,13 @@ import pytest
 from coffea import processor
 
 from liberica.core.definition import WeightChecksConfig
-from liberica.processors.weight_audit import TOP_EVENTS, SampleWeights
+from liberica.processors.weight_audit import (
+    MAGNITUDE_BINS,
+    MAGNITUDE_EDGES,
+    TOP_EVENTS,
+    SampleWeights,
+    magnitude_histogram,
+)
 from liberica.processors.weight_checks import evaluate
 
 LUMI_FB = 10.0
@@ -108,6 +114,19 @@ def test_equal_weights_keep_the_lowest_event_numbers_in_any_chunking():
     many = merged(chunks_of(numbers, np.ones(100_000), xsec=1.0, sumw=1e5, process="p", n_chunks=9))
     np.testing.assert_array_equal(one.top, many.top)
     np.testing.assert_array_equal(one.top["eventNumber"], np.arange(TOP_EVENTS))
+
+
+def test_the_bit_shift_histogram_bins_as_its_stated_edges():
+    rng = np.random.default_rng(4)
+    values = np.concatenate(
+        [10.0 ** rng.uniform(-14, 10, 100_000), MAGNITUDE_EDGES, np.nextafter(MAGNITUDE_EDGES, 0)]
+    )
+    by_edges = np.bincount(
+        np.searchsorted(MAGNITUDE_EDGES, values, side="right"), minlength=MAGNITUDE_BINS + 2
+    )
+    np.testing.assert_array_equal(magnitude_histogram(values), by_edges)
+    flows = magnitude_histogram(np.array([0.0, 1e-300, np.inf, np.nan, 1e300]))
+    assert flows[0] == 2 and flows[-1] == 3 and flows.sum() == 5
 
 
 def test_the_median_from_the_log_histogram_is_within_its_bin_width():

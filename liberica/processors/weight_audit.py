@@ -6,10 +6,16 @@ selection (``processors/base.py``); chunks of a sample add up to the sample's
 
 - the events, and those whose nominal weight is zero, negative or not finite;
 - the sums of generator weights, of nominal weights and of their squares;
-- a histogram of log10 |nominal weight| on fixed bins (:data:`LOG10_EDGES`,
-  flow bins kept), from which the median |w| is read;
+- a histogram of |nominal weight| on fixed logarithmic bins (flow bins kept),
+  from which the median |w| is read;
 - the :data:`TOP_EVENTS` events of largest |w|: eventNumber, nominal and
   generator weight.
+
+The histogram's bins are eighths of a factor 2, ``[2^e (1 + j/8), 2^e (1 + (j+1)/8))``
+(a factor 1.07-1.125 wide) for |w| from 2^-40 (1e-12) to 2^27 (1.3e8): the
+bin of a double is its exponent and first three mantissa bits, one integer
+shift of its bits. A log10 cost as much as all the rest of the audit
+(7 of 20 ms per 500k events here); the shift takes 1.7 ms.
 
 Adding is exact and independent of the order in which chunks arrive, as a
 coffea accumulator's must be, and bit for bit, since a run's metrics should
@@ -32,14 +38,38 @@ import numpy as np
 TOP_EVENTS = 64
 """Events of largest |w| kept per sample."""
 
-LOG10_LOW, LOG10_HIGH, LOG10_BINS = -12.0, 8.0, 400
-"""log10 |w| from 1e-12 to 1e8 in bins of 0.05 (a factor 1.12): fixed, so chunks add."""
+BINS_PER_OCTAVE_BITS = 3
+"""Mantissa bits that pick the bin within a factor 2: 2^3 = 8 bins per octave."""
 
-LOG10_EDGES = np.linspace(LOG10_LOW, LOG10_HIGH, LOG10_BINS + 1)
+LOW_EXPONENT, HIGH_EXPONENT = -40, 27
+"""The histogram's range: |w| from 2^-40 to 2^27."""
+
+_SHIFT = 52 - BINS_PER_OCTAVE_BITS  # a double's 52 mantissa bits, less those kept
+_FIRST_BIN = int(np.float64(2.0**LOW_EXPONENT).view(np.int64) >> _SHIFT)
+MAGNITUDE_BINS = (HIGH_EXPONENT - LOW_EXPONENT) << BINS_PER_OCTAVE_BITS
+
+MAGNITUDE_EDGES = np.array(
+    [
+        2.0**exponent * (1 + j / 2**BINS_PER_OCTAVE_BITS)
+        for exponent in range(LOW_EXPONENT, HIGH_EXPONENT)
+        for j in range(2**BINS_PER_OCTAVE_BITS)
+    ]
+    + [2.0**HIGH_EXPONENT]
+)
+"""The |w| histogram's bin edges (the counts add an underflow and an overflow bin)."""
 
 TOP_DTYPE = np.dtype(
     [("eventNumber", np.int64), ("weight", np.float64), ("generator_weight", np.float64)]
 )
+
+
+def magnitude_histogram(magnitude: np.ndarray) -> np.ndarray:
+    """Counts of non-negative doubles per bin of :data:`MAGNITUDE_EDGES`, with an
+    underflow bin (0 lands there) and an overflow bin (inf and NaN land there)."""
+    index = np.ascontiguousarray(magnitude, dtype=np.float64).view(np.int64) >> _SHIFT
+    index -= _FIRST_BIN - 1  # bin 0: the underflow
+    np.clip(index, 0, MAGNITUDE_BINS + 1, out=index)
+    return np.bincount(index, minlength=MAGNITUDE_BINS + 2).astype(np.int64)
 
 
 def _sorted_top(top: np.ndarray, k: int) -> np.ndarray:
@@ -50,23 +80,24 @@ def _sorted_top(top: np.ndarray, k: int) -> np.ndarray:
     return top[order[:k]]
 
 
-def _candidates(rows: np.ndarray, k: int) -> np.ndarray:
-    """A few more than the first ``k`` rows in the total order, found in linear time.
+def _candidates(magnitude: np.ndarray, event_number: np.ndarray, k: int) -> np.ndarray:
+    """Indices of a few more than the first ``k`` finite rows in the total order,
+    found in linear time (``magnitude``: -1 for a non-finite weight).
 
     A sample of equal weights has every row tied at the k-th |w|; among those
     ties the order goes on by eventNumber, so the ties kept are those up to the
-    one needed's eventNumber.
+    needed one's eventNumber.
     """
-    if len(rows) <= k:
-        return rows
-    magnitude = np.abs(rows["weight"])
-    cut = np.partition(magnitude, len(rows) - k)[len(rows) - k]
-    above = magnitude > cut
+    if len(magnitude) <= k:
+        return np.flatnonzero(magnitude >= 0)
+    cut = np.partition(magnitude, len(magnitude) - k)[len(magnitude) - k]
+    above = np.flatnonzero(magnitude > cut)
     ties = np.flatnonzero(magnitude == cut)
-    needed = k - int(np.count_nonzero(above))
-    numbers = rows["eventNumber"][ties]
+    numbers = event_number[ties]
+    needed = k - len(above)
     last = np.partition(numbers, needed - 1)[needed - 1]
-    return np.concatenate([rows[above], rows[ties[numbers <= last]]])
+    rows = np.concatenate([above, ties[numbers <= last]])
+    return rows[magnitude[rows] >= 0]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -85,8 +116,8 @@ class SampleWeights:
         generator_partials: partial sums of the generator weights (one per chunk, sorted)
         nominal_partials: partial sums of the nominal weights
         square_partials: partial sums of the squared nominal weights
-        log10_counts: events per bin of log10 |w| (:data:`LOG10_EDGES`), finite and
-            nonzero weights only, with an underflow and an overflow bin
+        magnitude_counts: events per bin of |w| (:data:`MAGNITUDE_EDGES`), finite
+            and nonzero weights only, with an underflow and an overflow bin
         top: the events of largest finite |w| (:data:`TOP_DTYPE`), in the total order
         k: how many top events are kept
     """
@@ -102,7 +133,7 @@ class SampleWeights:
     generator_partials: tuple[float, ...]
     nominal_partials: tuple[float, ...]
     square_partials: tuple[float, ...]
-    log10_counts: np.ndarray
+    magnitude_counts: np.ndarray
     top: np.ndarray
     k: int = TOP_EVENTS
 
@@ -133,31 +164,33 @@ class SampleWeights:
         """
         weight = np.asarray(weight, dtype=np.float64)
         generator_weight = np.asarray(generator_weight, dtype=np.float64)
+        event_number = np.asarray(event_number, dtype=np.int64)
         magnitude = np.abs(weight)
-        finite = np.isfinite(weight)
-        usable = finite & (magnitude > 0)
-        position = np.log10(magnitude[usable]) - LOG10_LOW
-        # bin k + 1 holds [LOG10_EDGES[k], LOG10_EDGES[k + 1]); 0 and the last are the flows
-        scaled = position * (LOG10_BINS / (LOG10_HIGH - LOG10_LOW)) + 1.0
-        index = np.clip(scaled, 0.0, LOG10_BINS + 1.0).astype(np.intp)
-        top = np.empty(int(np.count_nonzero(finite)), dtype=TOP_DTYPE)
-        top["eventNumber"] = np.asarray(event_number, dtype=np.int64)[finite]
-        top["weight"] = weight[finite]
-        top["generator_weight"] = generator_weight[finite]
-        top = _sorted_top(_candidates(top, k), k)
+        non_finite = len(weight) - int(np.count_nonzero(np.isfinite(weight)))
+        zero = int(np.count_nonzero(weight == 0))
+        counts = magnitude_histogram(magnitude)
+        counts[0] -= zero  # the histogram holds the finite nonzero weights
+        counts[-1] -= non_finite
+        if non_finite:
+            magnitude = np.where(np.isfinite(magnitude), magnitude, -1.0)
+        rows = _candidates(magnitude, event_number, k)
+        top = np.empty(len(rows), dtype=TOP_DTYPE)
+        top["eventNumber"] = event_number[rows]
+        top["weight"] = weight[rows]
+        top["generator_weight"] = generator_weight[rows]
         return cls(
             process=process,
             xsec=None if xsec is None else float(xsec),
             sumw=None if sumw is None else float(sumw),
             lumi_fb=float(lumi_fb),
             events=len(weight),
-            zero_weights=int(np.count_nonzero(weight == 0)),
+            zero_weights=zero,
             negative_weights=int(np.count_nonzero(weight < 0)),
-            non_finite_weights=int(np.count_nonzero(~finite)),
+            non_finite_weights=non_finite,
             generator_partials=(float(np.sum(generator_weight)),),
             nominal_partials=(float(np.sum(weight)),),
             square_partials=(float(np.sum(weight * weight)),),
-            log10_counts=np.bincount(index, minlength=LOG10_BINS + 2).astype(np.int64),
+            magnitude_counts=counts,
             top=_sorted_top(top, k),
             k=k,
         )
@@ -186,7 +219,7 @@ class SampleWeights:
             generator_partials=tuple(sorted(self.generator_partials + other.generator_partials)),
             nominal_partials=tuple(sorted(self.nominal_partials + other.nominal_partials)),
             square_partials=tuple(sorted(self.square_partials + other.square_partials)),
-            log10_counts=self.log10_counts + other.log10_counts,
+            magnitude_counts=self.magnitude_counts + other.magnitude_counts,
             top=_sorted_top(np.concatenate([self.top, other.top]), self.k),
         )
 
@@ -216,19 +249,18 @@ class SampleWeights:
         return math.fsum(self.square_partials)
 
     def median_abs_weight(self) -> float:
-        """The median |w| of the finite nonzero weights, read from the log10 histogram
-        (linear in log10 within its bin: good to a factor 1.12 at worst); NaN if none."""
-        counts = self.log10_counts
+        """The median |w| of the finite nonzero weights, read from the histogram (linear
+        in log |w| within its bin: good to a factor 1.125 at worst); NaN if none."""
+        counts = self.magnitude_counts
         total = int(counts.sum())
         if total == 0:
             return float("nan")
         cumulative = np.cumsum(counts)
         index = int(np.searchsorted(cumulative, total / 2.0))
         if index == 0:
-            return float(10.0**LOG10_LOW)  # below the histogram's range
+            return float(MAGNITUDE_EDGES[0])  # below the histogram's range
         if index == len(counts) - 1:
-            return float(10.0**LOG10_HIGH)
-        below = cumulative[index - 1]
-        fraction = (total / 2.0 - below) / counts[index]
-        low = LOG10_EDGES[index - 1]
-        return float(10.0 ** (low + fraction * (LOG10_EDGES[index] - low)))
+            return float(MAGNITUDE_EDGES[-1])
+        fraction = (total / 2.0 - cumulative[index - 1]) / counts[index]
+        low, high = np.log(MAGNITUDE_EDGES[index - 1 : index + 1])
+        return float(np.exp(low + fraction * (high - low)))

@@ -32,7 +32,7 @@ The rules (w: the nominal event weight, mcWeight x scale factors x xsec x lumi /
     ``sibling_factor`` either way (default 3). Samples alone in their group,
     or of a format that does not normalize, are not compared.
 (c) **large event weights.** Events with ``|w| > event_ratio x median|w|``
-    (default 100; the median read from the log10 |w| histogram) are listed
+    (default 100; the median read from the |w| histogram) are listed
     from the top events kept, with their eventNumber, weight, and their share
     of the sample's sum of weights. When every kept top event is above the
     limit, more may be: the histogram's count above the limit is reported
@@ -50,7 +50,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from liberica.core.definition import WeightChecksConfig
-from liberica.processors.weight_audit import LOG10_EDGES, SampleWeights
+from liberica.processors.weight_audit import MAGNITUDE_EDGES, SampleWeights
 from liberica.processors.weights import PB_PER_INVERSE_FB
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class SampleSummary(NamedTuple):
         sum_weights: sum of the nominal weights (the sample's expected events)
         sum_weights_squared: sum of their squares
         effective_events: sum_weights^2 / sum_weights_squared
-        median_abs_weight: median |w| (from the log10 histogram)
+        median_abs_weight: median |w| (from the |w| histogram)
         weight_scale: median|w| / (xsec x lumi / N) (rule b), or None
         negative_fraction: share of events of negative weight
         zero_weights: events of weight 0
@@ -110,7 +110,7 @@ class WeightFinding(NamedTuple):
         events: (c): ``(eventNumber, weight)`` of the events listed, largest first
         share_of_sum_weights: (c): their sum of weights over the sample's
         events_above: (c): events above the limit: those listed, or where every kept
-            top event is above it, the log10 histogram's count from the bin holding
+            top event is above it, the |w| histogram's count from the bin holding
             the limit up (an upper bound, to within that bin)
     """
 
@@ -314,8 +314,8 @@ def _large_events(
     )
     events_above = len(above)
     if len(above) == len(audit.top) == audit.k:  # more may be beyond the top events kept
-        first_bin = int(np.searchsorted(LOG10_EDGES, math.log10(limit), side="right"))
-        events_above = max(events_above, int(audit.log10_counts[first_bin:].sum()))
+        first_bin = int(np.searchsorted(MAGNITUDE_EDGES, limit, side="right"))
+        events_above = max(events_above, int(audit.magnitude_counts[first_bin:].sum()))
     share = math.fsum(w for _, w in listed) / summary.sum_weights if summary.sum_weights else None
     largest = float(np.max(np.abs(above["weight"])))
     return WeightFinding(
