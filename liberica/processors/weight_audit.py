@@ -72,6 +72,19 @@ def magnitude_histogram(magnitude: np.ndarray) -> np.ndarray:
     return np.bincount(index, minlength=MAGNITUDE_BINS + 2).astype(np.int64)
 
 
+def _merged_partials(one: tuple[float, ...], other: tuple[float, ...]) -> tuple[float, ...]:
+    """Both chunks' partial sums, sorted (NaN last, so that the order is total)."""
+    return tuple(sorted(one + other, key=lambda x: (math.isnan(x), 0.0 if math.isnan(x) else x)))
+
+
+def _exact_sum(partials: tuple[float, ...]) -> float:
+    """The correctly rounded sum of finite partials; NaN or inf as numpy gives it otherwise
+    (a non-finite weight, which the checks report; ``math.fsum`` refuses inf - inf)."""
+    if all(math.isfinite(x) for x in partials):
+        return math.fsum(partials)
+    return float(np.sum(partials))
+
+
 def _sorted_top(top: np.ndarray, k: int) -> np.ndarray:
     """The first ``k`` rows in the total order of the module doc (NaN-free rows)."""
     order = np.lexsort(
@@ -216,9 +229,9 @@ class SampleWeights:
             zero_weights=self.zero_weights + other.zero_weights,
             negative_weights=self.negative_weights + other.negative_weights,
             non_finite_weights=self.non_finite_weights + other.non_finite_weights,
-            generator_partials=tuple(sorted(self.generator_partials + other.generator_partials)),
-            nominal_partials=tuple(sorted(self.nominal_partials + other.nominal_partials)),
-            square_partials=tuple(sorted(self.square_partials + other.square_partials)),
+            generator_partials=_merged_partials(self.generator_partials, other.generator_partials),
+            nominal_partials=_merged_partials(self.nominal_partials, other.nominal_partials),
+            square_partials=_merged_partials(self.square_partials, other.square_partials),
             magnitude_counts=self.magnitude_counts + other.magnitude_counts,
             top=_sorted_top(np.concatenate([self.top, other.top]), self.k),
         )
@@ -235,18 +248,18 @@ class SampleWeights:
 
     @property
     def sum_generator_weights(self) -> float:
-        """Sum of the generator weights, exactly rounded."""
-        return math.fsum(self.generator_partials)
+        """Sum of the generator weights, correctly rounded."""
+        return _exact_sum(self.generator_partials)
 
     @property
     def sum_weights(self) -> float:
-        """Sum of the nominal weights, exactly rounded."""
-        return math.fsum(self.nominal_partials)
+        """Sum of the nominal weights, correctly rounded."""
+        return _exact_sum(self.nominal_partials)
 
     @property
     def sum_weights_squared(self) -> float:
-        """Sum of the squared nominal weights, exactly rounded."""
-        return math.fsum(self.square_partials)
+        """Sum of the squared nominal weights, correctly rounded."""
+        return _exact_sum(self.square_partials)
 
     def median_abs_weight(self) -> float:
         """The median |w| of the finite nonzero weights, read from the histogram (linear
