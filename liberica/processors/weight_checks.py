@@ -25,12 +25,13 @@ The rules (w: the nominal event weight, mcWeight x scale factors x xsec x lumi /
     weight in units of the mean weight of a sample of N events with unit
     generator weights (N: the sample's events), is about 1 whatever the
     cross-section or the events generated, so samples of one kind compare.
-    Samples are grouped by the definition's ``siblings`` (group -> processes),
-    else by process. In a group of three or more, each scale is divided by the
+    Samples are grouped by the definition's ``siblings`` (group -> processes;
+    a sample of a process in no group is then not compared), else by process. In a group of three or more, each scale is divided by the
     group's median; in a pair, by the other's (a pair cannot tell which one is
     off: both are flagged, and (a) usually tells). Flagged beyond a factor
     ``sibling_factor`` either way (default 3). Samples alone in their group,
-    or of a format that does not normalize, are not compared.
+    or of a format that does not normalize, are not compared. (hzz4l's
+    generated samples: scales 0.96-1.08.)
 (c) **large event weights.** Events with ``|w| > event_ratio x median|w|``
     (default 100; the median read from the |w| histogram) are listed
     from the top events kept, with their eventNumber, weight, and their share
