@@ -177,8 +177,11 @@ def test_many_features_give_one_result_each_and_the_flagged_list(features):
 
 
 def _definition_with_checks(tmp_path, checks: dict):
+    """hzz4l with a checks block (and the regions a ``regions`` key in it adds)."""
+    checks = dict(checks)
+    regions = checks.pop("regions", {})
     path = tmp_path / "checked.yaml"
-    path.write_text(yaml.safe_dump({"extends": "hzz4l", "checks": checks}))
+    path.write_text(yaml.safe_dump({"extends": "hzz4l", "checks": checks, "regions": regions}))
     return definition_module.load(path)
 
 
@@ -214,6 +217,7 @@ def test_the_definition_s_feature_check_runs_on_a_run_s_histograms(tmp_path, fea
         ({"feature_agreement": {"regions": ["sr_4l"], "threshold": -1}}, "checks.feature_agreement.threshold"),
         ({"feature_agreement": {"threshold": 5}}, "checks.feature_agreement.regions"),
         ({"feature_agreement": {"regions": ["sr_4l"], "processes": ["Wjets"]}}, "checks.feature_agreement.processes[0]"),
+        ({"feature_agreement": {"regions": ["scan"]}, "regions": {"scan": {"selection": "hzz4l", "observable": "m4l", "versus": "m4l_window"}}}, "checks.feature_agreement.regions[0]"),
         ({"weights": {"siblings": {"higgs": ["ggH", "ttH"]}}}, "checks.weights.siblings.higgs[1]"),
         ({"weights": {"drop": "everything"}}, "checks.weights.drop"),
         ({"weights": {"sibling_factor": 1}}, "checks.weights.sibling_factor"),

@@ -592,13 +592,11 @@ def _check_checks(config: dict, source: str) -> None:
     """The checks block names known regions and processes."""
     agreement = config["checks"].get("feature_agreement", {})
     for index, region in enumerate(agreement.get("regions", [])):
+        key = f"checks.feature_agreement.regions[{index}]"
         if region not in config["regions"]:
-            known = _known("regions", config["regions"])
-            _fail(
-                source,
-                f"checks.feature_agreement.regions[{index}]",
-                f"unknown region '{region}' {known}",
-            )
+            _fail(source, key, f"unknown region '{region}' {_known('regions', config['regions'])}")
+        if "versus" in config["regions"][region]:
+            _fail(source, key, f"region '{region}' is 2-D (versus): a feature is one observable")
     named = {
         f"checks.feature_agreement.processes[{i}]": p
         for i, p in enumerate(agreement.get("processes", []))

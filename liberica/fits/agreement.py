@@ -290,6 +290,10 @@ def histogram_inputs(h: hist.Hist, processes: Sequence[str]) -> tuple[np.ndarray
     Raises:
         AgreementError: for a process the histogram lacks
     """
+    if h.ndim != 3:
+        raise AgreementError(
+            f"a feature's histogram has one observable axis, not {h.ndim - 2}: {h.axes.name}"
+        )
     known = list(h.axes["process"])
     missing = [p for p in (*processes, DATA_PROCESS) if p not in known]
     if missing:
