@@ -247,6 +247,67 @@ class SculptingConfig(NamedTuple):
     range: tuple[float, float] | None = None
 
 
+class FeatureAgreementConfig(NamedTuple):
+    """Which regions' data are compared with MC, and the rule that flags a feature
+    (``fits/agreement.py``).
+
+    Attributes:
+        regions: the regions compared, one feature each
+        measure: ``chi2_ndf`` or ``max_pull``, the value compared with the threshold
+        threshold: a feature is flagged above it; None: the measure's default
+        shape_only: MC normalized to data first (a region's normalization is
+            shared by all the features filled from its events)
+        min_expected: bins expecting fewer MC events are merged with a neighbour
+        mc_relative_uncertainty: a relative MC uncertainty per bin added in
+            quadrature to the statistical ones (0: statistics only)
+        processes: the MC processes summed (empty: every background)
+        drop_flagged: whether the analysis drops the flagged features
+    """
+
+    regions: tuple[str, ...]
+    measure: str = "chi2_ndf"
+    threshold: float | None = None
+    shape_only: bool = True
+    min_expected: float = 5.0
+    mc_relative_uncertainty: float = 0.0
+    processes: tuple[str, ...] = ()
+    drop_flagged: bool = False
+
+
+class WeightChecksConfig(NamedTuple):
+    """The rules of the MC weight checks (``processors/weight_checks.py``).
+
+    Attributes:
+        tolerance: (a) the sum of a sample's generator weights over its ``sumw``
+            may differ from 1 by this much
+        sibling_factor: (b) a sample's weight scale may differ from its siblings'
+            by this factor
+        event_ratio: (c) events with |w| above this many times their sample's
+            median |w| are listed
+        siblings: group name -> the processes whose samples (b) compares; empty:
+            the samples of each process
+        skimmed_inputs: the files are skims of their samples, so (a) flags only
+            a ratio above 1 + tolerance
+        drop: what the analysis drops of the findings: ``none``, ``events`` or
+            ``samples``
+    """
+
+    tolerance: float = 0.1
+    sibling_factor: float = 3.0
+    event_ratio: float = 100.0
+    siblings: dict[str, tuple[str, ...]] = {}
+    skimmed_inputs: bool = False
+    drop: str = "none"
+
+
+class ChecksConfig(NamedTuple):
+    """The definition's ``checks`` block: the feature agreement (None: not asked for)
+    and the weight checks' rules (every run audits the MC weights)."""
+
+    feature_agreement: FeatureAgreementConfig | None = None
+    weights: WeightChecksConfig = WeightChecksConfig()
+
+
 class AnalysisDefinition(NamedTuple):
     """A validated analysis definition.
 
@@ -275,6 +336,7 @@ class AnalysisDefinition(NamedTuple):
             (a definition with a ``fit`` block) and ``bumphunt`` (with a ``bumphunt`` block)
         sculpting: the sculpting measure's settings, or None (``liberica search``
             then measures the search's selections against its preselection)
+        checks: the data/MC feature agreement and MC weight checks' settings
         digest: SHA-256 of the merged, validated YAML content (provenance: two runs
             with the same digest had the same definition)
     """
@@ -301,6 +363,7 @@ class AnalysisDefinition(NamedTuple):
     digest: str = ""
     bumphunt: BumpHuntConfig | None = None
     stages: tuple[str, ...] = ("fit",)
+    checks: ChecksConfig = ChecksConfig()
 
     def systematics_of(self, category: str) -> list[Systematic]:
         """The systematics of one category (``weight``, ``object``, ``sample``)."""
@@ -525,7 +588,33 @@ def validate(config: dict, source: str = "<analysis definition>") -> registry.An
         _check_bumphunt(config, source)
     if "sculpting" in config:
         _check_sculpting(config, source)
+    if "checks" in config:
+        _check_checks(config, source)
     return analysis
+
+
+def _check_checks(config: dict, source: str) -> None:
+    """The checks block names known regions and processes."""
+    agreement = config["checks"].get("feature_agreement", {})
+    for index, region in enumerate(agreement.get("regions", [])):
+        key = f"checks.feature_agreement.regions[{index}]"
+        if region not in config["regions"]:
+            _fail(source, key, f"unknown region '{region}' {_known('regions', config['regions'])}")
+        if "versus" in config["regions"][region]:
+            _fail(source, key, f"region '{region}' is 2-D (versus): a feature is one observable")
+    named = {
+        f"checks.feature_agreement.processes[{i}]": p
+        for i, p in enumerate(agreement.get("processes", []))
+    }
+    for group, processes in config["checks"].get("weights", {}).get("siblings", {}).items():
+        named |= {f"checks.weights.siblings.{group}[{i}]": p for i, p in enumerate(processes)}
+    for key, process in named.items():
+        if process not in config["processes"]:
+            _fail(
+                source,
+                key,
+                f"unknown process '{process}' {_known('processes', config['processes'])}",
+            )
 
 
 def _block_regions(config: dict, source: str, block: str, reference: str) -> list[str]:
@@ -729,6 +818,30 @@ def _build(
         bumphunt=_bumphunt(config.get("bumphunt")),
         stages=tuple(stage for stage in ("fit", "bumphunt") if stage in config),
         sculpting=_sculpting(config.get("sculpting")),
+        checks=_checks(config.get("checks", {})),
+    )
+
+
+def _field_value(value: Any) -> Any:
+    """A YAML value as a config field holds it: lists as tuples, numbers as floats."""
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, dict):  # siblings: group -> processes
+        return {key: tuple(names) for key, names in value.items()}
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _checks(block: dict) -> ChecksConfig:
+    """The validated ``checks`` block; its keys are the fields, defaults where absent."""
+    agreement = block.get("feature_agreement")
+    weights = block.get("weights", {})
+    return ChecksConfig(
+        feature_agreement=None
+        if agreement is None
+        else FeatureAgreementConfig(**{k: _field_value(v) for k, v in agreement.items()}),
+        weights=WeightChecksConfig(**{k: _field_value(v) for k, v in weights.items()}),
     )
 
 

@@ -29,6 +29,8 @@ from liberica.processors.bad_input import ChunkReadError
 from liberica.processors.formats import get as get_format
 from liberica.processors.histograms import NOMINAL
 from liberica.processors.histograms import book as book_histograms
+from liberica.processors.weight_checks import WeightChecks
+from liberica.processors.weight_checks import evaluate as evaluate_weights
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ class ProcessingResult(NamedTuple):
         output_dir: where the outputs were written, or None
         features: with ``dump_features``, the nominal features of selected MC events
             (structured array, sorted by channelNumber and eventNumber)
+        weight_checks: the MC weight checks (``processors/weight_checks.py``; in
+            metrics.json under ``weight_checks``), or None for a run read back
     """
 
     histograms: dict[str, hist.Hist]
@@ -59,6 +63,7 @@ class ProcessingResult(NamedTuple):
     metrics: dict[str, Any]
     output_dir: pathlib.Path | None
     features: np.ndarray | None = None
+    weight_checks: WeightChecks | None = None
 
 
 def _flow_report(histograms: dict[str, hist.Hist], counts: dict[str, hist.Hist]) -> dict:
@@ -469,6 +474,10 @@ def run_processor(
     }
     if classifiers:
         metrics["classifier"] = _classifier_metrics(output["inference"], classifiers, metrics)
+    weight_checks = evaluate_weights(
+        output.get("weight_audit", {}), definition.checks.weights, output["events"]
+    )
+    metrics["weight_checks"] = weight_checks.to_dict()
     features = None
     if dump_config is not None:
         features = np.concatenate(output.get("features", [])) if output.get("features") else None
@@ -481,6 +490,7 @@ def run_processor(
         metrics=metrics,
         output_dir=None,
         features=features,
+        weight_checks=weight_checks,
     )
     metrics["provenance"] = provenance(definition, fileset_path, command)
     if output_dir is not None:

@@ -21,7 +21,9 @@ input format; objects; the nominal pass of every selection; classifier scores
 (``models/``); region masks (categories, score cuts); the weight variations
 through the kinds of ``processors/systematics.py``; the fills; then each object
 variation, one at a time, re-running the selections; the features for
-training; the cutflows; and the worker runtime (allocator, collector).
+training; the cutflows; and the worker runtime (allocator, collector). Each MC
+chunk's weights are also audited over all its events, before any selection
+(``weight_audit.py``; the rules are applied once the run is merged).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from coffea import processor
 from liberica.core.definition import SCORE, AnalysisDefinition, ClassifierConfig
 from liberica.models import inference
 from liberica.models.spec import Classifier
-from liberica.processors import allocator, collector, histograms
+from liberica.processors import allocator, collector, histograms, weight_audit
 from liberica.processors import systematics as systematic_kinds
 from liberica.processors.formats import InputFormat
 from liberica.processors.formats import get as get_format
@@ -86,6 +88,8 @@ class AnalysisProcessor(processor.ProcessorABC):
     """
 
     input_format: ClassVar[str] = "open_data"
+    audit_weights: ClassVar[bool] = True
+    """Whether each MC chunk returns its weight audit under ``weight_audit``."""
 
     def __init__(
         self,
@@ -317,6 +321,18 @@ class AnalysisProcessor(processor.ProcessorABC):
         else:
             weight = self.format.nominal_weight(events, metadata, self.lumi_fb)
         event_number = np.asarray(events[self.format.event_number], dtype=np.int64)
+        if self.audit_weights and not is_data:
+            output["weight_audit"] = {
+                sample: weight_audit.SampleWeights.of_chunk(
+                    event_number,
+                    np.asarray(events[self.format.generator_weight], dtype=np.float64),
+                    weight,
+                    process=process,
+                    xsec=metadata.get("xsec"),
+                    sumw=metadata.get("sumw"),
+                    lumi_fb=self.lumi_fb,
+                )
+            }
         objects, unphysical = self.objects(events)
         chunk_selections = self.selections(events, objects)
         results = chunk_selections.nominal()
