@@ -179,19 +179,20 @@ def train(
 
 
 def _flagged_features(definition, processed, features: tuple[str, ...]) -> tuple[str, ...]:
-    """The features the data/MC check of this processing flags, where the definition drops them.
+    """The features (by variable) whose data/MC check on this processing flags them, where
+    the definition's ``checks.feature_agreement.drop_flagged`` drops them.
 
-    Without a processing (a features file) or a check, none.
+    Without a processing (a features file), a check, or ``drop_flagged``, none.
     """
-    config = getattr(definition, "checks", None)
-    check = getattr(config, "feature_agreement", None) if config is not None else None
-    if processed is None or check is None:
+    check = definition.checks.feature_agreement
+    summary = None if processed is None else processed.feature_agreement
+    if summary is None or check is None or not check.drop_flagged:
         return ()
-    from liberica.fits.agreement import feature_agreement, kept_features
-
-    summary = feature_agreement(processed.histograms, definition, check)
-    kept = set(kept_features(summary, check))
-    return tuple(f for f in features if f not in kept and f in summary.flagged)
+    variable = {
+        name: definition.observables[definition.regions[name].observable].variable
+        for name in summary.flagged
+    }
+    return tuple(f for f in features if f in set(variable.values()))
 
 
 def _train_autoencoder(

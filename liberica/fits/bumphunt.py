@@ -32,6 +32,8 @@ from liberica.core.definition import AnalysisDefinition, BumpHuntConfig
 from liberica.core.errors import LibericaError
 from liberica.fits import lee
 from liberica.fits.anomaly_regions import AnomalyRegion, anomaly_regions
+from liberica.fits.sculpting import sculpting as measure_sculpting
+from liberica.fits.spectrum import Spectrum
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,9 @@ class BumpHuntResult(NamedTuple):
         gross_vitells: per region, the fixed-width likelihood-ratio scan's estimate
         seed: the seed of every pseudo-experiment
         warnings: what a reader of the numbers should know (e.g. floored MC bins)
+        sculpting: per region, how its score cut changes the background MC's spectrum
+            of the hunted observable (``fits/sculpting.py``: mean shift, width ratio,
+            KS distance against every selected background event)
     """
 
     config: BumpHuntConfig
@@ -63,6 +68,7 @@ class BumpHuntResult(NamedTuple):
     gross_vitells: dict[str, lee.GrossVitells]
     seed: int
     warnings: tuple[str, ...] = ()
+    sculpting: dict[str, dict[str, Any]] = {}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: per region the window, local and global p-values and significances,
@@ -82,6 +88,7 @@ class BumpHuntResult(NamedTuple):
                 "trial_factor": hunt["trial_factor"],
                 "bumphunter": hunt,
                 "gross_vitells": self.gross_vitells[region.name].to_dict(),
+                "sculpting": self.sculpting.get(region.name),
             }
         overall = self.hunt.to_dict()
         overall.pop("regions")
@@ -139,9 +146,22 @@ def _mc_background(region: AnomalyRegion, normalize: bool) -> tuple[np.ndarray, 
     return background, floored
 
 
+def _inclusive_background(h, backgrounds: list[str], config: BumpHuntConfig) -> Spectrum:
+    """The background MC's spectrum of every selected event (all scores), in the hunted range."""
+    values = variances = 0.0
+    for process in backgrounds:
+        view = h[..., process, "nominal"].view(flow=True)
+        values = values + view["value"][1:-1, :].sum(axis=1)
+        variances = variances + view["variance"][1:-1, :].sum(axis=1)
+    edges = np.asarray(h.axes[0].edges, dtype=float)
+    whole = AnomalyRegion("all", 1.0, 1.0, -np.inf, edges, values * 0, values, variances, {}, {})
+    cut = _cut(whole, config.hunt_range)
+    return Spectrum.of(cut.edges, cut.background, cut.background_variance)
+
+
 def _refit(edges: np.ndarray, shape: str):
     """``refit(counts) -> background``: a binned Poisson fit of ``shape`` to the counts."""
-    from liberica.fits.spectrum import Spectrum, fit_background
+    from liberica.fits.spectrum import fit_background
 
     def refit(counts: np.ndarray) -> np.ndarray:
         return fit_background(Spectrum.of(edges, counts), shape, "poisson").expected
@@ -235,7 +255,16 @@ def run_bumphunt(
         for k, r in enumerate(regions)
     }
     observable = definition.observables[definition.regions[config.scan].observable].label
-    return BumpHuntResult(config, observable, regions, hunt, gross_vitells, seed, tuple(warnings))
+    reference = _inclusive_background(histograms[config.scan], backgrounds, config)
+    sculpting = {
+        r.name: measure_sculpting(
+            reference, Spectrum.of(r.edges, r.background, r.background_variance)
+        )
+        for r in regions
+    }
+    return BumpHuntResult(
+        config, observable, regions, hunt, gross_vitells, seed, tuple(warnings), sculpting
+    )
 
 
 def write_bumphunt(

@@ -55,6 +55,9 @@ class ProcessingResult(NamedTuple):
             (structured array, sorted by channelNumber and eventNumber)
         weight_checks: the MC weight checks (``processors/weight_checks.py``; in
             metrics.json under ``weight_checks``), or None for a run read back
+        feature_agreement: the data/MC check of the definition's features
+            (``fits/agreement.py``; in metrics.json under ``feature_agreement``, figures
+            in ``RUN/checks/``), or None
     """
 
     histograms: dict[str, hist.Hist]
@@ -64,6 +67,7 @@ class ProcessingResult(NamedTuple):
     output_dir: pathlib.Path | None
     features: np.ndarray | None = None
     weight_checks: WeightChecks | None = None
+    feature_agreement: Any = None
 
 
 def _flow_report(histograms: dict[str, hist.Hist], counts: dict[str, hist.Hist]) -> dict:
@@ -478,6 +482,9 @@ def run_processor(
         output.get("weight_audit", {}), definition.checks.weights, output["events"]
     )
     metrics["weight_checks"] = weight_checks.to_dict()
+    agreement = _feature_agreement(output["histograms"], definition)
+    if agreement is not None:
+        metrics["feature_agreement"] = agreement.to_dict()
     features = None
     if dump_config is not None:
         features = np.concatenate(output.get("features", [])) if output.get("features") else None
@@ -491,9 +498,12 @@ def run_processor(
         output_dir=None,
         features=features,
         weight_checks=weight_checks,
+        feature_agreement=agreement,
     )
     metrics["provenance"] = provenance(definition, fileset_path, command)
     if output_dir is not None:
+        if agreement is not None:
+            _plot_agreement(result, definition, pathlib.Path(output_dir) / "checks")
         return write_outputs(result, pathlib.Path(output_dir), started)
     metrics["total_time_s"] = round(time.perf_counter() - started, 3)
     return result
@@ -542,3 +552,41 @@ def write_outputs(
     outputs.write_json(output_dir / "metrics.json", result.metrics)
     log.info("wrote %d histograms and the run summary to %s", n_written, output_dir)
     return result._replace(output_dir=output_dir)
+
+
+def _feature_agreement(histograms: dict, definition) -> Any:
+    """The definition's data/MC feature check on the regions this run has (a training run
+    has no score regions), or None without a check."""
+    config = definition.checks.feature_agreement
+    if config is None:
+        return None
+    present = tuple(r for r in config.regions if r in histograms)
+    if not present:
+        return None
+    from liberica.fits.agreement import feature_agreement
+
+    checks = definition.checks._replace(feature_agreement=config._replace(regions=present))
+    summary = feature_agreement(histograms, definition._replace(checks=checks))
+    if summary.flagged:
+        log.warning(
+            "data and MC disagree in %d feature(s): %s (checks.feature_agreement)",
+            len(summary.flagged),
+            ", ".join(summary.flagged),
+        )
+    return summary
+
+
+def _plot_agreement(result: ProcessingResult, definition, folder: pathlib.Path) -> None:
+    """Data/MC with ratio panels for every checked feature, and the summary of the measure."""
+    from liberica.fits.agreement_plots import plot_agreement
+
+    start = time.perf_counter()
+    paths = plot_agreement(
+        result.histograms,
+        result.feature_agreement,
+        definition.processes,
+        folder,
+        lumi_fb=result.metrics.get("lumi_fb"),
+        pseudo_data=True,
+    )
+    log.info("data/MC figures: %d in %s (%.1f s)", len(paths), folder, time.perf_counter() - start)
