@@ -16,7 +16,8 @@ written in coffea idioms (awkward + vector, PackedSelection) should reach 0.3
 of its pure read with every systematic and the classifier.
 
 The samples (hzz4l: default 20M MC events in 41 files of at most 500k events;
-hllj: 10M) are generated once and cached.
+hllj: 10M; dilepton_ad: its default 1.2M, with both autoencoders as its classifier,
+``--analyses dilepton_ad``) are generated once and cached.
 
     python benchmarks/performance.py [--events 20000000] [--hllj-events 10000000]
                                      [--events-per-file 500000] [--analyses hzz4l,hllj]
@@ -256,6 +257,12 @@ CONFIGURATIONS = {
         ("(d) all systematics + classifier, iterative", (True, True, "iterative")),
         ("(e) full job, futures x2", (True, True, "futures")),
     ],
+    "dilepton_ad": [
+        ("(b) nominal, no autoencoder, iterative", (False, False, "iterative")),
+        ("(c) all systematics, no autoencoder, iterative", (True, False, "iterative")),
+        ("(d) all systematics + both autoencoders, iterative", (True, True, "iterative")),
+        ("(e) full job, futures x2", (True, True, "futures")),
+    ],
 }
 """The processing rows of each analysis: label, (systematics, classifier, executor)."""
 
@@ -338,14 +345,17 @@ def _sample(analysis: str, args: argparse.Namespace):
     from liberica.core import registry
     from liberica.samples import cached_sample
 
-    events = args.events if analysis == "hzz4l" else args.hllj_events
+    events = {"hzz4l": args.events, "hllj": args.hllj_events}.get(analysis, args.other_events)
+    registered = registry.get(analysis)
+    events = events or registered.default_events
     folder = f"{analysis}-{events}-seed{args.seed}-{args.events_per_file}-per-file"
     return cached_sample(
-        registry.get(analysis),
+        registered,
         args.cache / folder,
         events=events,
         seed=args.seed,
         events_per_file=args.events_per_file,
+        lumi_fb=registered.default_lumi_fb,
     )
 
 
@@ -354,6 +364,12 @@ def main() -> None:
     parser.add_argument("--cache", type=pathlib.Path, default=pathlib.Path("liberica-data"))
     parser.add_argument("--events", type=int, default=20_000_000, help="hzz4l's MC events")
     parser.add_argument("--hllj-events", type=int, default=10_000_000, help="hllj's MC events")
+    parser.add_argument(
+        "--other-events",
+        type=int,
+        default=None,
+        help="MC events of any other analysis (dilepton_ad) [default: its default sample's]",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
         "--analyses",

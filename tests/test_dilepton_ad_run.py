@@ -2,6 +2,8 @@
 chunk the same on every executor, the data/MC check flags what the generator mis-modelled,
 the weight checks find the corrupted weights, and the bump hunt runs on the run."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -12,13 +14,7 @@ import liberica
 def sample(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dilepton_ad_sample")
     return liberica.generate(
-        "dilepton_ad",
-        folder,
-        events=120_000,
-        lumi_fb=0.1,
-        events_per_file=40_000,
-        corrupt_weights=True,
-        seed=7,
+        "dilepton_ad", folder, events=120_000, lumi_fb=0.1, events_per_file=40_000, seed=7
     )
 
 
@@ -47,3 +43,28 @@ def test_executors_give_identical_score_histograms(runs):
     h = iterative.histograms["score_ae_standard"]
     assert h[..., "Zee", "nominal"].sum(flow=True).value > 0  # the MC was scored
     assert iterative.metrics["classifier"]["rows_scored"] > 0
+
+
+def test_the_data_mc_check_flags_the_d0_significance_not_the_met_scale(runs):
+    check = runs["iterative"].metrics["feature_agreement"]
+    flagged = set(check["flagged"])
+    assert flagged == {"feature_lep1_d0sig", "feature_lep2_d0sig"}
+    assert "feature_met_et" not in flagged  # data's MET is 2% above MC's, below the threshold
+
+
+def test_the_weight_checks_report_the_corrupted_weights(tmp_path):
+    sample = liberica.generate(
+        "dilepton_ad", tmp_path, events=40_000, lumi_fb=0.05, corrupt_weights=True, seed=3
+    )
+    recorded = json.loads((tmp_path / "generation.json").read_text())["corrupted_weights"]
+    run = liberica.process(
+        "dilepton_ad", sample.fileset_path, executor="iterative", systematics=False
+    )
+    checks = run.metrics["weight_checks"]
+    assert "Graviton1500" in checks["flagged_samples"]
+    large = [f for f in checks["findings"] if f["check"] == "large_event_weights"]
+    listed = {e["eventNumber"] for f in large for e in f["events"]}
+    absurd = next(c for c in recorded if c["sample"] == "ttbar")
+    assert set(absurd["eventNumbers"]) <= listed
+    clean = [s for s in checks["flagged_samples"] if s not in ("Graviton1500", "ttbar")]
+    assert clean == []
