@@ -185,8 +185,19 @@ def _flagged_features(definition, processed, features: tuple[str, ...]) -> tuple
     Without a processing (a features file), a check, or ``drop_flagged``, none.
     """
     check = definition.checks.feature_agreement
-    summary = None if processed is None else processed.feature_agreement
-    if summary is None or check is None or not check.drop_flagged:
+    if check is None or not check.drop_flagged:
+        return ()
+    if processed is None:
+        from liberica.core.definition import AnalysisDefinitionError
+
+        raise AnalysisDefinitionError(
+            definition.source,
+            "checks.feature_agreement.drop_flagged",
+            "a features file carries no data/MC check, so the features to drop are unknown: "
+            "train from the embedded sample, or set drop_flagged: false",
+        )
+    summary = processed.feature_agreement
+    if summary is None:
         return ()
     variable = {
         name: definition.observables[definition.regions[name].observable].variable
@@ -215,12 +226,7 @@ def _train_autoencoder(
 
     backgrounds = list(config.background)
     base = AutoencoderConfig(
-        scaling=config.scaling,
-        seed=seed,
-        folds=folds,
-        negative_weights=config.negative_weights
-        if config.negative_weights != "clip"
-        else AutoencoderConfig().negative_weights,
+        scaling=config.scaling, seed=seed, folds=folds, negative_weights=config.negative_weights
     )
     tuning_path = None
     budget = TuningConfig().trials if trials is None else trials

@@ -624,6 +624,8 @@ def _block_regions(config: dict, source: str, block: str, reference: str) -> lis
     for key, region in keyed.items():
         if region not in config["regions"]:
             _fail(source, key, f"unknown region '{region}'")
+        if "versus" in config["regions"][region]:
+            _fail(source, key, f"region '{region}' is 2-D (versus): a spectrum must be 1-D")
     return list(keyed.values())
 
 
@@ -787,7 +789,9 @@ def _build(
             )
             for name, s in config["systematics"].items()
         },
-        fit_regions=tuple(fit.get("regions", config["regions"])),
+        fit_regions=tuple(
+            fit.get("regions", [r for r, v in config["regions"].items() if "versus" not in v])
+        ),
         classifiers={
             name: ClassifierConfig(
                 name=name,

@@ -3,8 +3,9 @@
 A chunked run cannot sort every event's score, so the thresholds come from the
 filled 2-D histogram of the hunted observable against the score (fine,
 log-spaced score bins; a ``versus`` region): the background MC's score
-distribution, summed over the observable and the flow bins, is accumulated from
-the top, and each region's threshold is the lowest score-bin edge above which
+distribution, summed over the observable's bins (its flow bins excluded: the
+efficiency is of the events in the observable's range) and over the score's
+flow bins, is accumulated from the top, and each region's threshold is the lowest score-bin edge above which
 the background-MC efficiency is at most the target (so the achieved
 efficiency, reported, is at most the target, and closer the finer the bins).
 Negative event weights enter the sums as they are. Each region's spectra are

@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 """Of ``bumphunt/results.json``."""
 
+MAX_MC_UNCERTAINTY = 0.2
+"""Above this relative MC statistical uncertainty in the best window, the hunt warns."""
+
 
 class BumpHuntError(LibericaError, ValueError):
     """A run or a definition that cannot be bump-hunted (the message says why)."""
@@ -56,6 +59,8 @@ class BumpHuntResult(NamedTuple):
         gross_vitells: per region, the fixed-width likelihood-ratio scan's estimate
         seed: the seed of every pseudo-experiment
         warnings: what a reader of the numbers should know (e.g. floored MC bins)
+        window_mc_uncertainty: per region, the background MC's relative statistical
+            uncertainty in its most significant window (the hunt does not include it)
         sculpting: per region, how its score cut changes the background MC's spectrum
             of the hunted observable (``fits/sculpting.py``: mean shift, width ratio,
             KS distance against every selected background event)
@@ -69,6 +74,7 @@ class BumpHuntResult(NamedTuple):
     seed: int
     warnings: tuple[str, ...] = ()
     sculpting: dict[str, dict[str, Any]] = {}
+    window_mc_uncertainty: dict[str, float | None] = {}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: per region the window, local and global p-values and significances,
@@ -88,6 +94,9 @@ class BumpHuntResult(NamedTuple):
                 "trial_factor": hunt["trial_factor"],
                 "bumphunter": hunt,
                 "gross_vitells": self.gross_vitells[region.name].to_dict(),
+                "window_background_mc_relative_uncertainty": self.window_mc_uncertainty.get(
+                    region.name
+                ),
                 "sculpting": self.sculpting.get(region.name),
             }
         overall = self.hunt.to_dict()
@@ -103,6 +112,8 @@ class BumpHuntResult(NamedTuple):
             "normalize_mc": self.config.normalize_mc,
             "hunt_range": list(self.config.hunt_range) if self.config.hunt_range else None,
             "seed": self.seed,
+            "efficiency_denominator": "the selected background MC with the hunted observable "
+            "in the scan's range (its flow bins excluded)",
             "regions": regions,
             "all_regions": overall,
             "warnings": list(self.warnings),
@@ -133,17 +144,38 @@ def _cut(region: AnomalyRegion, hunt_range: tuple[float, float] | None) -> Anoma
     )
 
 
-def _mc_background(region: AnomalyRegion, normalize: bool) -> tuple[np.ndarray, list[int]]:
-    """The region's background-MC prediction (scaled to its data where ``normalize``), bins
-    <= 0 floored at its smallest positive bin; and the floored bins."""
+def _mc_background(region: AnomalyRegion) -> tuple[np.ndarray, list[int], float]:
+    """The region's background MC, bins <= 0 floored at one effective MC event's weight
+    (sum w^2 / sum w of the region); the floored bins and the floor."""
     background = region.background.astype(float)
     floored = [int(k) for k in np.flatnonzero(~(background > 0))]
-    positive = background[background > 0]
-    if floored and len(positive):
-        background[floored] = positive.min()
-    if normalize and background.sum() > 0:
-        background = background * (region.data.sum() / background.sum())
-    return background, floored
+    total = float(background[background > 0].sum())
+    floor = float(region.background_variance.sum()) / total if total > 0 else 1.0
+    background[floored] = floor
+    return background, floored, floor
+
+
+def _normalized(shape: np.ndarray):
+    """``refit(counts)``: ``shape`` scaled to the counts' total (the MC's shape, free normalization)."""
+
+    def refit(counts: np.ndarray) -> np.ndarray:
+        return shape * (float(np.sum(counts)) / float(shape.sum()))
+
+    return refit
+
+
+def _null_hypothesis(config: BumpHuntConfig, edges, data: dict, background: dict, loosest: str):
+    """The hunt's ``refit`` and ``generate``: a fitted background refitted everywhere; or the MC's
+    shape normalized to each spectrum (data and every pseudo-experiment alike), the
+    pseudo-experiments drawn from the nested MC scaled by the loosest region's data/MC ratio;
+    or the MC as it is."""
+    if config.background == "fit":
+        return _refit(edges, config.background_shape), None
+    if not config.normalize_mc:
+        return None, None
+    scale = float(np.sum(data[loosest])) / float(background[loosest].sum())
+    refit = {name: _normalized(shape) for name, shape in background.items()}
+    return refit, {name: shape * scale for name, shape in background.items()}
 
 
 def _inclusive_background(h, backgrounds: list[str], config: BumpHuntConfig) -> Spectrum:
@@ -208,19 +240,17 @@ def run_bumphunt(
     ]
     edges = regions[0].edges
     data = {r.name: r.data for r in regions}
-    background, warnings = {}, []
+    background, warnings, mc_uncertainty = {}, [], {}
     for r in regions:
-        predicted, floored = _mc_background(r, config.normalize_mc)
-        background[r.name] = predicted
-        if floored:
+        background[r.name], floored, floor = _mc_background(r)
+        if floored and config.background == "mc":
             warnings.append(
-                f"{r.name}: the background MC is <= 0 in {len(floored)} bin(s) "
-                f"{floored} (negative weights or no MC event); those bins are set to the "
-                f"region's smallest positive bin: use background: fit, coarser bins or a "
-                f"narrower hunt_range"
+                f"{r.name}: the background MC is <= 0 in {len(floored)} bin(s) {floored} "
+                f"(negative weights or no MC event); those bins are set to one effective MC "
+                f"event's weight ({floor:.3g}): consider background: fit or coarser bins"
             )
             log.warning("bump hunt: %s", warnings[-1])
-    refit = _refit(edges, config.background_shape) if config.background == "fit" else None
+    refit, generate = _null_hypothesis(config, edges, data, background, regions[0].name)
     n_pseudo = pseudo_experiments or config.pseudo_experiments
     widths = lee.Widths(config.min_width, config.max_width)
     log.info(
@@ -239,7 +269,24 @@ def run_bumphunt(
         pseudo_experiments=n_pseudo,
         seed=seed,
         refit=refit,
+        generate=generate,
     )
+    for r in regions:
+        window = hunt.regions[r.name].window
+        inside = slice(window.first, window.stop)
+        total = float(r.background[inside].sum())
+        relative = (
+            float(np.sqrt(r.background_variance[inside].sum()) / total) if total > 0 else None
+        )
+        mc_uncertainty[r.name] = relative
+        if config.background == "mc" and (relative is None or relative > MAX_MC_UNCERTAINTY):
+            warnings.append(
+                f"{r.name}: the background MC in the window {window.low:.0f}-{window.high:.0f} "
+                f"has a statistical uncertainty of "
+                f"{'100' if relative is None else f'{100 * relative:.0f}'}%, which the hunt "
+                f"does not include: its local significance is overstated"
+            )
+            log.warning("bump hunt: %s", warnings[-1])
     gross_vitells = {
         r.name: lee.gross_vitells(
             data[r.name],
@@ -250,7 +297,7 @@ def run_bumphunt(
             or config.gross_vitells_pseudo_experiments,
             level=config.gross_vitells_level,
             seed=seed + 1 + k,
-            refit=refit,
+            refit=refit[r.name] if isinstance(refit, dict) else refit,
         )
         for k, r in enumerate(regions)
     }
@@ -263,7 +310,15 @@ def run_bumphunt(
         for r in regions
     }
     return BumpHuntResult(
-        config, observable, regions, hunt, gross_vitells, seed, tuple(warnings), sculpting
+        config,
+        observable,
+        regions,
+        hunt,
+        gross_vitells,
+        seed,
+        tuple(warnings),
+        sculpting,
+        mc_uncertainty,
     )
 
 

@@ -775,6 +775,7 @@ def hunt_regions(
     pseudo_experiments: int = 1000,
     seed: int = 0,
     refit: Refit | Mapping[str, Refit] | None = None,
+    generate: Mapping[str, ArrayLike] | None = None,
 ) -> RegionsHunt:
     """BumpHunter's hunt in several regions of one observable, with joint pseudo-experiments.
 
@@ -801,6 +802,9 @@ def hunt_regions(
         pseudo_experiments: the number N of joint pseudo-experiments
         seed: the seed of everything random
         refit: ``refit(counts) -> background`` for every region, or one per region
+        generate: per region, the means the pseudo-experiments are drawn from
+            [default: the background, or with ``refit`` its fit to the data]; e.g.
+            the unscaled, nested MC where ``refit`` only normalizes each spectrum
 
     Raises:
         LeeError: for a region, option or fitted background that cannot be used
@@ -835,7 +839,11 @@ def hunt_regions(
         predicted[name] = (
             spectra[name][1] if fit is None else _fitted(fit, observed[name], f"region {name!r}")
         )
-    pseudo = draw_pseudo_experiments(np.stack(list(predicted.values())), npe, rng, nested)
+    means = predicted
+    if generate is not None:
+        means = {name: _spectrum(data[name], generate[name], edges, f"region {name!r}")[1]
+                 for name in names}  # fmt: skip
+    pseudo = draw_pseudo_experiments(np.stack(list(means.values())), npe, rng, nested)
     null = np.empty((npe, len(names)))
     hunts = {}
     for k, name in enumerate(names):
