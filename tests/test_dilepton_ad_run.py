@@ -68,3 +68,21 @@ def test_the_weight_checks_report_the_corrupted_weights(tmp_path):
     assert set(absurd["eventNumbers"]) <= listed
     clean = [s for s in checks["flagged_samples"] if s not in ("Graviton1500", "ttbar")]
     assert clean == []
+
+
+@pytest.mark.slow
+def test_train_reproduces_the_shipped_autoencoders(tmp_path):
+    """`liberica train dilepton_ad` (its search and both scalings, about 12 minutes on 2 cores)
+    makes the shipped models byte for byte, on the same machine and threads."""
+    from liberica.core import registry
+    from liberica.core.definition import load
+
+    definition = load("dilepton_ad")
+    shipped = registry.get("dilepton_ad").models_folder()
+    for name, config in definition.classifiers.items():
+        result = liberica.train(
+            "dilepton_ad", classifier=name, out=tmp_path, cache=tmp_path / "cache"
+        )
+        assert set(result.ignored) == {"lep1_d0sig", "lep2_d0sig"}
+        for model in config.models:
+            assert (tmp_path / model).read_bytes() == (shipped / model).read_bytes(), model

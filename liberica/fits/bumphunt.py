@@ -334,5 +334,9 @@ def write_bumphunt(
     path = folder / "results.json"
     path.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     if figures:
-        lee_plots.draw(result.hunt, folder / "figures", result.observable)
+        label = {
+            "fit": f"background ({result.config.background_shape} fit)",
+            "mc": "background MC" + (", normalized" if result.config.normalize_mc else ""),
+        }[result.config.background]
+        lee_plots.draw(result.hunt, folder / "figures", result.observable, label)
     return path

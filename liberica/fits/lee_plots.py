@@ -57,7 +57,12 @@ def _global_text(result: BumpHunt | RegionsHunt) -> str:
     return f"global p = {result.global_p:.3g}, Z = {result.global_significance:.2f}"
 
 
-def spectrum_figure(hunt: BumpHunt, title: str = "", observable: str = "observable") -> plt.Figure:
+def spectrum_figure(
+    hunt: BumpHunt,
+    title: str = "",
+    observable: str = "observable",
+    background_label: str | None = None,
+) -> plt.Figure:
     """Data over the background with the window shaded; per-bin significance below."""
     edges, data, background = hunt.edges, hunt.data, hunt.background
     centres = 0.5 * (edges[1:] + edges[:-1])
@@ -66,12 +71,12 @@ def spectrum_figure(hunt: BumpHunt, title: str = "", observable: str = "observab
         figure, (top, bottom) = plt.subplots(
             2, 1, figsize=(8, 7.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
         )
-        label = "background (fitted)" if hunt.refitted else "background"
+        label = background_label or ("background (fitted)" if hunt.refitted else "background")
         mplhep.histplot(background, edges, ax=top, label=label, histtype="fill",
                         color="#6b59d3", alpha=0.35)  # fmt: skip
         top.errorbar(centres, data, poisson_errors(data), fmt="ko", ms=4, label="data")
         top.axvspan(window.low, window.high, color="#e41a1c", alpha=0.15, lw=0, gid=WINDOW_GID,
-                    label=f"window: {window.low:g}-{window.high:g}")  # fmt: skip
+                    label=f"window: {window.low:.4g}-{window.high:.4g}")  # fmt: skip
         bottom.axvspan(window.low, window.high, color="#e41a1c", alpha=0.15, lw=0)
         top.set_yscale("log")
         positive = data[data > 0]
@@ -138,9 +143,10 @@ def statistic_figure(result: BumpHunt | RegionsHunt, title: str = "") -> plt.Fig
 
 
 def spectrum(hunt: BumpHunt, path: pathlib.Path, title: str = "",
-             observable: str = "observable") -> pathlib.Path:  # fmt: skip
+             observable: str = "observable", background_label: str | None = None,
+             ) -> pathlib.Path:  # fmt: skip
     """Write :func:`spectrum_figure` to ``path`` (PNG)."""
-    return _write(spectrum_figure(hunt, title, observable), path)
+    return _write(spectrum_figure(hunt, title, observable, background_label), path)
 
 
 def local_p_scan(hunt: BumpHunt, path: pathlib.Path, title: str = "",
@@ -155,7 +161,10 @@ def statistic(result: BumpHunt | RegionsHunt, path: pathlib.Path, title: str = "
 
 
 def draw(
-    result: BumpHunt | RegionsHunt, folder: pathlib.Path, observable: str = "observable"
+    result: BumpHunt | RegionsHunt,
+    folder: pathlib.Path,
+    observable: str = "observable",
+    background_label: str | None = None,
 ) -> list[pathlib.Path]:
     """Every figure of a hunt into ``folder``: per region ``{spectrum,local_p,statistic}_{name}.png``
     (``hunt`` as the name of a single hunt), and ``statistic_all_regions.png`` for the
@@ -164,7 +173,8 @@ def draw(
     hunts = result.regions if isinstance(result, RegionsHunt) else {"hunt": result}
     paths = []
     for name, hunt in hunts.items():
-        paths.append(spectrum(hunt, folder / f"spectrum_{name}.png", name, observable))
+        paths.append(spectrum(hunt, folder / f"spectrum_{name}.png", name, observable,
+                              background_label))  # fmt: skip
         paths.append(local_p_scan(hunt, folder / f"local_p_{name}.png", name, observable))
         paths.append(statistic(hunt, folder / f"statistic_{name}.png", name))
     if isinstance(result, RegionsHunt):
