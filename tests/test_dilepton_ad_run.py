@@ -14,14 +14,14 @@ import liberica
 def sample(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dilepton_ad_sample")
     return liberica.generate(
-        "dilepton_ad", folder, events=120_000, lumi_fb=0.1, events_per_file=40_000, seed=7
+        "dilepton_ad", folder, events=60_000, lumi_fb=0.05, events_per_file=30_000, seed=7
     )
 
 
 @pytest.fixture(scope="module")
 def runs(sample):
     """The sample processed nominal-only with the iterative and the futures executor."""
-    options = {"systematics": False, "chunksize": 25_000}
+    options = {"systematics": False, "chunksize": 20_000}
     return {
         executor: liberica.process(
             "dilepton_ad", sample.fileset_path, executor=executor, workers=2, **options
