@@ -238,3 +238,33 @@ def test_plots_one_png_per_feature_and_the_summary(tmp_path, features):
     paths = plot_agreement(features, summary, processes, tmp_path, lumi_fb=10.0)
     assert [p.name for p in paths] == ["pt_lead.png", "mll_wide.png", "agreement_summary.png"]
     assert all(p.stat().st_size > 10_000 for p in paths)
+
+
+def test_a_feature_without_a_degree_of_freedom_is_not_assessed_not_fatal():
+    """One populated bin (e.g. isOS in a sample of opposite-sign pairs only): listed in
+    not_assessed, not flagged, and the other features are still compared."""
+    import hist as hist_module
+
+    from liberica.fits.agreement import compare_histograms
+
+    def region(values_mc, values_data):
+        h = hist_module.Hist(
+            hist_module.axis.Regular(len(values_mc), 0, len(values_mc), name="x"),
+            hist_module.axis.StrCategory(["bkg", "data"], name="process"),
+            hist_module.axis.StrCategory(["nominal"], name="variation"),
+            storage=hist_module.storage.Weight(),
+        )
+        centres = np.arange(len(values_mc)) + 0.5
+        h.fill(centres, "bkg", "nominal", weight=values_mc)
+        h.fill(centres, "data", "nominal", weight=values_data)
+        return h
+
+    histograms = {
+        "one_bin": region([0.0, 1000.0], [0.0, 990.0]),
+        "fine": region([500.0, 400.0, 300.0], [510.0, 390.0, 300.0]),
+    }
+    summary = compare_histograms(histograms, ["one_bin", "fine"], ["bkg"])
+    assert list(summary.not_assessed) == ["one_bin"]
+    assert "no degree of freedom" in summary.not_assessed["one_bin"]
+    assert list(summary.results) == ["fine"] and summary.flagged == []
+    assert summary.to_dict()["not_assessed"]["one_bin"] == summary.not_assessed["one_bin"]

@@ -148,6 +148,8 @@ class AgreementSummary(NamedTuple):
         min_expected: the bin-merging rule's expected events
         mc_relative_uncertainty: the relative MC uncertainty added in quadrature
         processes: the MC processes summed
+        not_assessed: feature -> why it could not be compared (no data, no MC, or
+            one merged bin: no degree of freedom); such a feature is not flagged
     """
 
     results: dict[str, Agreement]
@@ -158,6 +160,7 @@ class AgreementSummary(NamedTuple):
     min_expected: float
     mc_relative_uncertainty: float
     processes: tuple[str, ...]
+    not_assessed: dict[str, str] = {}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (metrics.json)."""
@@ -168,6 +171,7 @@ class AgreementSummary(NamedTuple):
             "min_expected": self.min_expected,
             "mc_relative_uncertainty": self.mc_relative_uncertainty,
             "processes": list(self.processes),
+            "not_assessed": dict(self.not_assessed),
             "flagged": list(self.flagged),
             "features": {name: result.to_dict() for name, result in self.results.items()},
         }
@@ -342,27 +346,31 @@ def compare_histograms(
             :func:`compare`
 
     Raises:
-        AgreementError: for a region the run lacks, or one :func:`compare` refuses
+        AgreementError: for a region the run lacks; a feature :func:`compare` refuses
+            (no data, no MC, no degree of freedom) is listed in ``not_assessed``
     """
     threshold = _threshold(measure, threshold)
     missing = [f for f in features if f not in histograms]
     if missing:
         raise AgreementError(f"the run has no histograms of region(s) {missing}")
-    results = {}
+    results, not_assessed = {}, {}
     for feature in features:
         edges, data, mc, variance = histogram_inputs(histograms[feature], processes)
-        results[feature] = compare(
-            edges,
-            data,
-            mc,
-            variance,
-            name=feature,
-            measure=measure,
-            threshold=threshold,
-            shape_only=shape_only,
-            min_expected=min_expected,
-            mc_relative_uncertainty=mc_relative_uncertainty,
-        )
+        try:
+            results[feature] = compare(
+                edges,
+                data,
+                mc,
+                variance,
+                name=feature,
+                measure=measure,
+                threshold=threshold,
+                shape_only=shape_only,
+                min_expected=min_expected,
+                mc_relative_uncertainty=mc_relative_uncertainty,
+            )
+        except AgreementError as err:
+            not_assessed[feature] = str(err)
     return AgreementSummary(
         results=results,
         flagged=[name for name, result in results.items() if result.flagged],
@@ -372,6 +380,7 @@ def compare_histograms(
         min_expected=min_expected,
         mc_relative_uncertainty=mc_relative_uncertainty,
         processes=tuple(processes),
+        not_assessed=not_assessed,
     )
 
 

@@ -567,6 +567,12 @@ def _feature_agreement(histograms: dict, definition) -> Any:
 
     checks = definition.checks._replace(feature_agreement=config._replace(regions=present))
     summary = feature_agreement(histograms, definition._replace(checks=checks))
+    if summary.not_assessed:
+        log.warning(
+            "data/MC check: %d feature(s) not assessed: %s",
+            len(summary.not_assessed),
+            "; ".join(summary.not_assessed.values()),
+        )
     if summary.flagged:
         log.warning(
             "data and MC disagree in %d feature(s): %s (checks.feature_agreement)",
