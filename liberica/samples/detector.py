@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from liberica.samples.kinematics import ELECTRON_MASS, MUON_MASS, wrap_phi
-from liberica.samples.writer import Objects
+from liberica.samples.writer import Objects, concatenate_objects, take_events
 
 log = logging.getLogger(__name__)
 
@@ -556,3 +556,21 @@ def simulate(
         "largeRjet": jets.large_r,
     }
     return SimulatedEvents(branches, objects, weight_sf)
+
+
+def select_events(events: SimulatedEvents, index: np.ndarray) -> SimulatedEvents:
+    """The events at ``index`` (their branches, objects and scale factors)."""
+    return SimulatedEvents(
+        {k: v[index] for k, v in events.branches.items()},
+        {name: take_events(o, index) for name, o in events.objects.items()},
+        events.weight_scale_factor[index],
+    )
+
+
+def concatenate_events(parts: list[SimulatedEvents]) -> SimulatedEvents:
+    """The events of ``parts``, one after another."""
+    return SimulatedEvents(
+        {k: np.concatenate([p.branches[k] for p in parts]) for k in parts[0].branches},
+        {n: concatenate_objects([p.objects[n] for p in parts]) for n in parts[0].objects},
+        np.concatenate([p.weight_scale_factor for p in parts]),
+    )

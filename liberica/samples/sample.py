@@ -4,13 +4,41 @@ from __future__ import annotations
 
 import json
 import pathlib
+import zlib
 from typing import NamedTuple
+
+import numpy as np
 
 # the default of an analysis that states none (``Analysis.default_lumi_fb``)
 from liberica.core.registry import DEFAULT_LUMI_FB  # noqa: F401
 
 EVENTS_PER_FILE = 200_000
 """At most this many events per generated file (a chunk never spans two files)."""
+
+_EVENT_NUMBER_MULTIPLIER = 1_103_515_245
+
+
+def sample_key(name: str) -> int:
+    """A stable integer for a sample's name (its random streams and event numbers)."""
+    return zlib.crc32(name.encode())
+
+
+def stream(seed: int, *keys: int) -> np.random.Generator:
+    """The random generator of ``seed`` and ``keys``: independent streams, the same every run."""
+    return np.random.default_rng(np.random.SeedSequence([seed, *keys]))
+
+
+def event_numbers(sample: str, start: int, n: int) -> np.ndarray:
+    """Distinct pseudo-random event numbers: an odd-multiplier bijection of 0..2^31-1."""
+    index = np.arange(start, start + n, dtype=np.int64)
+    offset = sample_key(sample) % (1 << 31)
+    return ((_EVENT_NUMBER_MULTIPLIER * index + offset) % (1 << 31)).astype(np.int32)
+
+
+def file_sizes(n: int, per_file: int) -> list[int]:
+    """The sizes of the files ``n`` events are split into, at most ``per_file`` each."""
+    files = max(1, -(-n // per_file))
+    return [len(part) for part in np.array_split(np.arange(n), files)]
 
 
 class GeneratedSample(NamedTuple):

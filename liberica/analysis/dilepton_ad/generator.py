@@ -58,7 +58,6 @@ import math
 import pathlib
 import re
 import time
-import zlib
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -68,15 +67,24 @@ from liberica.analysis.dilepton_ad import DEFAULT_LUMI_FB
 from liberica.analysis.dilepton_ad import processes as physics
 from liberica.core.errors import LibericaError
 from liberica.samples import detector
-from liberica.samples.detector import SimulatedEvents, TruthEvents
+from liberica.samples.detector import (
+    SimulatedEvents,
+    TruthEvents,
+    concatenate_events,
+    select_events,
+)
 from liberica.samples.sample import (
     EVENTS_PER_FILE,
     GeneratedSample,
     data_entry,
+    event_numbers,
+    file_sizes,
     mc_entry,
+    sample_key,
+    stream,
     write_fileset,
 )
-from liberica.samples.writer import Objects, concatenate_objects, take_events, write_mini
+from liberica.samples.writer import Objects, write_mini
 
 log = logging.getLogger(__name__)
 
@@ -211,20 +219,6 @@ _BY_NAME = {s.name: s for s in SAMPLES}
 # -- seeding, truth, detector ---------------------------------------------------------------
 
 
-def _key(name: str) -> int:
-    return zlib.crc32(name.encode())
-
-
-def _rng(seed: int, *keys: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([seed, *keys]))
-
-
-def _event_numbers(sample: str, start: int, n: int) -> np.ndarray:
-    """Distinct pseudo-random event numbers: an odd-multiplier bijection of 0..2^31-1."""
-    index = np.arange(start, start + n, dtype=np.int64)
-    return ((1_103_515_245 * index + _key(sample) % (1 << 31)) % (1 << 31)).astype(np.int32)
-
-
 _MAX_BATCH = 250_000
 """At most this many unfiltered events are generated at once (memory)."""
 
@@ -279,7 +273,7 @@ def simulate(name: str, events: int, *, seed: int, is_data: bool = False) -> Sim
         GenerationError: for an unknown sample
     """
     sample = _sample(name, "sample")
-    rng = _rng(seed, _key(name), 7)
+    rng = stream(seed, sample_key(name), 7)
     truth, _ = _filtered_truth(sample, rng, events)
     simulated = detector.simulate(rng, truth, is_data=is_data)
     return mismodel(simulated) if is_data else simulated
@@ -291,27 +285,6 @@ def _sample(name: str, what: str) -> Sample:
             f"dilepton_ad has no {what} {name!r} (its samples: {', '.join(_BY_NAME)})"
         )
     return _BY_NAME[name]
-
-
-def _select(events: SimulatedEvents, index: np.ndarray) -> SimulatedEvents:
-    return SimulatedEvents(
-        {k: v[index] for k, v in events.branches.items()},
-        {name: take_events(o, index) for name, o in events.objects.items()},
-        events.weight_scale_factor[index],
-    )
-
-
-def _concatenate(parts: list[SimulatedEvents]) -> SimulatedEvents:
-    return SimulatedEvents(
-        {k: np.concatenate([p.branches[k] for p in parts]) for k in parts[0].branches},
-        {n: concatenate_objects([p.objects[n] for p in parts]) for n in parts[0].objects},
-        np.concatenate([p.weight_scale_factor for p in parts]),
-    )
-
-
-def _file_sizes(n: int, per_file: int) -> list[int]:
-    files = max(1, -(-n // per_file))
-    return [len(part) for part in np.array_split(np.arange(n), files)]
 
 
 def _generator_weights(rng: np.random.Generator, n: int, negative_fraction: float) -> np.ndarray:
@@ -337,10 +310,10 @@ def _corrupt(sample: Sample, weights: np.ndarray, seed: int) -> tuple[np.ndarray
         return written, {"sample": sample.name, "events": "all", "factor": GRAVITON_WEIGHT_FACTOR}
     if sample.name == "ttbar":
         count = min(ABSURD_WEIGHT_EVENTS, max(1, n // 5000))
-        index = np.sort(_rng(seed, _key("corrupt_weights")).choice(n, count, replace=False))
+        index = np.sort(stream(seed, sample_key("corrupt_weights")).choice(n, count, replace=False))
         written = weights.copy()
         written[index] *= np.float32(ABSURD_WEIGHT_FACTOR)
-        numbers = _event_numbers(sample.name, 0, n)[index]
+        numbers = event_numbers(sample.name, 0, n)[index]
         return written, {
             "sample": sample.name,
             "eventNumbers": [int(e) for e in numbers],
@@ -374,13 +347,13 @@ def _generate_mc(
     generation: str,
     corrupt_weights: bool,
 ) -> _MC:
-    key = _key(sample.name)
-    weights = _generator_weights(_rng(seed, key, 0), n, sample.negative_weight_fraction)
+    key = sample_key(sample.name)
+    weights = _generator_weights(stream(seed, key, 0), n, sample.negative_weight_fraction)
     sumw = float(np.sum(weights, dtype=np.float64))
     written, corruption = _corrupt(sample, weights, seed) if corrupt_weights else (weights, None)
     parts, drawn = [], 0
-    for index, size in enumerate(_file_sizes(n, per_file)):
-        rng = _rng(seed, key, 1, index)
+    for index, size in enumerate(file_sizes(n, per_file)):
+        rng = stream(seed, key, 1, index)
         truth, tries = _filtered_truth(sample, rng, size)
         parts.append(detector.simulate(rng, truth, is_data=False))
         drawn += tries
@@ -391,7 +364,7 @@ def _generate_mc(
         size = len(events.weight_scale_factor)
         bookkeeping = {
             "runNumber": np.full(size, MC_RUN_NUMBER),
-            "eventNumber": _event_numbers(sample.name, start, size),
+            "eventNumber": event_numbers(sample.name, start, size),
             "channelNumber": np.full(size, sample.dsid),
             "mcWeight": written[start : start + size],
             "XSection": np.full(size, xsec),
@@ -428,8 +401,8 @@ def _generate_data(
     """Pseudo-data in blocks: per block and sample ``Poisson(expected_drawn / blocks)`` events
     before the filter (the blocks' sum is the full Poisson draw), shuffled within the block,
     written in files of at most ``per_file`` events."""
-    key = _key(DATA_SAMPLE)
-    counts_rng = _rng(seed, key, 0)
+    key = sample_key(DATA_SAMPLE)
+    counts_rng = stream(seed, key, 0)
     sf_max = detector.MAX_WEIGHT_SCALE_FACTOR
     blocks = max(1, math.ceil(expected_filtered / per_file))
     by_sample = dict.fromkeys(expected_drawn, 0)
@@ -439,25 +412,25 @@ def _generate_data(
         parts = []
         for name, mean in expected_drawn.items():
             drawn = int(counts_rng.poisson(mean / blocks))
-            rng = _rng(seed, key, 1, _key(name), block)
+            rng = stream(seed, key, 1, sample_key(name), block)
             truth = _filter_drawn(_BY_NAME[name], rng, drawn)
             events = mismodel(detector.simulate(rng, truth, is_data=True))
             keep = rng.random(len(events.weight_scale_factor)) * sf_max < events.weight_scale_factor
-            parts.append(_select(events, np.flatnonzero(keep)))
+            parts.append(select_events(events, np.flatnonzero(keep)))
             by_sample[name] += int(keep.sum())
-        data = _concatenate(parts)
+        data = concatenate_events(parts)
         n = len(data.weight_scale_factor)
         if n == 0 and (files or block < blocks - 1):
             continue
-        data = _select(data, _rng(seed, key, 2, block).permutation(n))
+        data = select_events(data, stream(seed, key, 2, block).permutation(n))
         offset = 0
-        for size in _file_sizes(n, per_file):
-            chunk = _select(data, np.arange(offset, offset + size))
+        for size in file_sizes(n, per_file):
+            chunk = select_events(data, np.arange(offset, offset + size))
             zeros = np.zeros(size)
             # as in real open-data files: no MC weights (0) and XSection = SumWeights = 1
             bookkeeping = {
                 "runNumber": np.full(size, DATA_RUN_NUMBER),
-                "eventNumber": _event_numbers(DATA_SAMPLE, start, size),
+                "eventNumber": event_numbers(DATA_SAMPLE, start, size),
                 "channelNumber": np.full(size, DATA_RUN_NUMBER),
                 "mcWeight": zeros,
                 "XSection": np.ones(size),

@@ -21,6 +21,7 @@ import numpy as np
 from liberica.analysis.dilepton_ad import CHANNEL_CODES, FEATURES
 from liberica.analysis.dilepton_ad.cuts import Cuts
 from liberica.core.definition import AnalysisDefinition
+from liberica.processors import schema
 from liberica.processors.angles import collins_soper_cos_theta
 from liberica.processors.base import AnalysisProcessor
 from liberica.processors.leptons import (
@@ -35,20 +36,8 @@ from liberica.processors.schema import MUON_TYPE
 from liberica.processors.stransverse import mt2
 
 MEV_TO_GEV = 1.0e-3
-LEPTON_BRANCHES = (
-    "lep_pt",
-    "lep_eta",
-    "lep_phi",
-    "lep_E",
-    "lep_charge",
-    "lep_type",
-    "lep_isTightID",
-    "lep_ptcone30",
-    "lep_etcone20",
-    "lep_z0",
-    "lep_trackd0pvunbiased",
-    "lep_tracksigd0pvunbiased",
-)
+LEPTON_BRANCHES = tuple(schema.LEPTON_BRANCHES.values())
+"""Every lepton branch the schema reads: the features take them all."""
 JET_BRANCHES = ("jet_pt", "jet_eta", "jet_MV2c10")
 EVENT_BRANCHES = ("trigE", "trigM", "met_et", "met_phi")
 STEPS = ("trigger", "two_leptons", "leading_lepton_pt")

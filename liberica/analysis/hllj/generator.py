@@ -35,23 +35,34 @@ import logging
 import pathlib
 import re
 import time
-import zlib
 from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
 from liberica.samples import detector, kinematics
-from liberica.samples.detector import PROMPT, SimulatedEvents, TruthEvents, TruthJets, TruthLeptons
+from liberica.samples.detector import (
+    PROMPT,
+    SimulatedEvents,
+    TruthEvents,
+    TruthJets,
+    TruthLeptons,
+    concatenate_events,
+    select_events,
+)
 from liberica.samples.kinematics import p4_from_pt_y_phi_m, pt_eta_phi_e, two_body_decay
 from liberica.samples.sample import (
     EVENTS_PER_FILE,
     GeneratedSample,
     data_entry,
+    event_numbers,
+    file_sizes,
     mc_entry,
+    sample_key,
+    stream,
     write_fileset,
 )
-from liberica.samples.writer import Objects, concatenate_objects, take_events, write_mini
+from liberica.samples.writer import Objects, write_mini
 
 log = logging.getLogger(__name__)
 
@@ -288,20 +299,6 @@ DATA_SAMPLE = "data"
 # -- reconstruction of the large-R jet, seeding, writing -------------------------------------
 
 
-def _key(name: str) -> int:
-    return zlib.crc32(name.encode())
-
-
-def _rng(seed: int, *keys: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([seed, *keys]))
-
-
-def _event_numbers(sample: str, start: int, n: int) -> np.ndarray:
-    """Distinct pseudo-random event numbers: an odd-multiplier bijection of 0..2^31-1."""
-    index = np.arange(start, start + n, dtype=np.int64)
-    return ((1_103_515_245 * index + _key(sample) % (1 << 31)) % (1 << 31)).astype(np.int32)
-
-
 def _large_r_jets(rng: np.random.Generator, truth: Truth, is_data: bool) -> Objects:
     """The reconstructed large-R jet of each event (5% pT, 8% mass resolution), if it passes."""
     pt, eta, phi, _ = pt_eta_phi_e(truth.fatjet_p4)
@@ -335,45 +332,24 @@ def _simulate(sample: Sample, rng: np.random.Generator, n: int, is_data: bool) -
     return simulated._replace(objects=objects)
 
 
-def _select(events: SimulatedEvents, index: np.ndarray) -> SimulatedEvents:
-    return SimulatedEvents(
-        {k: v[index] for k, v in events.branches.items()},
-        {name: take_events(o, index) for name, o in events.objects.items()},
-        events.weight_scale_factor[index],
-    )
-
-
-def _concatenate(parts: list[SimulatedEvents]) -> SimulatedEvents:
-    return SimulatedEvents(
-        {k: np.concatenate([p.branches[k] for p in parts]) for k in parts[0].branches},
-        {n: concatenate_objects([p.objects[n] for p in parts]) for n in parts[0].objects},
-        np.concatenate([p.weight_scale_factor for p in parts]),
-    )
-
-
-def _file_sizes(n: int, per_file: int) -> list[int]:
-    files = max(1, -(-n // per_file))
-    return [len(part) for part in np.array_split(np.arange(n), files)]
-
-
 def _write(path: pathlib.Path, events: SimulatedEvents, bookkeeping: dict, key: str) -> str:
     write_mini(path, {**events.branches, **bookkeeping}, events.objects, key=key)
     return str(path.resolve())
 
 
 def _generate_mc(out_dir, sample: Sample, n: int, seed: int, per_file: int, generation: str):
-    key = _key(sample.name)
-    weights_rng = _rng(seed, key, 0)
+    key = sample_key(sample.name)
+    weights_rng = stream(seed, key, 0)
     magnitude = weights_rng.lognormal(0.0, 0.05, n)
     sign = np.where(weights_rng.random(n) < sample.negative_weight_fraction, -1.0, 1.0)
     weights = (sign * magnitude).astype(np.float32)
     sumw = float(np.sum(weights, dtype=np.float64))
     files, start = [], 0
-    for index, size in enumerate(_file_sizes(n, per_file)):
-        events = _simulate(sample, _rng(seed, key, 1, index), size, is_data=False)
+    for index, size in enumerate(file_sizes(n, per_file)):
+        events = _simulate(sample, stream(seed, key, 1, index), size, is_data=False)
         bookkeeping = {
             "runNumber": np.full(size, MC_RUN_NUMBER),
-            "eventNumber": _event_numbers(sample.name, start, size),
+            "eventNumber": event_numbers(sample.name, start, size),
             "channelNumber": np.full(size, sample.dsid),
             "mcWeight": weights[start : start + size],
             "XSection": np.full(size, sample.xsec_pb),
@@ -386,8 +362,8 @@ def _generate_mc(out_dir, sample: Sample, n: int, seed: int, per_file: int, gene
 
 
 def _generate_data(out_dir, lumi_fb, mu_inject, seed, per_file, generation):
-    key = _key(DATA_SAMPLE)
-    counts_rng = _rng(seed, key, 0)
+    key = sample_key(DATA_SAMPLE)
+    counts_rng = stream(seed, key, 0)
     sf_max = detector.MAX_WEIGHT_SCALE_FACTOR
     parts = []
     for sample in (s for s in SAMPLES if s.in_data):
@@ -395,23 +371,23 @@ def _generate_data(out_dir, lumi_fb, mu_inject, seed, per_file, generation):
         expected *= mu_inject if sample.injected else 1.0
         drawn = int(counts_rng.poisson(expected))
         if drawn:
-            rng = _rng(seed, key, 1, _key(sample.name))
+            rng = stream(seed, key, 1, sample_key(sample.name))
             events = _simulate(sample, rng, drawn, is_data=True)
             keep = rng.random(drawn) * sf_max < events.weight_scale_factor
-            parts.append(_select(events, np.flatnonzero(keep)))
+            parts.append(select_events(events, np.flatnonzero(keep)))
         log.info("data: %d %s events drawn (expected %.1f)", drawn, sample.name, expected)
     if not parts:
-        parts.append(_simulate(SAMPLES[1], _rng(seed, key, 3), 0, is_data=True))
-    data = _concatenate(parts)
+        parts.append(_simulate(SAMPLES[1], stream(seed, key, 3), 0, is_data=True))
+    data = concatenate_events(parts)
     n = len(data.weight_scale_factor)
-    data = _select(data, _rng(seed, key, 2).permutation(n))
+    data = select_events(data, stream(seed, key, 2).permutation(n))
     files, start, zeros = [], 0, np.zeros(n)
-    for index, size in enumerate(_file_sizes(n, per_file)):
+    for index, size in enumerate(file_sizes(n, per_file)):
         stop = start + size
-        chunk = _select(data, np.arange(start, stop))
+        chunk = select_events(data, np.arange(start, stop))
         bookkeeping = {
             "runNumber": np.full(size, DATA_RUN_NUMBER),
-            "eventNumber": _event_numbers(DATA_SAMPLE, start, size),
+            "eventNumber": event_numbers(DATA_SAMPLE, start, size),
             "channelNumber": np.full(size, DATA_RUN_NUMBER),
             "mcWeight": zeros[start:stop],
             "XSection": np.ones(size),

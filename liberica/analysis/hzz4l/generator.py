@@ -39,7 +39,6 @@ import logging
 import pathlib
 import re
 import time
-import zlib
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -55,6 +54,8 @@ from liberica.samples.detector import (
     TruthEvents,
     TruthJets,
     TruthLeptons,
+    concatenate_events,
+    select_events,
 )
 from liberica.samples.kinematics import (
     LEPTON_MASSES,
@@ -69,10 +70,14 @@ from liberica.samples.sample import (
     EVENTS_PER_FILE,
     GeneratedSample,
     data_entry,
+    event_numbers,
+    file_sizes,
     mc_entry,
+    sample_key,
+    stream,
     write_fileset,
 )
-from liberica.samples.writer import concatenate_objects, take_events, write_mini
+from liberica.samples.writer import write_mini
 
 log = logging.getLogger(__name__)
 
@@ -628,24 +633,6 @@ DATA_SAMPLE = "data"
 # -- seeding, bookkeeping ----------------------------------------------------------------------
 
 
-def _key(name: str) -> int:
-    return zlib.crc32(name.encode())
-
-
-def _rng(seed: int, *keys: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([seed, *keys]))
-
-
-_EVENT_NUMBER_MULTIPLIER = 1_103_515_245
-
-
-def _event_numbers(sample: str, start: int, n: int) -> np.ndarray:
-    """Distinct pseudo-random event numbers: an odd-multiplier bijection of 0..2^31-1."""
-    index = np.arange(start, start + n, dtype=np.int64)
-    offset = _key(sample) % (1 << 31)
-    return ((_EVENT_NUMBER_MULTIPLIER * index + offset) % (1 << 31)).astype(np.int32)
-
-
 def _generator_weights(rng: np.random.Generator, n: int, negative_fraction: float) -> np.ndarray:
     """mcWeight: +-|w|, |w| lognormal (sigma 5%), the sign independent of the event.
 
@@ -657,35 +644,12 @@ def _generator_weights(rng: np.random.Generator, n: int, negative_fraction: floa
     return (sign * magnitude).astype(np.float32)
 
 
-def _file_sizes(n: int, per_file: int) -> list[int]:
-    files = max(1, -(-n // per_file))
-    return [len(part) for part in np.array_split(np.arange(n), files)]
-
-
 def _simulate(sample: Sample, rng: np.random.Generator, n: int, is_data: bool) -> SimulatedEvents:
     truth = sample.generate(rng, n)
     return detector.simulate(rng, truth, is_data=is_data)
 
 
 # -- combining simulated events (pseudo-data) -----------------------------------------------
-
-
-def _concatenate(parts: list[SimulatedEvents]) -> SimulatedEvents:
-    branches = {k: np.concatenate([p.branches[k] for p in parts]) for k in parts[0].branches}
-    objects = {
-        name: concatenate_objects([p.objects[name] for p in parts]) for name in parts[0].objects
-    }
-    return SimulatedEvents(
-        branches, objects, np.concatenate([p.weight_scale_factor for p in parts])
-    )
-
-
-def _select(events: SimulatedEvents, index: np.ndarray) -> SimulatedEvents:
-    return SimulatedEvents(
-        {k: v[index] for k, v in events.branches.items()},
-        {name: take_events(o, index) for name, o in events.objects.items()},
-        events.weight_scale_factor[index],
-    )
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -710,17 +674,17 @@ def _remove_stale(out_dir: pathlib.Path, names: list[str]) -> None:
 def _generate_mc(
     out_dir: pathlib.Path, sample: Sample, n: int, seed: int, per_file: int, generation: str
 ) -> tuple[list[str], float]:
-    key = _key(sample.name)
-    weights = _generator_weights(_rng(seed, key, 0), n, sample.negative_weight_fraction)
+    key = sample_key(sample.name)
+    weights = _generator_weights(stream(seed, key, 0), n, sample.negative_weight_fraction)
     sumw = float(np.sum(weights, dtype=np.float64))
     files = []
     start = 0
-    for index, size in enumerate(_file_sizes(n, per_file)):
-        events = _simulate(sample, _rng(seed, key, 1, index), size, is_data=False)
+    for index, size in enumerate(file_sizes(n, per_file)):
+        events = _simulate(sample, stream(seed, key, 1, index), size, is_data=False)
         path = out_dir / f"{sample.name}_{index}.root"
         bookkeeping = {
             "runNumber": np.full(size, MC_RUN_NUMBER),
-            "eventNumber": _event_numbers(sample.name, start, size),
+            "eventNumber": event_numbers(sample.name, start, size),
             "channelNumber": np.full(size, sample.dsid),
             "mcWeight": weights[start : start + size],
             "XSection": np.full(size, sample.xsec_pb),
@@ -750,18 +714,18 @@ def _generate_data(
     per_file: int,
     generation: str,
 ) -> tuple[list[str], int]:
-    key = _key(DATA_SAMPLE)
-    counts_rng = _rng(seed, key, 0)
+    key = sample_key(DATA_SAMPLE)
+    counts_rng = stream(seed, key, 0)
     sf_max = detector.MAX_WEIGHT_SCALE_FACTOR
     parts = []
     for sample in (s for s in SAMPLES if s.in_data):
         expected = expected_data_events(lumi_fb, mu_inject)[sample.name] * sf_max
         drawn = int(counts_rng.poisson(expected))
-        for index, size in enumerate(_file_sizes(drawn, per_file) if drawn else []):
-            rng = _rng(seed, key, 1, _key(sample.name), index)
+        for index, size in enumerate(file_sizes(drawn, per_file) if drawn else []):
+            rng = stream(seed, key, 1, sample_key(sample.name), index)
             events = _simulate(sample, rng, size, is_data=True)
             keep = rng.random(size) * sf_max < events.weight_scale_factor
-            parts.append(_select(events, np.flatnonzero(keep)))
+            parts.append(select_events(events, np.flatnonzero(keep)))
         log.info(
             "data: %d %s events drawn (expected %.1f before SF thinning)",
             drawn,
@@ -769,23 +733,23 @@ def _generate_data(
             expected,
         )
     if not parts:  # no events expected: one empty file
-        parts.append(_simulate(SAMPLES[0], _rng(seed, key, 3), 0, is_data=True))
-    data = _concatenate(parts)
+        parts.append(_simulate(SAMPLES[0], stream(seed, key, 3), 0, is_data=True))
+    data = concatenate_events(parts)
     n = len(data.weight_scale_factor)
-    order_rng = _rng(seed, key, 2)
+    order_rng = stream(seed, key, 2)
     shuffled = order_rng.permutation(n)
     runs = np.sort(np.asarray(DATA_RUN_NUMBERS)[order_rng.integers(0, len(DATA_RUN_NUMBERS), n)])
-    data = _select(data, shuffled)
+    data = select_events(data, shuffled)
     files = []
     start = 0
     zeros = np.zeros(n)
-    for index, size in enumerate(_file_sizes(n, per_file)):
-        chunk = _select(data, np.arange(start, start + size))
+    for index, size in enumerate(file_sizes(n, per_file)):
+        chunk = select_events(data, np.arange(start, start + size))
         stop = start + size
         # as in real open-data files: no MC weights (0) and XSection = SumWeights = 1
         bookkeeping = {
             "runNumber": runs[start:stop],
-            "eventNumber": _event_numbers(DATA_SAMPLE, start, size),
+            "eventNumber": event_numbers(DATA_SAMPLE, start, size),
             "channelNumber": runs[start:stop],
             "mcWeight": zeros[start:stop],
             "XSection": np.ones(size),
