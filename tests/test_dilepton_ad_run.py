@@ -52,6 +52,7 @@ def test_the_data_mc_check_flags_the_d0_significance_not_the_met_scale(runs):
     assert "feature_met_et" not in flagged  # data's MET is 2% above MC's, below the threshold
 
 
+@pytest.mark.slow  # about 10 s; the rules themselves are default tests in test_weight_audit.py
 def test_the_weight_checks_report_the_corrupted_weights(tmp_path):
     sample = liberica.generate(
         "dilepton_ad", tmp_path, events=40_000, lumi_fb=0.05, corrupt_weights=True, seed=3

@@ -23,7 +23,7 @@ def _brute_force(a: np.ndarray, b: np.ndarray, p: np.ndarray, rng) -> float:
 
 def test_mt2_equals_brute_force_minimization():
     rng = np.random.default_rng(11)
-    n = 40
+    n = 20
     pt1, pt2, met = rng.uniform(20, 300, n), rng.uniform(20, 300, n), rng.uniform(0, 400, n)
     phi1, phi2, met_phi = (rng.uniform(-np.pi, np.pi, n) for _ in range(3))
     got = mt2(pt1, phi1, pt2, phi2, met, met_phi)
@@ -34,7 +34,7 @@ def test_mt2_equals_brute_force_minimization():
         p = met[i] * np.array([np.cos(met_phi[i]), np.sin(met_phi[i])])
         want.append(_brute_force(a, b, p, rng))
     np.testing.assert_allclose(got, want, atol=1e-3)
-    assert (np.asarray(want) > 1.0).sum() > 10  # not only the trivial zeros
+    assert (np.asarray(want) > 1.0).sum() > 5  # not only the trivial zeros
 
 
 def test_mt2_special_cases():
