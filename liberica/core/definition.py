@@ -230,6 +230,67 @@ class BumpHuntConfig(NamedTuple):
     gross_vitells_pseudo_experiments: int = 300
 
 
+class CwolaReferences(NamedTuple):
+    """The references of a CWoLa hunt, in the true signal region.
+
+    Attributes:
+        signal_region: the benchmark signal region [low, high], GeV
+        evaluation: labelled MC processes: the SIC curves' events and the supervised
+            reference's (k-folded on them)
+        background_only: MC processes of background-only signal-region events (the
+            idealized reference trains the data's signal region against them)
+        trainers: the references' classifiers (``trees``, ``mlp``)
+        min_background: the SIC's floor: at least this many background events pass
+    """
+
+    signal_region: tuple[float, float]
+    evaluation: tuple[str, ...] = ()
+    background_only: tuple[str, ...] = ()
+    trainers: tuple[str, ...] = ("trees", "mlp")
+    min_background: int = 25
+
+
+class CwolaConfig(NamedTuple):
+    """CWoLa hunting in sliding mass windows (``liberica cwola``, ``orchestration/cwola.py``).
+
+    Attributes:
+        selection: the selection whose rows (every sample's, data too) the hunt takes
+        table: the feature set written per event to ``features.parquet``
+        features: the classifier inputs (columns of the table)
+        mass: the hunted mass (a column of the table), GeV
+        label: the truth label column (1 signal, 0 background, -1 none)
+        mass_range: the range hunted and fitted, GeV
+        anchor: one window's signal region [low, high], GeV: the log-spaced grid passes
+            through it, and every signal region has its high/low ratio
+        step_ratio: a window's low edge over the previous one's (None: half a width)
+        bins_per_window: histogram bins per signal region
+        efficiencies: the selection ladder, loosest first
+        folds: k of the k-fold (by eventNumber, the row index)
+        trainer: ``trees`` (HistGradientBoosting ensembles) or ``mlp``
+        members: trees per ensemble
+        background_shape: the masked fit's shape (``fits/shapes.py``)
+        pseudo_experiments: of the global significance
+        references: the supervised and idealized references, or None
+    """
+
+    selection: str
+    table: str
+    features: tuple[str, ...]
+    mass: str
+    label: str = "label"
+    mass_range: tuple[float, float] = (2600.0, 6000.0)
+    anchor: tuple[float, float] = (3300.0, 3700.0)
+    step_ratio: float | None = None
+    bins_per_window: int = 4
+    efficiencies: tuple[float, ...] = (0.1, 0.01, 0.002)
+    folds: int = 5
+    trainer: str = "trees"
+    members: int = 5
+    background_shape: str = "dijet"
+    pseudo_experiments: int = 200
+    references: CwolaReferences | None = None
+
+
 class SculptingConfig(NamedTuple):
     """Which selections' background spectra are compared with a reference (``fits/sculpting.py``).
 
@@ -332,8 +393,10 @@ class AnalysisDefinition(NamedTuple):
         source: the shipped name or the path the definition was loaded from
         search: the resonance search's settings, or None
         bumphunt: the anomaly regions' and bump hunt's settings, or None
+        cwola: the CWoLa hunt's settings, or None
         stages: what ``liberica run`` does after processing, in order: ``fit``
-            (a definition with a ``fit`` block) and ``bumphunt`` (with a ``bumphunt`` block)
+            (a definition with a ``fit`` block), ``bumphunt`` (with a ``bumphunt`` block)
+            and ``cwola`` (with a ``cwola`` block)
         sculpting: the sculpting measure's settings, or None (``liberica search``
             then measures the search's selections against its preselection)
         checks: the data/MC feature agreement and MC weight checks' settings
@@ -364,6 +427,7 @@ class AnalysisDefinition(NamedTuple):
     bumphunt: BumpHuntConfig | None = None
     stages: tuple[str, ...] = ("fit",)
     checks: ChecksConfig = ChecksConfig()
+    cwola: CwolaConfig | None = None
 
     def systematics_of(self, category: str) -> list[Systematic]:
         """The systematics of one category (``weight``, ``object``, ``sample``)."""
@@ -586,6 +650,8 @@ def validate(config: dict, source: str = "<analysis definition>") -> registry.An
         _check_search(config, source)
     if "bumphunt" in config:
         _check_bumphunt(config, source)
+    if "cwola" in config:
+        _check_cwola(config, source)
     if "sculpting" in config:
         _check_sculpting(config, source)
     if "checks" in config:
@@ -820,7 +886,8 @@ def _build(
         source=source,
         search=_search(config.get("search")),
         bumphunt=_bumphunt(config.get("bumphunt")),
-        stages=tuple(stage for stage in ("fit", "bumphunt") if stage in config),
+        cwola=_cwola(config.get("cwola")),
+        stages=tuple(stage for stage in ("fit", "bumphunt", "cwola") if stage in config),
         sculpting=_sculpting(config.get("sculpting")),
         checks=_checks(config.get("checks", {})),
     )
@@ -916,6 +983,98 @@ def _check_bumphunt(config: dict, source: str) -> None:
     widths = block.get("widths", {})
     if "max" in widths and widths["max"] < widths.get("min", 2):
         _fail(source, "bumphunt.widths.max", "must be at least widths.min")
+
+
+def _cwola(block: dict | None) -> CwolaConfig | None:
+    """The validated ``cwola`` block, or None."""
+    if block is None:
+        return None
+    windows = block.get("windows", {})
+    defaults = CwolaConfig(selection="", table="", features=(), mass="")
+    references = block.get("references")
+    return CwolaConfig(
+        selection=block["selection"],
+        table=block["table"],
+        features=tuple(block["features"]),
+        mass=block["mass"],
+        label=block.get("label", defaults.label),
+        mass_range=tuple(float(x) for x in windows.get("range", defaults.mass_range)),
+        anchor=tuple(float(x) for x in windows.get("signal_region", defaults.anchor)),
+        step_ratio=float(windows["step_ratio"]) if "step_ratio" in windows else None,
+        bins_per_window=int(windows.get("bins_per_window", defaults.bins_per_window)),
+        efficiencies=tuple(sorted((float(x) for x in block["efficiencies"]), reverse=True))
+        if "efficiencies" in block
+        else defaults.efficiencies,
+        folds=int(block.get("folds", defaults.folds)),
+        trainer=block.get("trainer", defaults.trainer),
+        members=int(block.get("members", defaults.members)),
+        background_shape=block.get("background_shape", defaults.background_shape),
+        pseudo_experiments=int(block.get("pseudo_experiments", defaults.pseudo_experiments)),
+        references=None
+        if references is None
+        else CwolaReferences(
+            signal_region=tuple(float(x) for x in references["signal_region"]),
+            evaluation=tuple(references.get("evaluation", ())),
+            background_only=tuple(references.get("background_only", ())),
+            trainers=tuple(references.get("trainers", CwolaReferences((0, 0)).trainers)),
+            min_background=int(references.get("min_background", 25)),
+        ),
+    )
+
+
+def _check_cwola(config: dict, source: str) -> None:
+    """The cwola block names a known selection, feature set, shape and processes."""
+    block = config["cwola"]
+    analysis = registry.get(config["analysis"])
+    if block["selection"] not in analysis.selections:
+        _fail(
+            source,
+            "cwola.selection",
+            f"unknown selection '{block['selection']}' {_known('selections', analysis.selections)}",
+        )
+    feature_set = analysis.feature_sets.get(block["table"])
+    if feature_set is None:
+        _fail(
+            source,
+            "cwola.table",
+            f"unknown feature set '{block['table']}' {_known('feature sets', analysis.feature_sets)}",
+        )
+    columns = set(feature_set.features)
+    for index, name in enumerate(block["features"]):
+        if name not in columns:
+            _fail(source, f"cwola.features[{index}]", f"'{name}' is not a column of {block['table']}")
+    if len(set(block["features"])) != len(block["features"]):
+        _fail(source, "cwola.features", "features repeat")
+    for key in ("mass", "label"):
+        name = block.get(key, "label")
+        if name not in columns:
+            _fail(source, f"cwola.{key}", f"'{name}' is not a column of {block['table']}")
+        if name in block["features"]:
+            _fail(source, f"cwola.{key}", f"'{name}' must not be a classifier input")
+    if len(set(block.get("efficiencies", []))) != len(block.get("efficiencies", [])):
+        _fail(source, "cwola.efficiencies", "efficiencies repeat")
+    if "background_shape" in block:
+        known = spectrum_shape_names("background")
+        if block["background_shape"] not in known:
+            _fail(
+                source,
+                "cwola.background_shape",
+                f"unknown shape '{block['background_shape']}' {_known('shapes', known)}",
+            )
+    windows = block.get("windows", {})
+    for key in ("range", "signal_region"):
+        if key in windows and windows[key][0] >= windows[key][1]:
+            _fail(source, f"cwola.windows.{key}", "low must be below high")
+    references = block.get("references")
+    if references is None:
+        return
+    low, high = references["signal_region"]
+    if low >= high:
+        _fail(source, "cwola.references.signal_region", "low must be below high")
+    for key in ("evaluation", "background_only"):
+        for index, process in enumerate(references.get(key, [])):
+            if process not in config["processes"]:
+                _fail(source, f"cwola.references.{key}[{index}]", f"unknown process '{process}'")
 
 
 def _search(search: dict | None) -> SearchConfig | None:

@@ -85,6 +85,21 @@ def write_json(path: pathlib.Path, content: Any) -> None:
     path.write_text(json.dumps(content, indent=2) + "\n")
 
 
+def read_features(path: pathlib.Path) -> np.ndarray:
+    """A feature table written by :func:`write_features`, as a structured array.
+
+    Raises:
+        FileNotFoundError: naming the missing file
+    """
+    import pyarrow.parquet as pq
+
+    if not pathlib.Path(path).is_file():
+        raise FileNotFoundError(f"no per-event table {path}")
+    table = pq.read_table(path)
+    columns = [table.column(name).to_numpy() for name in table.column_names]
+    return np.rec.fromarrays(columns, names=table.column_names).view(np.ndarray)
+
+
 def write_features(path: pathlib.Path, table: np.ndarray) -> None:
     """Write a structured feature table as parquet (one column per field)."""
     import pyarrow as pa

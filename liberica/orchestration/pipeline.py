@@ -254,6 +254,17 @@ def _check_fit_observables(definition, name: str, models: list, allowed: bool) -
         )
 
 
+def _table_order(table: np.ndarray) -> np.ndarray:
+    """The per-event table's order: by sample number and eventNumber, ties (a format whose
+    event number is a row index repeats it across files) by process and then by value,
+    so that the order does not depend on how the chunks were merged."""
+    ties = [table[name] for name in reversed(table.dtype.names) if name not in _ORDER_KEYS]
+    return np.lexsort((*ties, table["process"], table["eventNumber"], table["channelNumber"]))
+
+
+_ORDER_KEYS = ("process", "eventNumber", "channelNumber")
+
+
 def _dump_config(
     definition: definition_module.AnalysisDefinition,
     dump_features: bool | str | definition_module.ClassifierConfig,
@@ -261,6 +272,10 @@ def _dump_config(
     """The classifier whose features a run dumps, or None."""
     if isinstance(dump_features, definition_module.ClassifierConfig):
         return dump_features
+    if not dump_features and definition.cwola is not None:
+        # a CWoLa hunt runs on the per-event table of every run
+        cwola = definition.cwola
+        return definition_module.ClassifierConfig("cwola", (), cwola.selection, cwola.table)
     if not dump_features:
         return None
     if isinstance(dump_features, str):
@@ -489,7 +504,7 @@ def run_processor(
     if dump_config is not None:
         features = np.concatenate(output.get("features", [])) if output.get("features") else None
         if features is not None:
-            features = features[np.lexsort((features["eventNumber"], features["channelNumber"]))]
+            features = features[_table_order(features)]
     result = ProcessingResult(
         histograms=output["histograms"],
         counts=output["counts"],

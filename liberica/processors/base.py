@@ -90,6 +90,8 @@ class AnalysisProcessor(processor.ProcessorABC):
     input_format: ClassVar[str] = "open_data"
     audit_weights: ClassVar[bool] = True
     """Whether each MC chunk returns its weight audit under ``weight_audit``."""
+    dump_data: ClassVar[bool] = False
+    """Whether ``dump_features`` also returns the data's rows (a data-driven hunt's input)."""
 
     def __init__(
         self,
@@ -383,7 +385,8 @@ class AnalysisProcessor(processor.ProcessorABC):
                     )
                     del varied, varied_collection, varied_results  # one variation at a time
 
-        if self.dump_features is not None and not is_data and not sample_variation:
+        dumps = self.dump_features is not None and not sample_variation
+        if dumps and (self.dump_data or not is_data):
             result = results[self.dump_features.selection]
             output["features"] = [self._feature_rows(events, result, process, weight)]
         output["cutflow"] = {sample: self._cutflow(results, masks, weight)}
