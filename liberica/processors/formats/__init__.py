@@ -109,4 +109,4 @@ def get(name: str) -> InputFormat:
 
 
 # the shipped formats register themselves on import
-from liberica.processors.formats import daml_csv, open_data  # noqa: E402, F401
+from liberica.processors.formats import daml_csv, lhco_h5, open_data  # noqa: E402, F401
