@@ -16,8 +16,9 @@ definition allows it. Every file is opened before processing starts, so a
 missing, unreadable or duplicated file, tree or branch stops the run with its
 name before any chunk runs. A file may appear once in a fileset: by path
 (symlinks followed) and by ROOT file UUID. A format that opens its files
-itself (``InputFormat.open_file``: a CSV table through its parquet conversion)
-is asked instead of uproot, and identifies a file by its content.
+itself (``InputFormat.open_file``: a table through its parquet conversion)
+is asked instead of uproot, with the file's value (an HDF5 key where ROOT has
+the tree name), and identifies a file by its content.
 """
 
 from __future__ import annotations
@@ -271,7 +272,7 @@ def prepare(
                 bad(sample, filename, f"file {filename} does not exist", None)
                 continue
             if input_format.open_file is not None:
-                opened = _open_converted(filename, required_branches, input_format)
+                opened = _open_converted(filename, tree_name, required_branches, input_format)
             else:
                 opened = _open_root(filename, tree_name, required_branches, from_branches)
             if opened.reason is not None:
@@ -364,10 +365,13 @@ def _open_root(
     return _Opened(filename, entries, file_uuid, values)
 
 
-def _open_converted(filename: str, required: tuple[str, ...], input_format: InputFormat) -> _Opened:
-    """A file the format opens itself (e.g. a CSV table, through its parquet conversion)."""
+def _open_converted(
+    filename: str, key: str | None, required: tuple[str, ...], input_format: InputFormat
+) -> _Opened:
+    """A file the format opens itself (a table, through its parquet conversion); ``key``
+    is the fileset's value for it (an HDF5 key) or the definition's tree."""
     try:
-        info = input_format.open_file(filename, required)
+        info = input_format.open_file(filename, required, key)
     except FormatFileError as err:
         return _Opened(filename, None, b"", {}, str(err))
     except OSError as err:

@@ -4,9 +4,10 @@ A format names the coffea schema that reads its files and the per-sample
 normalization it needs. Open-data MC is normalized by cross-section and sum of
 generator weights (``xsec`` and ``sumw`` in the fileset's metadata, else read
 from branches of the files); a flat table whose rows carry an already
-normalized weight needs neither (``daml_csv.py``). A format whose files coffea
-does not read as they are gives ``open_file``, which makes or finds the file the
-chunks read (a CSV table's parquet conversion). The fileset checks ask the
+normalized weight needs neither (``daml_csv.py``), nor does a table of
+unweighted events (``lhco_h5.py``). A format whose files coffea does not read
+as they are gives ``open_file``, which makes or finds the file the chunks read
+(a table's parquet conversion, ``conversion.py``). The fileset checks ask the
 format, never a format's name.
 """
 
@@ -57,9 +58,11 @@ class InputFormat(NamedTuple):
         generator_weight: the branch of the generator weight (its sum is reported)
         base_columns: branches the base processor itself reads
         runner_format: what coffea's Runner reads, ``root`` or ``parquet``
-        open_file: ``f(path, columns) -> FileInfo`` for a format whose files coffea
-            does not read as they are, raising :class:`FormatFileError`; None
-            for ROOT files, which the fileset checks open with uproot
+        open_file: ``f(path, columns, key) -> FileInfo`` for a format whose files
+            coffea does not read as they are, raising :class:`FormatFileError`;
+            ``key`` is the fileset's value for the file (where ROOT has the tree
+            name: the HDF5 key of a pandas table), or the definition's ``tree``;
+            None for ROOT files, which the fileset checks open with uproot
     """
 
     name: str
@@ -72,7 +75,7 @@ class InputFormat(NamedTuple):
     generator_weight: str
     base_columns: tuple[str, ...] = ()
     runner_format: str = "root"
-    open_file: Callable[[str, tuple[str, ...]], FileInfo] | None = None
+    open_file: Callable[[str, tuple[str, ...], str | None], FileInfo] | None = None
 
     def sample_numbers(self, events: Any) -> np.ndarray:
         """Each event's sample number (int64): the branch, or 0 where the format has none."""
@@ -106,4 +109,4 @@ def get(name: str) -> InputFormat:
 
 
 # the shipped formats register themselves on import
-from liberica.processors.formats import daml_csv, open_data  # noqa: E402, F401
+from liberica.processors.formats import daml_csv, lhco_h5, open_data  # noqa: E402, F401

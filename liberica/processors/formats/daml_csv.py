@@ -29,20 +29,23 @@ short). A file cut exactly at a line end cannot be told from a complete one.
 from __future__ import annotations
 
 import csv
-import hashlib
 import logging
 import os
 import pathlib
 import re
-import tempfile
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 from coffea.nanoevents import BaseSchema
 
-from liberica.processors.formats import FileInfo, FormatFileError, InputFormat, register
+from liberica.processors.formats import (
+    FileInfo,
+    FormatFileError,
+    InputFormat,
+    conversion,
+    register,
+)
 from liberica.processors.schema import MEV_TO_GEV
 
 log = logging.getLogger(__name__)
@@ -79,36 +82,6 @@ EVENT_NUMBER = "eventNumber"
 
 CONVERSION_VERSION = 1
 """Part of the cache key: bumped whenever the conversion's output changes."""
-
-ROW_GROUP_ROWS = 500_000
-"""Rows per parquet row group (a chunk reads the groups its entries span)."""
-
-CACHE_ENV = "LIBERICA_TABLE_CACHE"
-"""Environment variable naming the folder of converted tables."""
-
-
-def cache_folder(table: pathlib.Path) -> pathlib.Path:
-    """Where the parquet conversion of ``table`` goes.
-
-    ``$LIBERICA_TABLE_CACHE`` if set; else ``.liberica-parquet/`` beside the
-    table where that folder can be written; else ``~/.cache/liberica/tables``.
-    """
-    if os.environ.get(CACHE_ENV):
-        return pathlib.Path(os.environ[CACHE_ENV])
-    beside = table.parent / ".liberica-parquet"
-    if os.access(beside if beside.exists() else table.parent, os.W_OK):
-        return beside
-    return pathlib.Path.home() / ".cache" / "liberica" / "tables"
-
-
-def content_digest(path: pathlib.Path) -> bytes:
-    """BLAKE2b (16 bytes) of the file's bytes and the conversion version."""
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(f"daml_csv/{CONVERSION_VERSION}/".encode())
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.digest()
 
 
 def _header(path: pathlib.Path) -> list[str]:
@@ -211,12 +184,15 @@ def _converted(table: pa.Table, path: pathlib.Path) -> pa.Table:
     return pa.table(arrays, names=names)
 
 
-def convert(path: str | pathlib.Path, columns: tuple[str, ...] = COLUMNS) -> FileInfo:
+def convert(
+    path: str | pathlib.Path, columns: tuple[str, ...] = COLUMNS, key: str | None = None
+) -> FileInfo:
     """The parquet conversion of a DAML table, made once per content.
 
     Args:
         path: the CSV table
         columns: the columns the processor reads (each must be in the table)
+        key: ignored: a CSV file holds one table (the fileset's value for ROOT's tree)
 
     Returns:
         FileInfo: the parquet file, its rows, the table's content digest (its
@@ -234,27 +210,12 @@ def convert(path: str | pathlib.Path, columns: tuple[str, ...] = COLUMNS) -> Fil
         raise FormatFileError(
             f"{path}: no column '{missing[0]}' (a DAML table has {', '.join(COLUMNS)})"
         )
-    digest = content_digest(path)
-    folder = cache_folder(path)
-    target = folder / f"{path.stem}-{digest.hex()}.parquet"
-    if target.exists():
-        metadata = pq.read_metadata(target)
-        log.debug("%s: using its conversion %s", path, target)
-        return FileInfo(str(target), metadata.num_rows, digest, frozenset(metadata.schema.names))
+    digest = conversion.content_digest(path, f"daml_csv/{CONVERSION_VERSION}/")
+    converted = conversion.existing(path, digest)
+    if converted is not None:
+        return converted
     wanted = [name for name in header if name in {*COLUMNS, *columns, EVENT_NUMBER}]
-    table = _converted(_read(path, wanted), path)
-    folder.mkdir(parents=True, exist_ok=True)
-    # written beside the target and renamed: a reader never sees half a file
-    handle, partial = tempfile.mkstemp(dir=folder, suffix=".parquet.partial")
-    os.close(handle)
-    try:
-        pq.write_table(table, partial, row_group_size=ROW_GROUP_ROWS)
-        os.replace(partial, target)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
-    log.info("converted %s (%d rows) to %s", path, table.num_rows, target)
-    return FileInfo(str(target), table.num_rows, digest, frozenset(table.column_names))
+    return conversion.write(_converted(_read(path, wanted), path), path, digest)
 
 
 def nominal_weight(events, metadata: dict, lumi_fb: float) -> np.ndarray:
