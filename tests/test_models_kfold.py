@@ -86,7 +86,7 @@ def test_separable_toy_reaches_its_known_auc_with_class_balanced_weights():
     classifiers = train_kfold(features, labels, event_number, folds=3, config=FEW, **MODEL)
     auc = roc(inference.evaluate(classifiers, features, event_number), labels)[2]
     optimal = norm.cdf(1.0 / np.sqrt(2.0))  # 0.760
-    assert optimal - 0.02 < auc < optimal + 0.01  # measured 0.752
+    assert optimal - 0.02 < auc < optimal + 0.01  # 0.760 (toy seeds 2-4: 0.761, 0.756, 0.742)
     inference.release(classifiers)
 
 
