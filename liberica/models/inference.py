@@ -75,6 +75,16 @@ def session(classifier: Classifier, threads: int = DEFAULT_THREADS) -> ort.Infer
         return created
 
 
+def release(classifiers: list[Classifier]) -> int:
+    """Drop the process's cached sessions of ``classifiers``; returns how many were dropped.
+
+    A search that trains a model per window and fold would otherwise keep every
+    session (and its copy of the model) for the life of the process.
+    """
+    with _LOCK:
+        return sum(_SESSIONS.pop(c.digest, None) is not None for c in classifiers)
+
+
 def stats() -> dict[str, Any]:
     """Sessions created in this process, and the provider of the latest one."""
     return {"pid": os.getpid(), **_STATS}
