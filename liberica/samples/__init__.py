@@ -2,8 +2,8 @@
 
 Each analysis registers its own generator (``liberica generate ANALYSIS``);
 the building blocks here are shared: relativistic kinematics and decays
-(``kinematics``), detector response (``detector``) and the ROOT writer
-(``writer``). :func:`cached_sample` reuses an earlier generation with the same
+(``kinematics``), detector response (``detector``), the ROOT writer
+(``writer``), and massive large-R dijets with substructure (``dijets``). :func:`cached_sample` reuses an earlier generation with the same
 arguments.
 """
 

@@ -17,8 +17,8 @@ QCD (:func:`qcd_dijets`), leading order with a parametrized parton luminosity:
   Delta y, which the leading-jet pT threshold of a trigger then removes. Drawing pT
   from its falling spectrum directly (above a floor below the trigger) wastes no
   events on pT the trigger never keeps.
-- The boost ``y_b`` is Gaussian, narrower for heavier systems; jets beyond |y| = 2.5
-  are outside the calorimeter and the event is dropped.
+- The boost ``y_b`` is Gaussian of width 0.4 ln(sqrt(s) / m) (narrower for heavier
+  systems); jets beyond |y| = 2.5 are outside the calorimeter and the event is dropped.
 - Radiation: an initial-state kick (Rayleigh, shared by the jets) and out-of-cone
   final-state losses per jet (mostly a few percent; a hard wide-angle emission now
   and then), larger for gluon jets. Quark or gluon per jet, with the gluon share
@@ -39,9 +39,15 @@ alone (a one-prong quark jet): the low tail of the jet mass. A contained decay h
 tau1 = z Delta R / R (the softer prong's pT share times its distance from the harder,
 plus soft radiation) and tau21 low (~0.3) (:func:`two_prong_substructure`).
 
-Detector (:func:`detector_response`): the jet pT smeared with
-``detector.jet_energy_resolution`` (5% at a TeV) and a 3% large-R calibration term, the
-mass with 7%. :func:`trigger` keeps events whose leading jet passes a pT threshold.
+Detector: the jet pT smeared with ``detector.jet_energy_resolution`` (5% at a TeV) and a
+3% large-R calibration term in quadrature (:func:`large_r_resolution`), the mass with 7%.
+
+Both generators return events as recorded (:class:`Generated`): the leading jet above
+the trigger's pT threshold, both jets within |y| < 2.5 and, for a QCD sample of a
+dijet-mass window, the mass inside it, jet 0 the leading. They generate in batches
+and stop at exactly ``n`` events; a QCD event's cheap kinematics decide the trigger
+before its jet masses are drawn, and only the kept events get substructure, so one
+event passing costs about four generated hard scatterings' worth of cheap arithmetic.
 """
 
 from __future__ import annotations
@@ -255,7 +261,7 @@ class SelectionError(LibericaError, RuntimeError):
 
 
 MIN_EFFICIENCY = 1e-4
-"""A selection that keeps fewer than this share of the first million events is refused."""
+"""A selection that keeps fewer than this share of 100,000 or more events is refused."""
 
 
 def _accumulate(n: int, batch: int, make: Callable[[int], Dijets]) -> Generated:
@@ -263,12 +269,12 @@ def _accumulate(n: int, batch: int, make: Callable[[int], Dijets]) -> Generated:
     efficiency seen so far (the same batches, hence events, for the same ``n``).
 
     Raises:
-        SelectionError: when fewer than :data:`MIN_EFFICIENCY` of a million events pass
+        SelectionError: when fewer than :data:`MIN_EFFICIENCY` of 100,000 or more pass
     """
     parts, have, drawn = [], 0, 0
     efficiency = 0.25
     while have < n:
-        if drawn >= 1_000_000 and have < MIN_EFFICIENCY * drawn:
+        if drawn >= 100_000 and have < MIN_EFFICIENCY * drawn:
             raise SelectionError(
                 f"only {have} of {drawn:,} generated dijet events pass the selection "
                 f"(trigger, acceptance, mass window): too few for {n:,}"
