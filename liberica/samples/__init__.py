@@ -2,9 +2,9 @@
 
 Each analysis registers its own generator (``liberica generate ANALYSIS``);
 the building blocks here are shared: relativistic kinematics and decays
-(``kinematics``), detector response (``detector``) and the ROOT writer
-(``writer``). :func:`cached_sample` reuses an earlier generation with the same
-arguments.
+(``kinematics``), detector response (``detector``), the ROOT writer (``writer``)
+and massive large-R dijets with substructure (``dijets``). :func:`cached_sample`
+reuses an earlier generation with the same arguments.
 """
 
 from liberica.samples.cache import cached_sample, sample_folder
