@@ -63,14 +63,21 @@ class Shape(NamedTuple):
         return lambda params: integrate(lambda m: self.density(m, *params))
 
 
+def quadrature(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The quadrature of :func:`bin_integrals`: per bin its Gauss-Legendre points, shape
+    (bins, 8), the points' weights (8,) and the bins' half-widths; the integral of f over
+    bin i is ``(f(points[i]) @ weights) * half[i]``."""
+    edges = np.asarray(edges, dtype=float)
+    half = 0.5 * np.diff(edges)
+    centre = 0.5 * (edges[1:] + edges[:-1])
+    return centre[:, None] + half[:, None] * _NODES[None, :], _WEIGHTS, half
+
+
 def bin_integrator(
     edges: np.ndarray,
 ) -> Callable[[Callable[[np.ndarray], np.ndarray]], np.ndarray]:
     """:func:`bin_integrals` on fixed ``edges``, their quadrature points computed once."""
-    edges = np.asarray(edges, dtype=float)
-    half = 0.5 * np.diff(edges)
-    centre = 0.5 * (edges[1:] + edges[:-1])
-    points = centre[:, None] + half[:, None] * _NODES[None, :]
+    points, _, half = quadrature(edges)
     flat = points.ravel()
 
     def integrate(density: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
@@ -290,5 +297,7 @@ __all__ = [
     "Shape",
     "background_shape",
     "bin_integrals",
+    "bin_integrator",
+    "quadrature",
     "signal_shape",
 ]
