@@ -19,10 +19,17 @@ over the pseudo-experiments:
 A pseudo-experiment that does not converge, or has no positive-definite
 Hessian, is left to the caller (``converged`` False), which refits it with
 MIGRAD. Shapes whose density does not broadcast over parameter arrays (the
-polynomials) are refused (None): the caller fits one by one. Measured on dijet
-spectra of 200-20,000 events: the masked sum and its error agree with
-:func:`~liberica.fits.spectrum.fit_sidebands` within 1e-4 and 1%
-(tests/test_fits_cwola.py).
+polynomials) are refused (None): the caller fits one by one.
+
+Measured against :func:`~liberica.fits.spectrum.fit_sidebands` (MIGRAD + HESSE)
+on 40 pseudo-experiments each of dijet spectra of 2,000 and 20,000 events: the
+masked sum within 4e-4, its error within 0.2%, Z within 0.004; the deviances
+within 1e-4 (MIGRAD stops at a looser EDM). At 200 events the error differs by
+up to 15% on a few spectra, Z by up to 0.1: there the deviance is far from
+quadratic, and HESSE's error differs from the local curvature, which these
+central differences reproduce from steps of 0.001 to 0.1 (tests/test_fits_cwola.py
+checks 15 spectra of 3,000 events). 200 pseudo-experiments x 8 windows x 3
+efficiencies: 2-4 s here, against about a minute with MIGRAD.
 """
 
 from __future__ import annotations

@@ -34,7 +34,9 @@ class SignalRegionError(LibericaError, ValueError):
     """A count or background that has no significance (the message says which)."""
 
 
-def constrained_background(observed: ArrayLike, expected: ArrayLike, error: ArrayLike):
+def constrained_background(
+    observed: ArrayLike, expected: ArrayLike, error: ArrayLike
+) -> np.ndarray:
     """b_hathat: the background that maximizes L(0, b), the positive root of the quadratic.
 
     Written without cancellation on both sides: (B + sqrt(D)) / 2 where
