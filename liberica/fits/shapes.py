@@ -53,14 +53,42 @@ class Shape(NamedTuple):
             return np.diff(self.cdf(np.asarray(edges, dtype=float), *params))
         return bin_integrals(lambda m: self.density(m, *params), edges)
 
+    def integrator(self, edges: np.ndarray) -> Callable[..., np.ndarray]:
+        """``integrals(params, edges)`` with the quadrature points of ``edges`` computed once,
+        for the many evaluations of one fit (the same numbers)."""
+        edges = np.asarray(edges, dtype=float)
+        if self.cdf is not None:
+            return lambda params: np.diff(self.cdf(edges, *params))
+        integrate = bin_integrator(edges)
+        return lambda params: integrate(lambda m: self.density(m, *params))
 
-def bin_integrals(density: Callable[[np.ndarray], np.ndarray], edges: np.ndarray) -> np.ndarray:
-    """The integral of ``density`` over each bin of ``edges`` (8-point Gauss-Legendre)."""
+
+def quadrature(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The quadrature of :func:`bin_integrals`: per bin its Gauss-Legendre points, shape
+    (bins, 8), the points' weights (8,) and the bins' half-widths; the integral of f over
+    bin i is ``(f(points[i]) @ weights) * half[i]``."""
     edges = np.asarray(edges, dtype=float)
     half = 0.5 * np.diff(edges)
     centre = 0.5 * (edges[1:] + edges[:-1])
-    points = centre[:, None] + half[:, None] * _NODES[None, :]
-    return (density(points.ravel()).reshape(points.shape) @ _WEIGHTS) * half
+    return centre[:, None] + half[:, None] * _NODES[None, :], _WEIGHTS, half
+
+
+def bin_integrator(
+    edges: np.ndarray,
+) -> Callable[[Callable[[np.ndarray], np.ndarray]], np.ndarray]:
+    """:func:`bin_integrals` on fixed ``edges``, their quadrature points computed once."""
+    points, _, half = quadrature(edges)
+    flat = points.ravel()
+
+    def integrate(density: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        return (density(flat).reshape(points.shape) @ _WEIGHTS) * half
+
+    return integrate
+
+
+def bin_integrals(density: Callable[[np.ndarray], np.ndarray], edges: np.ndarray) -> np.ndarray:
+    """The integral of ``density`` over each bin of ``edges`` (8-point Gauss-Legendre)."""
+    return bin_integrator(edges)(density)
 
 
 def _peak_start(edges, values):
@@ -269,5 +297,7 @@ __all__ = [
     "Shape",
     "background_shape",
     "bin_integrals",
+    "bin_integrator",
+    "quadrature",
     "signal_shape",
 ]
