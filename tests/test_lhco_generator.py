@@ -129,7 +129,7 @@ def test_files_read_back_with_exactly_the_lhco_columns(injected, frames):
             assert set(frames[name][LABEL]) == {labelled[name]}
     metadata = {name: entry["metadata"] for name, entry in fileset.items()}
     assert metadata["data"] == {"process": "data", "is_data": True}
-    assert metadata["qcd_sr"]["process"] == "qcd_sr" and not metadata["qcd_sr"]["is_data"]
+    assert metadata["qcd_sr"]["process"] == "qcdSR" and not metadata["qcd_sr"]["is_data"]
     assert metadata["evaluation_qcd"]["process"] == "qcd"
     assert metadata["evaluation_wprime"]["process"] == "wprime"
 

@@ -15,7 +15,7 @@ cannot be used) derive from :class:`LibericaError`, and their message
 is one line naming the file, key or step.
 """
 
-from liberica.api.anomaly import bumphunt, write_bumphunt
+from liberica.api.anomaly import bumphunt, cwola, write_bumphunt, write_cwola
 from liberica.api.fitting import (
     SearchResult,
     ToysResult,
@@ -46,6 +46,7 @@ __all__ = [
     "ToysResult",
     "TrainResult",
     "bumphunt",
+    "cwola",
     "fit",
     "generate",
     "load_definition",
@@ -57,6 +58,7 @@ __all__ = [
     "toys",
     "train",
     "write_bumphunt",
+    "write_cwola",
     "write_fit",
     "write_toys",
 ]

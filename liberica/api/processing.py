@@ -34,12 +34,14 @@ class RunResult(NamedTuple):
         processing: histograms, cutflows and metrics
         fit: the fit, or None when not asked for (or the definition has no fit)
         bumphunt: the bump hunt, or None when not asked for (or the definition has none)
+        cwola: the CWoLa hunt, or None when not asked for (or the definition has none)
     """
 
     sample: GeneratedSample
     processing: ProcessingResult
     fit: FitResult | None
     bumphunt: Any = None
+    cwola: Any = None
 
 
 def load_definition(analysis: Analysis) -> AnalysisDefinition:
@@ -273,7 +275,7 @@ def run(
     **options: Any,
 ) -> RunResult:
     """Generate (once) the embedded sample, process it and run the definition's stages
-    (the mu fit, the bump hunt): the default job.
+    (the mu fit, the bump hunt, the CWoLa hunt): the default job.
 
     Args:
         analysis: the analysis (name, YAML path or definition) [default: the
@@ -310,4 +312,11 @@ def run(
         hunt = bumphunt(processing, definition)
         if out is not None:
             write_bumphunt(hunt, pathlib.Path(out) / "bumphunt")
-    return RunResult(sample, processing, result, hunt)
+    weakly_supervised = None
+    if fit and "cwola" in definition.stages:
+        from liberica.api.anomaly import cwola, write_cwola
+
+        weakly_supervised = cwola(processing, definition, seed=seed)
+        if out is not None:
+            write_cwola(weakly_supervised, pathlib.Path(out) / "cwola")
+    return RunResult(sample, processing, result, hunt, weakly_supervised)

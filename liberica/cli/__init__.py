@@ -359,8 +359,8 @@ def run(
 
     ANALYSIS is a registered analysis or a YAML definition naming one [default: the
     registry's default analysis]. After processing, the definition's stages run: the
-    mu fit (its fit block, into RUN/fit) and the bump hunt (its bumphunt block, into
-    RUN/bumphunt).
+    mu fit (its fit block, into RUN/fit), the bump hunt (its bumphunt block, into
+    RUN/bumphunt) and the CWoLa hunt (its cwola block, into RUN/cwola).
     """
     from liberica import api
     from liberica.core import registry
@@ -389,6 +389,15 @@ def run(
                 hunt = api.bumphunt(result.processing, definition)
                 path = api.write_bumphunt(hunt, out_dir / "bumphunt")
         report.bumphunt(console, hunt, path)
+    if "cwola" in definition.stages:
+        with _one_line_errors():
+            hunted = _cwola_with_progress(
+                lambda progress: api.cwola(
+                    result.processing, definition, seed=seed, progress=progress
+                )
+            )
+            path = api.write_cwola(hunted, out_dir / "cwola")
+        report.cwola(console, hunted, path)
 
 
 def _fit_input_options(func):
@@ -469,6 +478,109 @@ def fit(
         ranking=not no_ranking,
         figures=not no_figures,
     )
+
+
+@main.command()
+@_verbosity_options
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path))
+@click.option(
+    "--analysis",
+    default=None,
+    help="Analysis definition (name or YAML) [default: the run's, from its metrics.json].",
+)
+@click.option(
+    "--noise-features",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Standard-normal columns added to the classifier inputs (a robustness study).",
+)
+@click.option(
+    "--trainer",
+    type=click.Choice(["trees", "mlp"]),
+    default=None,
+    help="The windows' classifier [default: the definition's, an ensemble of "
+    "HistGradientBoosting classifiers].",
+)
+@click.option("--members", type=click.IntRange(min=1), default=None, help="Trees per ensemble.")
+@click.option("--folds", type=click.IntRange(min=2), default=None, help="k of the k-fold.")
+@click.option(
+    "--pseudo-experiments",
+    type=click.IntRange(min=10),
+    default=None,
+    help="Pseudo-experiments of the global significance [default: the definition's].",
+)
+@click.option(
+    "--no-references",
+    is_flag=True,
+    help="Skip the supervised and idealized references and the SIC curves.",
+)
+@click.option(
+    "--seed",
+    type=SEED,
+    default=42,
+    show_default=True,
+    help="Seed of the classifiers, the noise columns and the pseudo-experiments.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=pathlib.Path),
+    default=None,
+    help="Output folder [default: RUN_DIR/cwola].",
+)
+@click.option("--no-figures", is_flag=True, help="Skip the plots.")
+def cwola(
+    run_dir: pathlib.Path,
+    analysis: str | None,
+    noise_features: int,
+    trainer: str | None,
+    members: int | None,
+    folds: int | None,
+    pseudo_experiments: int | None,
+    no_references: bool,
+    seed: int,
+    out_dir: pathlib.Path | None,
+    no_figures: bool,
+) -> None:
+    """CWoLa hunting in sliding mass windows of RUN_DIR's per-event table.
+
+    In each window (the definition's cwola block), a k-folded classifier of the
+    signal region against its sidebands on the data's own features; each data event
+    scored by the fold model that did not train on it; the most signal-region-like
+    events at each efficiency of the ladder; their mass spectrum fitted with the
+    signal region masked, and the signal-region count's significance. The global
+    significance of the largest excess comes from pseudo-experiments of every
+    window's fitted backgrounds. With labelled evaluation events, SIC curves of
+    CWoLa, the supervised classifier and the idealized anomaly detector. Writes
+    results.json and figures/.
+    """
+    from liberica import api
+
+    options = {
+        "seed": seed,
+        "noise_features": noise_features,
+        "trainer": trainer,
+        "members": members,
+        "folds": folds,
+        "pseudo_experiments": pseudo_experiments,
+        "references": not no_references,
+    }
+    with _one_line_errors():
+        result = _cwola_with_progress(
+            lambda progress: api.cwola(run_dir, analysis, progress=progress, **options)
+        )
+        path = api.write_cwola(result, out_dir or run_dir / "cwola", figures=not no_figures)
+    report.cwola(console, result, path)
+
+
+def _cwola_with_progress(hunt):
+    """``hunt(progress)`` under a spinner that shows each step (a log line per step off a
+    terminal)."""
+    if not _session().progress:
+        return hunt(None)
+    with console.status("CWoLa hunt") as spinner:
+        return hunt(lambda line: spinner.update(f"CWoLa hunt: {line}"))
 
 
 @main.command()

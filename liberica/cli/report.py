@@ -215,6 +215,43 @@ def bumphunt(console: Console, result, path: pathlib.Path) -> None:
     console.print(f"bump hunt outputs in {path.parent}")
 
 
+def cwola(console: Console, result, path: pathlib.Path) -> None:
+    """Per window: its signal region and each efficiency's local significance; the best
+    excess with its global significance; the SIC peaks."""
+    efficiencies = result.settings.efficiencies
+    table = Table(title=f"CWoLa hunt ({result.settings.trainer}, {result.settings.folds} folds)")
+    table.add_column("signal region [GeV]")
+    table.add_column("SR events", justify="right")
+    table.add_column("sideband events", justify="right")
+    for efficiency in efficiencies:
+        table.add_column(f"Z at {efficiency:.2%}", justify="right")
+    for index, (hunt, events) in enumerate(zip(result.windows, result.events, strict=True)):
+        low, high = hunt.window.signal_region
+        mark = " *" if index == result.best else ""
+        table.add_row(
+            f"{low:.0f}-{high:.0f}{mark}",
+            f"{events['signal_region']:,}",
+            f"{events['sidebands']:,}",
+            *(f"{z:+.2f}" for z in hunt.local_significances),
+        )
+    console.print(table)
+    overall = result.global_result
+    low, high = result.windows[overall.best_window].window.signal_region
+    console.print(
+        f"largest excess: {low:.0f}-{high:.0f} GeV at {overall.best_efficiency:.2%}, local Z "
+        f"{overall.local_significance:.2f}, global Z {overall.global_label} "
+        f"({overall.pseudo_experiments} pseudo-experiments)",
+        soft_wrap=True,
+    )
+    for name, curve in result.sic.items():
+        console.print(
+            f"SIC {name}: peak {curve.peak_sic:.1f} at eps_S {curve.peak_eps_s:.3f} "
+            f"(eps_B >= {curve.eps_b_floor:.2g})",
+            soft_wrap=True,
+        )
+    console.print(f"CWoLa outputs in {path.parent}")
+
+
 def toys(console: Console, result, run_dir: pathlib.Path, folder: pathlib.Path) -> None:
     """Bias, pull width and coverage of mu per true mu."""
     ntoys, workers = result.settings["ntoys"], result.settings["workers"]

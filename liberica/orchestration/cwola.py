@@ -47,8 +47,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from liberica.core.definition import AnalysisDefinition, CwolaConfig
-from liberica.core.errors import LibericaError
 from liberica.fits import cwola as hunting
+from liberica.fits.cwola import CwolaError
 from liberica.models import inference, kfold
 from liberica.models.sic import SicCurve, sic_curve
 from liberica.processors.histograms import DATA_PROCESS
@@ -57,10 +57,6 @@ log = logging.getLogger(__name__)
 
 RESULTS_SCHEMA_VERSION = 1
 """Of ``cwola/results.json``."""
-
-
-class CwolaError(LibericaError, ValueError):
-    """A hunt that cannot run on this table or definition (the message says why)."""
 
 
 class CwolaSettings(NamedTuple):
@@ -82,9 +78,10 @@ class CwolaResult(NamedTuple):
 
     Attributes:
         windows: each window's hunt (``fits.cwola.WindowHunt``), low to high
-        best: index of the window with the largest local significance
-        best_efficiency: the efficiency where it is
-        global_result: the look-elsewhere effect (``fits.cwola.GlobalResult``)
+        events: per window, the data events in its signal region and sidebands, and
+            the events each of its classifiers trained on
+        global_result: the largest excess and its look-elsewhere effect
+            (``fits.cwola.GlobalResult``)
         sic: per method (``cwola_trees``, ``supervised_mlp``, ...) its SIC curve
         edges: the mass histogram's bin edges (GeV)
         settings: what the hunt ran with
@@ -94,8 +91,7 @@ class CwolaResult(NamedTuple):
     """
 
     windows: list[Any]
-    best: int
-    best_efficiency: float
+    events: list[dict[str, int]]
     global_result: Any
     sic: dict[str, SicCurve]
     edges: np.ndarray
@@ -103,19 +99,27 @@ class CwolaResult(NamedTuple):
     timings: dict[str, float]
     reference_window: int | None
 
+    @property
+    def best(self) -> int:
+        """The index of the window with the largest local significance."""
+        return self.global_result.best_window
+
     def to_dict(self) -> dict[str, Any]:
         """The content of ``cwola/results.json``."""
-        best = self.windows[self.best]
+        best = self.global_result
         return {
             "schema_version": RESULTS_SCHEMA_VERSION,
             "settings": self.settings._asdict(),
             "edges": [float(x) for x in self.edges],
-            "windows": [window.to_dict() for window in self.windows],
+            "windows": [
+                window.to_dict() | {"events": events}
+                for window, events in zip(self.windows, self.events, strict=True)
+            ],
             "best_window": {
-                "index": self.best,
-                "signal_region": list(best.window.signal_region),
-                "efficiency": self.best_efficiency,
-                "local_significance": best.local_significance(self.best_efficiency),
+                "index": best.best_window,
+                **self.windows[best.best_window].window.to_dict(),
+                "efficiency": best.best_efficiency,
+                "local_significance": best.local_significance,
             },
             "global_significance": self.global_result.to_dict(),
             "reference_window": self.reference_window,
@@ -134,6 +138,29 @@ class _Rows(NamedTuple):
 
     def take(self, mask: np.ndarray) -> _Rows:
         return _Rows(*(column[mask] for column in self))
+
+
+EXTRAS: dict[str, tuple[tuple[str, ...], str]] = {
+    "trees": (("sklearn", "onnx"), "lhco"),
+    "mlp": (("torch", "onnx"), "train"),
+}
+"""Per trainer, the modules it needs and the extra that installs them."""
+
+
+def missing_modules(trainer: str) -> tuple[str, ...]:
+    """The modules ``trainer`` needs that are not installed."""
+    import importlib.util
+
+    return tuple(m for m in EXTRAS[trainer][0] if importlib.util.find_spec(m) is None)
+
+
+def _require(trainer: str) -> None:
+    missing = missing_modules(trainer)
+    if missing:
+        raise CwolaError(
+            f"the {trainer} classifiers need {', '.join(missing)}: "
+            f"pip install 'liberica[{EXTRAS[trainer][1]}]'"
+        )
 
 
 def _settings(config: CwolaConfig, **overrides: Any) -> CwolaSettings:
@@ -197,20 +224,28 @@ def _roles(table: np.ndarray, config: CwolaConfig, settings: CwolaSettings) -> d
 
 
 def windows_of(config: CwolaConfig) -> tuple[list[hunting.MassWindow], np.ndarray]:
-    """The hunt's windows and the mass histogram's edges (see the module doc)."""
+    """The hunt's windows and the mass histogram's edges (see the module doc).
+
+    The grid of windows passes through the anchor region: the first window's lower
+    sideband starts at anchor_low / (ratio x step^j) with the largest j that keeps it
+    at or above the range's low edge.
+    """
     low, high = config.mass_range
     anchor_low, anchor_high = config.anchor
     ratio = anchor_high / anchor_low
-    steps_down = math.floor(math.log(anchor_low / low) / math.log(ratio) + 1e-9)
-    first = anchor_low / ratio**steps_down
     step = config.step_ratio or math.sqrt(ratio)
-    windows = hunting.sliding_windows(first, high, ratio, step)
-    if not windows:
+    room = math.log(anchor_low / (ratio * low)) / math.log(step)
+    if room < -1e-9:
         raise CwolaError(
-            f"no window of ratio {ratio:.4g} with its sidebands fits in "
-            f"{low:g}-{high:g} GeV (cwola.windows)"
+            f"the anchor region {anchor_low:g}-{anchor_high:g} GeV has no room for its lower "
+            f"sideband above {low:g} GeV (cwola.windows)"
         )
-    edges = hunting.mjj_bins(first, high, ratio ** (1.0 / config.bins_per_window))
+    first = anchor_low / (ratio * step ** math.floor(room + 1e-9))
+    try:
+        windows = hunting.sliding_windows(first, high, ratio, step)
+        edges = hunting.mjj_bins(first, high, ratio ** (1.0 / config.bins_per_window))
+    except CwolaError as err:
+        raise CwolaError(f"cwola.windows: {err}") from None
     return windows, edges
 
 
@@ -306,7 +341,12 @@ def run_hunt(
         noise_features=noise_features,
         seed=seed,
     )
+    _require(settings.trainer)
     roles = _roles(table, config, settings)
+    if config.references is not None:  # the references' events: the true signal region's
+        low, high = config.references.signal_region
+        evaluation = roles["evaluation"]
+        roles["evaluation"] = evaluation.take((evaluation.mass >= low) & (evaluation.mass < high))
     data = roles["data"]
     if len(data.mass) == 0:
         raise CwolaError("the per-event table holds no data rows: the hunt runs on data")
@@ -318,7 +358,7 @@ def run_hunt(
     in_range = (data.mass >= edges[0]) & (data.mass < edges[-1])
     data = data.take(in_range)
     fold = data.event_number % settings.folds
-    hunts, cwola_scores = [], {}
+    hunts, events, cwola_scores = [], [], {}
     for index, window in enumerate(windows):
         (sr_low, sr_high) = window.signal_region
         (low, _), (_, high) = window.sidebands
@@ -329,6 +369,12 @@ def run_hunt(
             f"window {index + 1}/{len(windows)}: {sr_low:.0f}-{sr_high:.0f} GeV, "
             f"{np.count_nonzero(in_sr)} signal-region and "
             f"{np.count_nonzero(in_window & ~in_sr)} sideband events",
+        )
+        events.append(
+            {
+                "signal_region": int(np.count_nonzero(in_sr)),
+                "sidebands": int(np.count_nonzero(in_window & ~in_sr)),
+            }
         )
         started = time.perf_counter()
         training = data.take(in_window)
@@ -366,7 +412,6 @@ def run_hunt(
         hunts, settings.pseudo_experiments, seed=settings.seed
     )
     timings["global_s"] = time.perf_counter() - started
-    best, best_efficiency = _best(hunts, settings.efficiencies)
     sic: dict[str, SicCurve] = {}
     if references and config.references is not None and reference_window is not None:
         started = time.perf_counter()
@@ -381,8 +426,7 @@ def run_hunt(
         )
     return CwolaResult(
         hunts,
-        best,
-        best_efficiency,
+        events,
         global_result,
         sic,
         edges,
@@ -390,17 +434,6 @@ def run_hunt(
         timings,
         reference_window,
     )
-
-
-def _best(hunts: list, efficiencies: tuple[float, ...]) -> tuple[int, float]:
-    """The window and efficiency of the largest local significance."""
-    best, best_efficiency, best_z = 0, efficiencies[0], -math.inf
-    for index, hunt in enumerate(hunts):
-        for efficiency in efficiencies:
-            z = hunt.local_significance(efficiency)
-            if z > best_z:
-                best, best_efficiency, best_z = index, efficiency, z
-    return best, best_efficiency
 
 
 def _references(
@@ -416,13 +449,20 @@ def _references(
     references = config.references
     low, high = references.signal_region
     evaluation = roles["evaluation"]
-    evaluation = evaluation.take((evaluation.mass >= low) & (evaluation.mass < high))
     if len(evaluation.mass) == 0 or len(np.unique(evaluation.label)) < 2:
         log.warning("cwola: no labelled signal and background in %g-%g GeV: no SIC", low, high)
         return {}
     floor = references.min_background
     curves: dict[str, SicCurve] = {}
     for trainer in references.trainers:
+        if missing_modules(trainer):
+            log.warning(
+                "cwola: the %s references need %s (pip install 'liberica[%s]'): skipped",
+                trainer,
+                ", ".join(missing_modules(trainer)),
+                EXTRAS[trainer][1],
+            )
+            continue
         if trainer not in cwola_scores:  # the hunt ran another trainer: this window again
             _progress(progress, f"CWoLa reference ({trainer}) in {low:.0f}-{high:.0f} GeV")
             (sb_low, _), (_, sb_high) = window.sidebands

@@ -10,7 +10,7 @@ all float64. Samples (fileset metadata ``process``, ``is_data``):
 - ``data`` (is_data): the black box: ``events`` QCD events and round(``signal_events``
   x ``mu_inject``) W' events, shuffled together, unlabelled. Its metadata names neither
   the signal's masses nor its count.
-- ``qcd_sr`` (process ``qcd_sr``): background-only QCD with 3.3 < mjj < 3.7 TeV (the
+- ``qcd_sr`` (process ``qcdSR``): background-only QCD with 3.3 < mjj < 3.7 TeV (the
   R&D set's extra QCD sample, for an idealized anomaly detector), unlabelled.
 - ``evaluation_qcd`` (process ``qcd``, label 0): QCD with 3.3 < mjj < 3.7 TeV.
 - ``evaluation_wprime`` (process ``wprime``, label 1): W' events of all mjj; not written
@@ -92,6 +92,8 @@ SIGNAL_REGION = (3300.0, 3700.0)
 
 DATA = "data"
 QCD_SR = "qcd_sr"
+QCD_SR_PROCESS = "qcdSR"
+"""The background-only sample's process (process names are alphanumeric)."""
 EVALUATION_QCD = "evaluation_qcd"
 EVALUATION_SIGNAL = "evaluation_wprime"
 SAMPLES = (DATA, QCD_SR, EVALUATION_QCD, EVALUATION_SIGNAL)
@@ -309,7 +311,7 @@ def generate_lhco(
 
     window = {"mjj_range": list(SIGNAL_REGION)}
     for name, n, process, label in (
-        (QCD_SR, background_only_events, QCD_SR, None),
+        (QCD_SR, background_only_events, QCD_SR_PROCESS, None),
         (EVALUATION_QCD, evaluation_background_events, "qcd", 0),
     ):
         if n:
