@@ -24,6 +24,7 @@ _API = (
     "ToysResult",
     "TrainResult",
     "bumphunt",
+    "cwola",
     "fit",
     "generate",
     "load_definition",
@@ -35,6 +36,7 @@ _API = (
     "toys",
     "train",
     "write_bumphunt",
+    "write_cwola",
     "write_fit",
     "write_toys",
 )

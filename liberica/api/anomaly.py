@@ -73,6 +73,7 @@ def cwola(
     folds: int | None = None,
     pseudo_experiments: int | None = None,
     references: bool = True,
+    reference_trainers: tuple[str, ...] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> CwolaResult:
     """CWoLa hunting on a processed run's per-event table, in memory.
@@ -86,6 +87,8 @@ def cwola(
         trainer: ``trees`` or ``mlp`` [default: the definition's]
         members, folds, pseudo_experiments: override the definition's
         references: also the supervised and idealized references' SIC curves
+        reference_trainers: the references' classifiers (``trees``, ``mlp``) [default:
+            the definition's]
         progress: called with a line per step
 
     Raises:
@@ -123,6 +126,7 @@ def cwola(
         folds=folds,
         pseudo_experiments=pseudo_experiments,
         references=references,
+        reference_trainers=reference_trainers,
         progress=progress,
     )
 

@@ -516,6 +516,12 @@ def fit(
     help="Skip the supervised and idealized references and the SIC curves.",
 )
 @click.option(
+    "--reference-trainers",
+    default=None,
+    help="The references' classifiers, comma-separated among trees, mlp "
+    "[default: the definition's].",
+)
+@click.option(
     "--seed",
     type=SEED,
     default=42,
@@ -539,6 +545,7 @@ def cwola(
     folds: int | None,
     pseudo_experiments: int | None,
     no_references: bool,
+    reference_trainers: str | None,
     seed: int,
     out_dir: pathlib.Path | None,
     no_figures: bool,
@@ -565,6 +572,7 @@ def cwola(
         "folds": folds,
         "pseudo_experiments": pseudo_experiments,
         "references": not no_references,
+        "reference_trainers": tuple(reference_trainers.split(",")) if reference_trainers else None,
     }
     with _one_line_errors():
         result = _cwola_with_progress(

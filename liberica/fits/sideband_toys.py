@@ -203,9 +203,10 @@ def fit_sideband_toys(
             ea, eb = np.eye(k)[a] * h, np.eye(k)[b] * h
             corners = [_deviance(observed, expected(u + sa * ea + sb * eb)[:, keep])
                        for sa, sb in ((1, 1), (1, -1), (-1, 1), (-1, -1))]  # fmt: skip
-            hessian[:, a, b] = hessian[:, b, a] = (
-                corners[0] - corners[1] - corners[2] + corners[3]
-            ) / (4 * h * h)
+            with np.errstate(invalid="ignore"):  # inf - inf: a non-finite row, caught below
+                hessian[:, a, b] = hessian[:, b, a] = (
+                    corners[0] - corners[1] - corners[2] + corners[3]
+                ) / (4 * h * h)
     finite = np.all(np.isfinite(hessian), axis=(1, 2))
     eigen = np.full((rows, k), -1.0)
     eigen[finite] = np.linalg.eigvalsh(hessian[finite])

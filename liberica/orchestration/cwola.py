@@ -58,6 +58,9 @@ log = logging.getLogger(__name__)
 RESULTS_SCHEMA_VERSION = 1
 """Of ``cwola/results.json``."""
 
+METHODS: tuple[str, ...] = ("cwola", "supervised", "idealized")
+"""The classifiers whose SIC curves the references give."""
+
 
 class CwolaSettings(NamedTuple):
     """What a hunt ran with (the definition's, or the caller's overrides)."""
@@ -71,6 +74,7 @@ class CwolaSettings(NamedTuple):
     seed: int
     features: tuple[str, ...]
     background_shape: str
+    reference_trainers: tuple[str, ...] = ()
 
 
 class CwolaResult(NamedTuple):
@@ -174,14 +178,15 @@ def _settings(config: CwolaConfig, **overrides: Any) -> CwolaSettings:
         "seed": 42,
         "features": config.features,
         "background_shape": config.background_shape,
+        "reference_trainers": config.references.trainers if config.references else (),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
+    values["reference_trainers"] = tuple(values["reference_trainers"])
+    for trainer in (values["trainer"], *values["reference_trainers"]):
+        if trainer not in kfold.TRAINERS:
+            raise CwolaError(f"unknown trainer {trainer!r} (known: {', '.join(kfold.TRAINERS)})")
     if values["noise_features"] < 0:
         raise CwolaError(f"noise_features is {values['noise_features']}: it must be >= 0")
-    if values["trainer"] not in kfold.TRAINERS:
-        raise CwolaError(
-            f"unknown trainer {values['trainer']!r} (known: {', '.join(kfold.TRAINERS)})"
-        )
     noise = tuple(f"noise_{k}" for k in range(values["noise_features"]))
     values["features"] = (*config.features, *noise)
     return CwolaSettings(**values)
@@ -301,6 +306,64 @@ def _window_index(windows: list[hunting.MassWindow], region: tuple[float, float]
     return None
 
 
+def _prepare(
+    table: np.ndarray, definition: AnalysisDefinition, **overrides: Any
+) -> tuple[CwolaConfig, CwolaSettings, dict[str, _Rows]]:
+    """The definition's cwola block, the settings and the table's rows by role (the
+    evaluation events: the references' signal region's)."""
+    config = definition.cwola
+    if config is None:
+        raise CwolaError(f"{definition.source}: the definition has no cwola block")
+    settings = _settings(config, **overrides)
+    roles = _roles(table, config, settings)
+    if config.references is not None:
+        low, high = config.references.signal_region
+        evaluation = roles["evaluation"]
+        roles["evaluation"] = evaluation.take((evaluation.mass >= low) & (evaluation.mass < high))
+    return config, settings, roles
+
+
+def reference_curves(
+    table: np.ndarray,
+    definition: AnalysisDefinition,
+    *,
+    methods: tuple[str, ...] = ("supervised", "idealized"),
+    trainers: tuple[str, ...] | None = None,
+    seed: int = 42,
+    noise_features: int = 0,
+    members: int | None = None,
+    folds: int | None = None,
+) -> dict[str, SicCurve]:
+    """The references' SIC curves alone (e.g. a robustness study with noise features).
+
+    ``methods`` among :data:`METHODS` (``cwola`` trains the true signal region's window
+    again); the keys are ``{method}_{trainer}``.
+
+    Raises:
+        CwolaError: a definition without a cwola block or references, an unknown method
+    """
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise CwolaError(f"unknown reference method {unknown[0]!r} (known: {', '.join(METHODS)})")
+    config, settings, roles = _prepare(
+        table,
+        definition,
+        seed=seed,
+        noise_features=noise_features,
+        members=members,
+        folds=folds,
+        reference_trainers=trainers,
+    )
+    if config.references is None:
+        raise CwolaError(f"{definition.source}: the cwola block has no references")
+    windows, edges = windows_of(config)
+    index = _window_index(windows, config.references.signal_region)
+    window = windows[index] if index is not None else None
+    data = roles["data"]
+    data = data.take((data.mass >= edges[0]) & (data.mass < edges[-1]))
+    return _references(roles, config, settings, window, data, {}, None, methods)
+
+
 def run_hunt(
     table: np.ndarray,
     definition: AnalysisDefinition,
@@ -312,6 +375,7 @@ def run_hunt(
     folds: int | None = None,
     pseudo_experiments: int | None = None,
     references: bool = True,
+    reference_trainers: tuple[str, ...] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> CwolaResult:
     """The CWoLa hunt of a run's per-event table (see the module doc).
@@ -323,30 +387,25 @@ def run_hunt(
         noise_features: standard-normal columns added to the classifier inputs
         trainer, members, folds, pseudo_experiments: override the definition's
         references: also the supervised and idealized references and the SIC curves
+        reference_trainers: the references' classifiers [default: the definition's]
         progress: called with a line per step (a progress display)
 
     Raises:
         CwolaError: a definition without a cwola block, a table without its columns or
             without data
     """
-    config = definition.cwola
-    if config is None:
-        raise CwolaError(f"{definition.source}: the definition has no cwola block")
-    settings = _settings(
-        config,
+    config, settings, roles = _prepare(
+        table,
+        definition,
         trainer=trainer,
         members=members,
         folds=folds,
         pseudo_experiments=pseudo_experiments,
         noise_features=noise_features,
         seed=seed,
+        reference_trainers=reference_trainers,
     )
     _require(settings.trainer)
-    roles = _roles(table, config, settings)
-    if config.references is not None:  # the references' events: the true signal region's
-        low, high = config.references.signal_region
-        evaluation = roles["evaluation"]
-        roles["evaluation"] = evaluation.take((evaluation.mass >= low) & (evaluation.mass < high))
     data = roles["data"]
     if len(data.mass) == 0:
         raise CwolaError("the per-event table holds no data rows: the hunt runs on data")
@@ -440,10 +499,11 @@ def _references(
     roles: dict[str, _Rows],
     config: CwolaConfig,
     settings: CwolaSettings,
-    window: hunting.MassWindow,
+    window: hunting.MassWindow | None,
     data: _Rows,
     cwola_scores: dict[str, np.ndarray],
     progress: Callable[[str], None] | None,
+    methods: tuple[str, ...] = METHODS,
 ) -> dict[str, SicCurve]:
     """SIC curves of CWoLa, the supervised and the idealized classifiers (module doc)."""
     references = config.references
@@ -454,7 +514,7 @@ def _references(
         return {}
     floor = references.min_background
     curves: dict[str, SicCurve] = {}
-    for trainer in references.trainers:
+    for trainer in settings.reference_trainers:
         if missing_modules(trainer):
             log.warning(
                 "cwola: the %s references need %s (pip install 'liberica[%s]'): skipped",
@@ -463,7 +523,9 @@ def _references(
                 EXTRAS[trainer][1],
             )
             continue
-        if trainer not in cwola_scores:  # the hunt ran another trainer: this window again
+        if "cwola" not in methods or window is None:
+            pass
+        elif trainer not in cwola_scores:  # the hunt ran another trainer: this window again
             _progress(progress, f"CWoLa reference ({trainer}) in {low:.0f}-{high:.0f} GeV")
             (sb_low, _), (_, sb_high) = window.sidebands
             in_window = (data.mass >= sb_low) & (data.mass < sb_high)
@@ -474,26 +536,30 @@ def _references(
             )
             cwola_scores[trainer] = _mean_score(classifiers, evaluation.features)
             inference.release(classifiers)
-        curves[f"cwola_{trainer}"] = sic_curve(
-            cwola_scores[trainer], evaluation.label, min_background=floor
-        )
-        _progress(progress, f"supervised reference ({trainer})")
-        classifiers = _train(
-            evaluation,
-            evaluation.label.astype(np.float32),
-            settings,
-            trainer,
-            settings.seed,
-            "supervised: labelled signal against background",
-        )
-        scores = inference.evaluate(classifiers, evaluation.features, evaluation.event_number)
-        inference.release(classifiers)
-        curves[f"supervised_{trainer}"] = sic_curve(scores, evaluation.label, min_background=floor)
+        if trainer in cwola_scores:
+            curves[f"cwola_{trainer}"] = sic_curve(
+                cwola_scores[trainer], evaluation.label, min_background=floor
+            )
+        if "supervised" in methods:
+            _progress(progress, f"supervised reference ({trainer})")
+            classifiers = _train(
+                evaluation,
+                evaluation.label.astype(np.float32),
+                settings,
+                trainer,
+                settings.seed,
+                "supervised: labelled signal against background",
+            )
+            scores = inference.evaluate(classifiers, evaluation.features, evaluation.event_number)
+            inference.release(classifiers)
+            curves[f"supervised_{trainer}"] = sic_curve(
+                scores, evaluation.label, min_background=floor
+            )
         background_only = roles["background_only"]
         background_only = background_only.take(
             (background_only.mass >= low) & (background_only.mass < high)
         )
-        if len(background_only.mass):
+        if "idealized" in methods and len(background_only.mass):
             _progress(progress, f"idealized reference ({trainer})")
             curves[f"idealized_{trainer}"] = sic_curve(
                 idealized_scores(data, background_only, evaluation, settings, trainer, (low, high)),
