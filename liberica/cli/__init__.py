@@ -96,9 +96,11 @@ def _command_line() -> str:
     return " ".join(["liberica", *sys.argv[1:]])
 
 
-def _generator_options(inject_signal: str | None, corrupt_weights: bool) -> dict[str, Any]:
+def _generator_options(
+    inject_signal: str | None, corrupt_weights: bool, **given: Any
+) -> dict[str, Any]:
     """The generator-specific options given on the command line (none: the generator's defaults)."""
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {k: v for k, v in given.items() if v is not None and v is not False}
     if inject_signal is not None:
         options["inject_signal"] = None if inject_signal.lower() == "none" else inject_signal
     if corrupt_weights:
@@ -165,6 +167,37 @@ def _generator_options(inject_signal: str | None, corrupt_weights: bool) -> dict
     help="Write wrong weights on purpose, where the generator can (dilepton_ad: Graviton1500 "
     "x50, and absurd weights on a few ttbar events), to test the weight checks.",
 )
+@click.option(
+    "--signal-events",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Signal events injected into the data, for generators that count them "
+    "(lhco: W' -> X Y, default 1000; 0: background only).",
+)
+@click.option(
+    "--signal-mass",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="The resonance's mass, GeV (lhco: the W', default 3500).",
+)
+@click.option(
+    "--x-mass",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="lhco: the mass of X (W' -> X Y), GeV [default 500].",
+)
+@click.option(
+    "--y-mass",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="lhco: the mass of Y, GeV [default 100].",
+)
+@click.option(
+    "--black-box",
+    is_flag=True,
+    help="lhco: masses drawn from the seed and written only to generation.json, and no "
+    "labelled signal: a black box to hunt blind.",
+)
 def generate(
     analysis: str,
     out_dir: pathlib.Path,
@@ -176,6 +209,11 @@ def generate(
     input_format: str | None,
     inject_signal: str | None,
     corrupt_weights: bool,
+    signal_events: int | None,
+    signal_mass: float | None,
+    x_mass: float | None,
+    y_mass: float | None,
+    black_box: bool,
 ) -> None:
     """Generate the embedded sample of ANALYSIS in its input format (or --format's).
 
@@ -194,7 +232,15 @@ def generate(
             seed=seed,
             events_per_file=events_per_file,
             input_format=input_format,
-            **_generator_options(inject_signal, corrupt_weights),
+            **_generator_options(
+                inject_signal,
+                corrupt_weights,
+                signal_events=signal_events,
+                signal_mass=signal_mass,
+                x_mass=x_mass,
+                y_mass=y_mass,
+                black_box=black_box,
+            ),
         )
     report.generated(console, sample, f"{analysis} sample ({input_format or 'its own format'})")
 

@@ -170,8 +170,9 @@ def fit_sideband_toys(
         index = np.flatnonzero(active)
         j = jacobian(u[index])[:, keep]
         m = mu[index]
-        gradient = np.einsum("nbk,nb->nk", j, 1.0 - observed[index] / m)  # half the deviance's
-        fisher = np.einsum("nbk,nb,nbl->nkl", j, 1.0 / m, j)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # m -> 0: not finite
+            gradient = np.einsum("nbk,nb->nk", j, 1.0 - observed[index] / m)  # half the deviance's
+            fisher = np.einsum("nbk,nb,nbl->nkl", j, 1.0 / m, j)
         try:
             step = -np.linalg.solve(fisher, gradient[..., None])[..., 0]
         except np.linalg.LinAlgError:
