@@ -59,6 +59,7 @@ import pandas as pd
 
 from liberica._version import __version__
 from liberica.core.errors import LibericaError
+from liberica.processors.formats.lhco_h5 import require_tables
 from liberica.samples import dijets
 from liberica.samples.dijets import Dijets, ResonanceModel
 from liberica.samples.sample import (
@@ -282,6 +283,7 @@ def generate_lhco(
         signal_mass, x_mass, y_mass = black_box_masses(seed)
     _check({**arguments, "signal_mass": signal_mass, "x_mass": x_mass, "y_mass": y_mass})
     started = time.perf_counter()
+    require_tables()  # pandas writes HDF5 through PyTables: the lhco extra
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     pattern = re.compile(rf"^({'|'.join(SAMPLES)})_\d+\.features\.h5$")

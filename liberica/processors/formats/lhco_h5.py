@@ -96,7 +96,7 @@ class MissingExtraError(LibericaError, ImportError):
     """A package of an extra that is not installed: one line naming the extra."""
 
 
-def _require_tables() -> Any:
+def require_tables() -> Any:
     """PyTables, which ``pandas.read_hdf`` reads with.
 
     Raises:
@@ -106,7 +106,7 @@ def _require_tables() -> Any:
         return importlib.import_module("tables")
     except ImportError:
         raise MissingExtraError(
-            "reading LHCO HDF5 tables (format lhco_h5) needs PyTables: pip install 'liberica[lhco]'"
+            "LHCO HDF5 tables (format lhco_h5) need PyTables: pip install 'liberica[lhco]'"
         ) from None
 
 
@@ -124,7 +124,7 @@ def _read_frame(path: pathlib.Path, key: str) -> Any:
     """
     import pandas as pd
 
-    tables = _require_tables()
+    tables = require_tables()
     if not tables.is_hdf5_file(str(path)):
         raise FormatFileError(f"{path}: not an HDF5 file (an LHCO table is pandas HDF5)")
     try:
@@ -228,7 +228,7 @@ def convert(
     """
     path = pathlib.Path(path)
     key = _normalized_key(key)
-    _require_tables()
+    require_tables()
     # the key and the extra columns are part of what the conversion makes
     extra = ",".join(_extra(columns))
     digest = conversion.content_digest(path, f"lhco_h5/{CONVERSION_VERSION}/{key}/{extra}/")
