@@ -29,7 +29,8 @@ smaller samples):
   acceptance. mjj turns on above 2.3 TeV, peaks at 2.5-2.6 TeV (median 2.85 TeV) and
   falls monotonically above; 11.8% of the events (118,216) are in 3.3-3.7 TeV. The
   4-parameter dijet function fits 2.8-6 TeV (100 GeV bins, Poisson deviance) with
-  chi2 = 39.0 / 28 (p = 0.08): adequate, though the trigger's turn-on still bends the spectrum at 2.8-3.0 TeV, visible with 4M events (73 / 28
+  chi2 = 39.0 / 28 (p = 0.08): adequate, though the trigger's turn-on still bends
+  the spectrum at 2.8-3.0 TeV, visible with 4M events (73 / 28
   from 2.8 TeV, 31 / 26 from 3.0 TeV; numbers of format 1). 45% gluon jets. Jet mass
   median (90% quantile) of the leading jet: 97 (344) GeV at pT 1.2-1.3 TeV, 103 (375)
   at 1.3-1.5, 112 (427) at 1.5-1.8, 125 (497) at 1.8-2.5 TeV. tau21 mean 0.68 (sd
