@@ -241,6 +241,11 @@ def test_qcd_substructure_is_one_prong(qcd):
     assert 0.6 < ratios.mean() < 0.75
     assert 0.08 < ratios.std() < 0.2  # broad
     assert ratios[masses > 300.0].mean() < ratios[masses < 100.0].mean() - 0.05
+    # massive jets come from hard splittings: two-prong-ish, some as low as the signal's
+    massive = masses / np.concatenate([pt(qcd, 1), pt(qcd, 2)]) > 0.3
+    assert 0.04 < massive.mean() < 0.15
+    assert 0.5 < ratios[massive].mean() < 0.63
+    assert np.quantile(ratios[massive], 0.1) < 0.4
     tau32 = np.concatenate([qcd[f"tau3j{j}"] / qcd[f"tau2j{j}"] for j in (1, 2)])
     assert 0.7 < np.median(tau32) < 0.82
     assert 0.02 < np.median(qcd["tau1j1"]) < 0.2
@@ -264,13 +269,22 @@ def test_signal_jet_masses_are_x_and_y(frames):
     lighter = np.minimum(signal["mj1"], signal["mj2"])
     assert abs(np.median(heavier) / 500.0 - 1.0) < 0.1
     assert abs(np.median(lighter) / 100.0 - 1.0) < 0.1
+    # about 10% resolution, and the X's low tail (prongs leaking out of the cone)
+    core = heavier[(heavier > 400.0) & (heavier < 600.0)]
+    assert 0.06 < np.std(core) / 500.0 < 0.11
+    assert 0.15 < np.mean(heavier < 400.0) < 0.35
+    core = lighter[(lighter > 70.0) & (lighter < 130.0)]
+    assert 0.08 < np.std(core) / 100.0 < 0.14
 
 
 def test_signal_jets_are_two_prong(frames):
     signal, background = frames["evaluation_wprime"], frames["evaluation_qcd"]
     for jet in (1, 2):
-        assert np.median(tau21(signal, jet)) < 0.45
-        assert np.median(tau21(signal, jet)) < np.median(tau21(background, jet)) - 0.25
+        assert np.median(tau21(signal, jet)) < 0.5
+        assert np.median(tau21(signal, jet)) < np.median(tau21(background, jet)) - 0.2
+        # broad: overlapping QCD's
+        assert np.quantile(tau21(signal, jet), 0.1) < 0.22
+        assert np.quantile(tau21(signal, jet), 0.75) > np.quantile(tau21(background, jet), 0.1)
 
 
 def test_the_injected_signal_is_in_the_data_and_recorded(injected, frames, background_only):
@@ -332,7 +346,7 @@ def test_black_box_masses_are_in_their_ranges_and_follow_the_seed():
 @pytest.mark.slow
 def test_default_size_qcd_is_a_dijet_function_from_2_8_tev():
     """The default data's QCD (1M events, seed 42): the dijet function describes 2.8-6 TeV
-    (chi2 45.6 / 28 when written) and 11.9% of the events are in 3.3-3.7 TeV."""
+    (chi2 39.0 / 28 when written) and 11.8% of the events are in 3.3-3.7 TeV."""
     from liberica.samples import dijets
     from liberica.samples.sample import sample_key, stream
 
@@ -343,3 +357,55 @@ def test_default_size_qcd_is_a_dijet_function_from_2_8_tev():
     fit = fit_background(Spectrum.of(edges, counts), "dijet", "poisson")
     assert fit.valid and fit.p_value > 0.005, (fit.cost, fit.ndf)
     assert 0.11 < np.mean((masses > SIGNAL_REGION[0]) & (masses < SIGNAL_REGION[1])) < 0.13
+
+
+@pytest.mark.slow
+def test_supervised_trees_separate_the_signal_about_as_well_as_on_the_rd_set(tmp_path):
+    """Supervised trees on mj_min, delta_mj and the two tau21 in 3.3-3.7 TeV: a peak SIC
+    (>= 25 background events) of about 15-22, as on the R&D set (~16.5-17); 21.4 at
+    eps_S 0.34 with 100k + 20k events when written (18.0 with seed 7's streams: the
+    25-event floor makes it noisy), 48 at eps_S 0.77 before."""
+    from liberica.models.inference import evaluate
+    from liberica.models.kfold import train_kfold
+    from liberica.models.sic import sic_curve
+
+    sample = generate_lhco(
+        tmp_path,
+        events=1_000,
+        evaluation_background_events=100_000,
+        evaluation_signal_events=20_000,
+        background_only_events=0,
+    )
+    frames = _frames(sample.fileset_path)
+    frame = pd.concat([frames["evaluation_qcd"], frames["evaluation_wprime"]], ignore_index=True)
+    masses = mjj(frame)
+    inside = np.flatnonzero((masses >= SIGNAL_REGION[0]) & (masses < SIGNAL_REGION[1]))
+    mass = np.stack([frame["mj1"], frame["mj2"]], axis=1)
+    ratio = np.stack([tau21(frame, 1), tau21(frame, 2)], axis=1)
+    lighter = np.argmin(mass, axis=1)
+    rows = np.arange(len(frame))
+    features = np.stack(
+        [
+            mass[rows, lighter],
+            mass[rows, 1 - lighter] - mass[rows, lighter],
+            ratio[rows, lighter],
+            ratio[rows, 1 - lighter],
+        ],
+        axis=1,
+    )[inside].astype(np.float32)
+    labels = frame[LABEL].to_numpy()[inside].astype(int)
+    names = ("mj_min", "delta_mj", "tau21_j1", "tau21_j2")
+    models = train_kfold(
+        features,
+        labels,
+        inside,
+        trainer="trees",
+        folds=5,
+        balance=False,
+        feature_set="test",
+        feature_names=names,
+        training_sample="evaluation samples",
+    )
+    curve = sic_curve(evaluate(models, features, inside), labels, min_background=25)
+    assert 14.0 < curve.peak_sic < 25.0, curve.peak_sic
+    assert curve.peak_eps_s > 0.25  # not a handful of signal events beyond all QCD
