@@ -1,8 +1,8 @@
 """The CWoLa hunt end to end, on small generated samples: it finds an injected W' and finds
 nothing in background only.
 
-Small configuration: 20k QCD events (and 250 injected W' events at 3.5 TeV, S/B about 8%
-in 3.3-3.7 TeV), windows from 2.94 to 4.65 TeV (3 signal regions), 2 folds, one tree
+Small configuration: 20k QCD events (and 600 injected W' events at 3.5 TeV, S/B about 17%
+in 3.3-3.7 TeV: a small sample needs a large injection for 2 folds of one tree to learn it), windows from 2.94 to 4.65 TeV (3 signal regions), 2 folds, one tree
 per model, 20 pseudo-experiments.
 """
 
@@ -23,7 +23,7 @@ SIZES = {
     "evaluation_signal_events": 1_500,
     "events_per_file": 20_000,
 }
-INJECTED = 250
+INJECTED = 600
 W_MASS = 3500.0
 
 
@@ -104,8 +104,8 @@ def test_the_hunt_finds_the_injected_resonance(injected):
     low, high = best.signal_region
     assert low <= W_MASS <= high
     assert result.global_result.local_significance > 4
-    # above all but at most two of the 20 background-only pseudo-hunts
-    assert result.global_result.global_p <= 0.1
+    # above every one of the 20 background-only pseudo-hunts
+    assert result.global_result.global_bound
     # the references were trained and beat a random classifier (SIC = sqrt(eps_S) < 1)
     assert set(result.sic) == {"cwola_trees", "supervised_trees", "idealized_trees"}
     for curve in result.sic.values():

@@ -83,6 +83,10 @@ DEFAULT_EFFICIENCIES = (0.1, 0.01, 0.002)
 """The selection efficiencies (on sideband events), loosest first: the LHC Olympics'."""
 
 
+MIN_SIDEBAND_EVENTS = 10
+"""The fewest selected events in each sideband for an efficiency to be tested."""
+
+
 class CwolaError(LibericaError, ValueError):
     """Windows, scores, folds or efficiencies a CWoLa hunt cannot use (the message says which)."""
 
@@ -502,8 +506,17 @@ def hunt_window(
     efficiencies: Sequence[float] = DEFAULT_EFFICIENCIES,
     edges: ArrayLike | None = None,
     background: str = "dijet",
+    min_sideband_events: int = MIN_SIDEBAND_EVENTS,
 ) -> WindowHunt:
     """One window of the hunt: per efficiency, the selection, the masked fit, the local Z.
+
+    An efficiency that keeps fewer than ``min_sideband_events`` events in either
+    sideband is not tested (its local Z is nan, with the reason): the masked fit has
+    nothing to bridge the signal region with, and its error there is then an
+    extrapolation that pseudo-experiments show to be unreliable (background-only
+    local Z's beyond 10). The sideband counts are fixed by design (eps of the
+    sideband events), so the same cells are tested in the data and in every
+    pseudo-experiment.
 
     Args:
         mjj: per event, the dijet mass (GeV), every event of the hunted range (the
@@ -514,6 +527,7 @@ def hunt_window(
         efficiencies: the efficiencies, loosest first
         edges: the mjj bin edges of the fits [default: :func:`mjj_bins`' default]
         background: the background shape's name
+        min_sideband_events: the fewest selected events in each sideband of a tested cell
 
     Raises:
         CwolaError: for arrays, window edges or efficiencies it cannot use
@@ -535,12 +549,20 @@ def hunt_window(
         chosen = selected[:, j]
         counts, _ = np.histogram(mjj[chosen], edges)
         fit = fit_sidebands(Spectrum.of(edges, counts), window.signal_region, background, "poisson")
-        z, warnings = _local_significance(fit)
-        for warning in warnings:
-            log.warning("window %s, efficiency %g: %s", window.label, eps, warning)
         in_sr = int(np.count_nonzero(chosen & in_signal_region))
         low = int(np.count_nonzero(chosen & below))
         high = int(np.count_nonzero(chosen & in_sidebands)) - low
+        if min(low, high) < min_sideband_events:
+            z = float("nan")
+            warnings: tuple[str, ...] = (
+                f"{low} and {high} selected sideband events (fewer than {min_sideband_events} "
+                "in one): not tested",
+            )
+            log.info("window %s, efficiency %g: %s", window.label, eps, warnings[0])
+        else:
+            z, warnings = _local_significance(fit)
+            for warning in warnings:
+                log.warning("window %s, efficiency %g: %s", window.label, eps, warning)
         results.append(
             EfficiencyHunt(
                 efficiency=float(eps),
