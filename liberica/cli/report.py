@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pathlib
 
 from rich.console import Console
@@ -232,7 +233,7 @@ def cwola(console: Console, result, path: pathlib.Path) -> None:
             f"{low:.0f}-{high:.0f}{mark}",
             f"{events['signal_region']:,}",
             f"{events['sidebands']:,}",
-            *(f"{z:+.2f}" for z in hunt.local_significances),
+            *(f"{z:+.2f}" if math.isfinite(z) else "not tested" for z in hunt.local_significances),
         )
     console.print(table)
     overall = result.global_result
@@ -249,6 +250,10 @@ def cwola(console: Console, result, path: pathlib.Path) -> None:
             f"(eps_B >= {curve.eps_b_floor:.2g})",
             soft_wrap=True,
         )
+    console.print(
+        "not tested: fewer than 10 selected events in a sideband, or the masked fit failed",
+        soft_wrap=True,
+    )
     console.print(f"CWoLa outputs in {path.parent}")
 
 
