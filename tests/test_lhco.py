@@ -91,3 +91,20 @@ def test_the_shipped_definition_hunts_with_the_benchmark_window():
     assert config.features == ("mj_min", "delta_mj", "tau21_j1", "tau21_j2")
     assert config.anchor == (3300.0, 3700.0)
     assert config.efficiencies == (0.1, 0.01, 0.002)
+
+
+def test_a_missing_extra_is_one_line_naming_it(tmp_path):
+    """Without PyTables, `liberica generate lhco` says which extra installs it, brackets and
+    all (rich must not read `[lhco]` as markup)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['tables'] = None\n"
+        "from liberica.cli import main\n"
+        f"main(['generate', 'lhco', '--out', {str(tmp_path / 'sample')!r}, '--events', '1000'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "pip install 'liberica[lhco]'" in done.stdout + done.stderr
+    assert not (tmp_path / "sample" / "fileset.json").exists()

@@ -87,7 +87,10 @@ def _one_line_errors() -> Iterator[None]:
     try:
         yield
     except (LibericaError, FileNotFoundError) as err:
-        console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
+        from rich.markup import escape
+
+        # the message may hold brackets (pip install 'liberica[lhco]', fit.regions[0])
+        console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
         sys.exit(2)
 
 

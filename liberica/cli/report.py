@@ -6,6 +6,7 @@ import math
 import pathlib
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -143,7 +144,7 @@ def fit(console: Console, out_dir: pathlib.Path, result) -> None:
             + "; ".join(result.fits_with_retries)
         )
     for warning in result.warnings:
-        console.print(f"[bold yellow]warning:[/] {warning}", soft_wrap=True)
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     for region, groups in result.templates.get("merged", {}).items():
         console.print(
             f"{region}: merged {', '.join(g['range'] for g in groups)} (too little MC; "
@@ -178,7 +179,7 @@ def search(console: Console, found) -> None:
         )
     console.print(sculpt)
     for warning in found.warnings:
-        console.print(f"[bold yellow]warning:[/] {warning}", soft_wrap=True)
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     console.print(f"search outputs in {found.folder}")
 
 
@@ -212,7 +213,7 @@ def bumphunt(console: Console, result, path: pathlib.Path) -> None:
         soft_wrap=True,
     )
     for warning in result.warnings:
-        console.print(f"[bold yellow]warning:[/] {warning}", soft_wrap=True)
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     console.print(f"bump hunt outputs in {path.parent}")
 
 
