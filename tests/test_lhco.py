@@ -32,7 +32,13 @@ def _columns(rows):
 def test_observables_order_the_jets_by_mass_and_give_mjj():
     rows = [
         # the first jet is the heavier: j1 (the lighter) is the file's second jet
-        ((1500.0, 0.3, 0.1, 480.0), (1400.0, -0.5, 3.0, 95.0), (0.5, 0.1, 0.05), (0.4, 0.3, 0.2), 1),
+        (
+            (1500.0, 0.3, 0.1, 480.0),
+            (1400.0, -0.5, 3.0, 95.0),
+            (0.5, 0.1, 0.05),
+            (0.4, 0.3, 0.2),
+            1,
+        ),
         ((1300.0, 0.0, 0.0, 60.0), (1250.0, 1.0, 3.1, 150.0), (0.2, 0.0, 0.0), (0.5, 0.4, 0.3), -1),
     ]
     observables = dijet_observables(_columns(rows))

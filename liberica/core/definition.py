@@ -1042,7 +1042,9 @@ def _check_cwola(config: dict, source: str) -> None:
     columns = set(feature_set.features)
     for index, name in enumerate(block["features"]):
         if name not in columns:
-            _fail(source, f"cwola.features[{index}]", f"'{name}' is not a column of {block['table']}")
+            _fail(
+                source, f"cwola.features[{index}]", f"'{name}' is not a column of {block['table']}"
+            )
     if len(set(block["features"])) != len(block["features"]):
         _fail(source, "cwola.features", "features repeat")
     for key in ("mass", "label"):
