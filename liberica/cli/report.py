@@ -255,6 +255,8 @@ def cwola(console: Console, result, path: pathlib.Path) -> None:
         "not tested: fewer than 10 selected events in a sideband, or the masked fit failed",
         soft_wrap=True,
     )
+    for warning in result.warnings:
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     console.print(f"CWoLa outputs in {path.parent}")
 
 

@@ -1047,8 +1047,7 @@ def _check_cwola(config: dict, source: str) -> None:
             )
     if len(set(block["features"])) != len(block["features"]):
         _fail(source, "cwola.features", "features repeat")
-    for key in ("mass", "label"):
-        name = block.get(key, "label")
+    for key, name in (("mass", block["mass"]), ("label", block.get("label", "label"))):
         if name not in columns:
             _fail(source, f"cwola.{key}", f"'{name}' is not a column of {block['table']}")
         if name in block["features"]:

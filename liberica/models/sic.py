@@ -131,7 +131,9 @@ def sic_curve(
 
 
 def sic_at(curve: SicCurve, eps_s: float) -> float:
-    """The SIC at signal efficiency ``eps_s``, from eps_B interpolated linearly in eps_S.
+    """The SIC at signal efficiency ``eps_s``, from log eps_B interpolated linearly in eps_S
+    (eps_B spans decades between the stored points, where a linear interpolation of
+    eps_B itself overestimates it).
 
     Where several thresholds give the same eps_S, the smallest eps_B counts.
     Returns NaN outside the curve's range or where the interpolated eps_B is
@@ -141,7 +143,10 @@ def sic_at(curve: SicCurve, eps_s: float) -> float:
     xs, ys = curve.eps_s[first], curve.eps_b[first]
     if not xs[0] <= eps_s <= xs[-1]:
         return math.nan
-    eps_b = float(np.interp(eps_s, xs, ys))
+    positive = ys > 0
+    if not positive.any():
+        return math.nan
+    eps_b = float(np.exp(np.interp(eps_s, xs[positive], np.log(ys[positive]))))
     if eps_b < curve.eps_b_floor * (1 - 1e-12):
         return math.nan
     return eps_s / math.sqrt(eps_b)

@@ -68,6 +68,10 @@ MLP_SETTINGS: dict[str, Any] = {
 """The MLP's training (``models/train.py``): large batches, so that a fold of a few hundred
 thousand events trains in well under a minute on two cores."""
 
+MISFIT_P_VALUE = 0.01
+"""Below this chi2 p-value of its masked fit, the largest excess is reported with a warning:
+the pseudo-experiments are drawn from the fit, so a misfit is not in their distribution."""
+
 METHODS: tuple[str, ...] = ("cwola", "supervised", "idealized")
 """The classifiers whose SIC curves the references give."""
 
@@ -118,6 +122,28 @@ class CwolaResult(NamedTuple):
         """The index of the window with the largest local significance."""
         return self.global_result.best_window
 
+    @property
+    def best_cell(self) -> Any:
+        """The window and efficiency of the largest excess (``fits.cwola.EfficiencyHunt``)."""
+        best = self.global_result
+        return next(
+            cell
+            for cell in self.windows[best.best_window].efficiencies
+            if cell.efficiency == best.best_efficiency
+        )
+
+    @property
+    def warnings(self) -> list[str]:
+        """Why the largest excess may not be what it seems (empty when nothing is seen)."""
+        fit = self.best_cell.fit.fit
+        if math.isfinite(fit.p_value) and fit.p_value < MISFIT_P_VALUE:
+            return [
+                f"the largest excess's masked fit describes the selected spectrum badly "
+                f"(chi2 p-value {fit.p_value:.2g}): its local significance may come from the "
+                "fit, not the signal region; look at its figure"
+            ]
+        return []
+
     def to_dict(self) -> dict[str, Any]:
         """The content of ``cwola/results.json``."""
         best = self.global_result
@@ -134,12 +160,18 @@ class CwolaResult(NamedTuple):
                 **self.windows[best.best_window].window.to_dict(),
                 "efficiency": best.best_efficiency,
                 "local_significance": best.local_significance,
+                "background_fit_p_value": _finite(self.best_cell.fit.fit.p_value),
             },
+            "warnings": self.warnings,
             "global_significance": self.global_result.to_dict(),
             "reference_window": self.reference_window,
             "sic": {name: curve.to_dict() for name, curve in self.sic.items()},
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
 
 
 class _Rows(NamedTuple):
@@ -375,7 +407,7 @@ def reference_curves(
     window = windows[index] if index is not None else None
     data = roles["data"]
     data = data.take((data.mass >= edges[0]) & (data.mass < edges[-1]))
-    return _references(roles, config, settings, window, data, {}, None, methods)
+    return _references(roles, config, settings, window, data, {}, None, methods, index or 0)
 
 
 def run_hunt(
@@ -489,7 +521,14 @@ def run_hunt(
     if references and config.references is not None and reference_window is not None:
         started = time.perf_counter()
         sic = _references(
-            roles, config, settings, windows[reference_window], data, cwola_scores, progress
+            roles,
+            config,
+            settings,
+            windows[reference_window],
+            data,
+            cwola_scores,
+            progress,
+            window_index=reference_window,
         )
         timings["references_s"] = time.perf_counter() - started
     elif references and config.references is not None:
@@ -518,8 +557,10 @@ def _references(
     cwola_scores: dict[str, np.ndarray],
     progress: Callable[[str], None] | None,
     methods: tuple[str, ...] = METHODS,
+    window_index: int = 0,
 ) -> dict[str, SicCurve]:
-    """SIC curves of CWoLa, the supervised and the idealized classifiers (module doc)."""
+    """SIC curves of CWoLa, the supervised and the idealized classifiers (module doc);
+    ``window`` is the hunt's ``window_index``-th (its CWoLa classifiers are seeded alike)."""
     references = config.references
     low, high = references.signal_region
     evaluation = roles["evaluation"]
@@ -546,7 +587,12 @@ def _references(
             training = data.take(in_window)
             labels = ((training.mass >= low) & (training.mass < high)).astype(np.float32)
             classifiers = _train(
-                training, labels, settings, trainer, settings.seed, "CWoLa reference"
+                training,
+                labels,
+                settings,
+                trainer,
+                settings.seed + window_index,  # the hunt's seed for this window
+                "CWoLa reference",
             )
             cwola_scores[trainer] = _mean_score(classifiers, evaluation.features)
             inference.release(classifiers)
