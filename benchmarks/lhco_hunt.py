@@ -120,6 +120,7 @@ def background(args: argparse.Namespace) -> dict:
                 "global_p": result.global_result.global_p,
                 "global_z": result.global_result.global_label,
                 "max_abs_pass_fraction_pull": round(float(np.nanmax(np.abs(pulls))), 2),
+                "windows": _windows(result),
             }
         )
         shutil.rmtree(out, ignore_errors=True)

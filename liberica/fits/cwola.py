@@ -392,7 +392,10 @@ class EfficiencyHunt(NamedTuple):
         sidebands: selected events in the lower and upper sidebands
         signal_region_pass: the SR's pass fraction
         sideband_pass: the sidebands' (eps by construction, its binomial error
-            that of the quantile: compare the SR's with it)
+            that of the quantile)
+        sideband_passes: the lower and the upper sideband's apart: on background only
+            the SR's lies between them, at their mean where the selection's mjj
+            dependence is smooth across the window (the SR is central in log mjj)
         counts: the selected events' mjj histogram over the hunt's edges
         fit: the dijet fit with the SR masked, over the whole range
         local_significance: Z of the SR count over the fit (nan where the fit failed)
@@ -405,16 +408,25 @@ class EfficiencyHunt(NamedTuple):
     sidebands: tuple[int, int]
     signal_region_pass: PassFraction
     sideband_pass: PassFraction
+    sideband_passes: tuple[PassFraction, PassFraction]
     counts: np.ndarray
     fit: SidebandFit
     local_significance: float
     warnings: tuple[str, ...] = ()
 
     @property
+    def interpolated_sideband_pass(self) -> tuple[float, float]:
+        """The mean of the two sidebands' pass fractions and its error: the SR's expected
+        pass fraction on background only, a smooth mjj dependence interpolated."""
+        low, high = self.sideband_passes
+        return 0.5 * (low.value + high.value), 0.5 * math.hypot(low.error, high.error)
+
+    @property
     def pass_fraction_pull(self) -> float:
-        """(SR pass fraction - sideband pass fraction) / their errors in quadrature."""
-        error = math.hypot(self.signal_region_pass.error, self.sideband_pass.error)
-        difference = self.signal_region_pass.value - self.sideband_pass.value
+        """(SR pass fraction - the sidebands' interpolated) / their errors in quadrature."""
+        expected, expected_error = self.interpolated_sideband_pass
+        error = math.hypot(self.signal_region_pass.error, expected_error)
+        difference = self.signal_region_pass.value - expected
         return difference / error if error > 0 else float("nan")
 
     def to_dict(self, background: str = "dijet") -> dict[str, Any]:
@@ -429,6 +441,8 @@ class EfficiencyHunt(NamedTuple):
                 "sidebands": list(self.sidebands),
                 "signal_region_pass_fraction": self.signal_region_pass.to_dict(),
                 "sideband_pass_fraction": self.sideband_pass.to_dict(),
+                "sideband_pass_fractions": [s.to_dict() for s in self.sideband_passes],
+                "interpolated_sideband_pass_fraction": _number(self.interpolated_sideband_pass[0]),
                 "pass_fraction_pull": _number(self.pass_fraction_pull),
                 "counts": [float(x) for x in self.counts],
             },
@@ -542,6 +556,7 @@ def hunt_window(
     window = _on_edges(window, edges)
     in_signal_region, in_sidebands = window.regions(mjj)
     below = in_sidebands & (mjj < window.signal_region[0])
+    low_total = int(np.count_nonzero(below))
     cuts = thresholds(scores, fold, in_sidebands, efficiencies)
     selected = select(scores, fold, cuts)
     results = []
@@ -571,6 +586,10 @@ def hunt_window(
                 sidebands=(low, high),
                 signal_region_pass=PassFraction.of(in_sr, int(in_signal_region.sum())),
                 sideband_pass=PassFraction.of(low + high, int(in_sidebands.sum())),
+                sideband_passes=(
+                    PassFraction.of(low, low_total),
+                    PassFraction.of(high, int(in_sidebands.sum()) - low_total),
+                ),
                 counts=counts.astype(float),
                 fit=fit,
                 local_significance=z,

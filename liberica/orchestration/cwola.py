@@ -9,8 +9,9 @@ The hunt (Collins, Howe, Nachman, PRL 121 (2018) 241803; the LHC Olympics 2020):
    says otherwise; one sideband of the same log width on each side
    (``fits/cwola.py``). The histogram bins divide each signal region in
    ``bins_per_window`` log-spaced bins; the fitted range is the windows' span.
-2. **Classifiers.** In each window, signal-region against sideband data events, on
-   the definition's features (plus ``noise_features`` standard-normal columns, drawn
+2. **Classifiers.** In each window, signal-region against sideband data events (the
+   larger sideband subsampled to the smaller one's count, so that both weigh the same:
+   :func:`window_training`), on the definition's features (plus ``noise_features`` standard-normal columns, drawn
    from the seed for every row of the table): K models by the fold rule of
    ``models/spec.py`` on the row index (``eventNumber``), each scoring only the events
    it did not train on, every data event of the fitted range included.
@@ -336,6 +337,29 @@ def _train(
     )
 
 
+def window_training(data: _Rows, window: hunting.MassWindow, seed: int) -> tuple[_Rows, np.ndarray]:
+    """A window's training events and labels (1: signal region, 0: sidebands), with the
+    larger sideband subsampled (seeded) to the smaller one's count.
+
+    The two sidebands weigh the same, as in CWoLa hunting: a feature whose distribution
+    shifts smoothly with mjj then tells the signal region from the sidebands no better
+    than chance to first order, so the classifier does not learn mjj through it and the
+    selection does not sculpt the signal region (on a falling spectrum the lower
+    sideband would otherwise dominate, and "signal-region-like" would mean "higher mjj").
+    """
+    (sr_low, sr_high) = window.signal_region
+    (low, _), (_, high) = window.sidebands
+    in_sr = (data.mass >= sr_low) & (data.mass < sr_high)
+    lower = np.flatnonzero((data.mass >= low) & (data.mass < sr_low))
+    upper = np.flatnonzero((data.mass >= sr_high) & (data.mass < high))
+    rng = np.random.default_rng([seed, 0x73696465])  # "side"
+    keep = min(len(lower), len(upper))
+    lower = np.sort(rng.choice(lower, keep, replace=False)) if len(lower) > keep else lower
+    upper = np.sort(rng.choice(upper, keep, replace=False)) if len(upper) > keep else upper
+    rows = np.sort(np.concatenate([np.flatnonzero(in_sr), lower, upper]))
+    return data.take(rows), in_sr[rows].astype(np.float32)
+
+
 def _mean_score(classifiers: list, features: np.ndarray) -> np.ndarray:
     """Every fold model's score averaged: for events none of them trained on."""
     scores = [
@@ -482,10 +506,10 @@ def run_hunt(
             }
         )
         started = time.perf_counter()
-        training = data.take(in_window)
+        training, labels = window_training(data, window, seed + index)
         classifiers = _train(
             training,
-            in_sr[in_window].astype(np.float32),
+            labels,
             settings,
             settings.trainer,
             seed + index,
@@ -582,10 +606,7 @@ def _references(
             pass
         elif trainer not in cwola_scores:  # the hunt ran another trainer: this window again
             _progress(progress, f"CWoLa reference ({trainer}) in {low:.0f}-{high:.0f} GeV")
-            (sb_low, _), (_, sb_high) = window.sidebands
-            in_window = (data.mass >= sb_low) & (data.mass < sb_high)
-            training = data.take(in_window)
-            labels = ((training.mass >= low) & (training.mass < high)).astype(np.float32)
+            training, labels = window_training(data, window, settings.seed + window_index)
             classifiers = _train(
                 training,
                 labels,
