@@ -76,7 +76,7 @@ def injected(tmp_path_factory, definition):
 @pytest.fixture(scope="module")
 def background_only(tmp_path_factory, definition):
     folder = tmp_path_factory.mktemp("background")
-    run = _run(folder, definition, 0, seed=8, events=60_000)
+    run = _run(folder, definition, 0, seed=8, events=100_000)
     return liberica.cwola(run, definition, seed=1, references=False)
 
 
