@@ -4,7 +4,7 @@ noise features, and the input format's rate against a pure read.
     python benchmarks/lhco_hunt.py benchmark [--events 1000000] [--signal-events 1000]
                                              [--reference-trainers trees,mlp]
     python benchmarks/lhco_hunt.py background [--seeds 5] [--events 1000000]
-    python benchmarks/lhco_hunt.py noise [--seeds 3] [--noise-features 10] [--eps-s 0.3]
+    python benchmarks/lhco_hunt.py noise [--seeds 3] [--noise-features 10] [--eps-s 0.5]
     python benchmarks/lhco_hunt.py rate [--events 1000000]
 
 - ``benchmark``: the R&D-like sample (1M QCD dijets, 1000 W' -> X Y at 3.5 TeV injected:
@@ -213,7 +213,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=None)
     parser.add_argument("--reference-trainers", default="trees,mlp")
     parser.add_argument("--noise-features", type=int, default=10)
-    parser.add_argument("--eps-s", type=float, default=0.3)
+    parser.add_argument("--eps-s", type=float, default=0.5)
     args = parser.parse_args()
     if args.seeds is None:
         args.seeds = 5 if args.study == "background" else 3

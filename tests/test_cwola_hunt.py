@@ -187,7 +187,7 @@ def test_the_command_line_hunts_a_run(injected, tmp_path):
 @pytest.mark.slow
 def test_noise_features_barely_move_the_idealized_trees(tmp_path):
     """'Back to the roots': tree ensembles ignore pure-noise inputs. The idealized
-    detector's SIC at eps_S = 0.3, averaged over 3 seeds, with 10 noise features stays
+    detector.s SIC at eps_S = 0.5, averaged over 3 seeds, with 10 noise features stays
     within 30% of its value without them (200k QCD, 1500 W' injected)."""
     from liberica.models.sic import sic_at
     from liberica.orchestration.cwola import reference_curves
@@ -215,7 +215,7 @@ def test_noise_features_barely_move_the_idealized_trees(tmp_path):
                 seed=seed,
                 noise_features=noise,
             )["idealized_trees"]
-            values[noise].append(sic_at(curve, 0.3))
+            values[noise].append(sic_at(curve, 0.5))
     without, with_noise = np.mean(values[0]), np.mean(values[10])
     assert without > 2  # the detector learned the signal at all
     assert abs(with_noise / without - 1) < 0.3, values
