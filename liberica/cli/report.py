@@ -251,10 +251,11 @@ def cwola(console: Console, result, path: pathlib.Path) -> None:
             f"(eps_B >= {curve.eps_b_floor:.2g})",
             soft_wrap=True,
         )
-    console.print(
-        "not tested: fewer than 10 selected events in a sideband, or the masked fit failed",
-        soft_wrap=True,
-    )
+    if any(not math.isfinite(z) for hunt in result.windows for z in hunt.local_significances):
+        console.print(
+            "not tested: fewer than 10 selected events in a sideband, or the masked fit failed",
+            soft_wrap=True,
+        )
     for warning in result.warnings:
         console.print(f"[bold yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     console.print(f"CWoLa outputs in {path.parent}")
