@@ -10,9 +10,10 @@ The hunt (Collins, Howe, Nachman, PRL 121 (2018) 241803; the LHC Olympics 2020):
    (``fits/cwola.py``). The histogram bins divide each signal region in
    ``bins_per_window`` log-spaced bins; the fitted range is the windows' span.
 2. **Classifiers.** In each window, signal-region against sideband data events (the
-   larger sideband subsampled to the smaller one's count, so that both weigh the same:
-   :func:`window_training`), on the definition's features (plus ``noise_features`` standard-normal columns, drawn
-   from the seed for every row of the table): K models by the fold rule of
+   larger sideband subsampled to the smaller one's count, so that both weigh the
+   same: :func:`window_training`), on the definition's features (plus
+   ``noise_features`` standard-normal columns, drawn from the seed for every row of
+   the table): K models by the fold rule of
    ``models/spec.py`` on the row index (``eventNumber``), each scoring only the events
    it did not train on, every data event of the fitted range included.
 3. **Selection.** Per fold, the score above which a fraction eps of that fold's
@@ -22,7 +23,12 @@ The hunt (Collins, Howe, Nachman, PRL 121 (2018) 241803; the LHC Olympics 2020):
    uncertainty as a constrained nuisance parameter.
 5. **Look-elsewhere.** The largest local significance over windows and efficiencies,
    against pseudo-experiments of every window's nested ladder drawn from its fitted
-   backgrounds and refitted (the classifiers held fixed; ``fits/cwola.py``).
+   backgrounds and refitted (the classifiers held fixed; ``fits/cwola.py``). What the
+   fixed classifiers leave out, their sculpting where the features shift
+   non-linearly with the mass, shows in each cell's pass-fraction pull and in
+   background-only hunts (``benchmarks/lhco_hunt.py background``): read the global
+   significance beside them (benchmarks/RESULTS.md measures it on the embedded
+   sample).
 6. **References**, in the definition's true signal region, with each of its trainers:
    the *supervised* classifier (signal against background labels of the labelled
    evaluation events, k-folded on them, scored out of fold), the *idealized* anomaly
