@@ -102,6 +102,7 @@ def test_same_seed_same_bytes():
     assert runs[0][0].model_bytes != runs[2][0].model_bytes
 
 
+@pytest.mark.slow
 def test_mlp_trainer_trains_folds_and_its_onnx_equals_torch():
     import torch
 

@@ -449,17 +449,21 @@ def run(
         report.cwola(console, hunted, path)
 
 
+def _run_dir_options(func):
+    """RUN_DIR and ``--analysis`` (the run's definition by default): for the commands on a run."""
+    func = click.option(
+        "--analysis",
+        default=None,
+        help="Analysis definition (name or YAML) [default: the run's, from its metrics.json].",
+    )(func)
+    return click.argument(
+        "run_dir", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path)
+    )(func)
+
+
 def _fit_input_options(func):
     """RUN_DIR and the options that say what to fit: for ``fit`` and ``toys``."""
     options = [
-        click.argument(
-            "run_dir", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path)
-        ),
-        click.option(
-            "--analysis",
-            default=None,
-            help="Analysis definition (name or YAML) [default: the run's, from its metrics.json].",
-        ),
         click.option(
             "--config",
             "config_path",
@@ -483,7 +487,7 @@ def _fit_input_options(func):
     ]
     for option in reversed(options):
         func = option(func)
-    return func
+    return _run_dir_options(func)
 
 
 @main.command()
@@ -531,12 +535,7 @@ def fit(
 
 @main.command()
 @_verbosity_options
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path))
-@click.option(
-    "--analysis",
-    default=None,
-    help="Analysis definition (name or YAML) [default: the run's, from its metrics.json].",
-)
+@_run_dir_options
 @click.option(
     "--noise-features",
     type=click.IntRange(min=0),
@@ -642,12 +641,7 @@ def _cwola_with_progress(hunt):
 
 @main.command()
 @_verbosity_options
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path))
-@click.option(
-    "--analysis",
-    default=None,
-    help="Analysis definition (name or YAML) [default: the run's, from its metrics.json].",
-)
+@_run_dir_options
 @click.option(
     "--pseudo-experiments",
     type=click.IntRange(min=10),
@@ -710,12 +704,7 @@ def bumphunt(
 
 @main.command()
 @_verbosity_options
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path))
-@click.option(
-    "--analysis",
-    default=None,
-    help="Analysis definition (name or YAML) [default: the run's, from its metrics.json].",
-)
+@_run_dir_options
 @click.option(
     "--no-profile-likelihood",
     is_flag=True,
