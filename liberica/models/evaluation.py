@@ -328,7 +328,7 @@ def permutation_importance(
         raise EvaluationError(f"repeats must be >= 1, got {repeats}")
     n = len(features)
     weights = _weights(weights, n)
-    truth = _indices(true_class, classes, n)
+    truth = class_indices(true_class, classes, n)
 
     def score(columns: np.ndarray) -> float:
         probabilities = np.asarray(predict(columns), dtype=np.float64)
@@ -564,11 +564,19 @@ def _checked(
             f"{len(classes)} classes {list(classes)}"
         )
     n = len(probabilities)
-    return probabilities, _indices(true_class, classes, n), _weights(weights, n)
+    return probabilities, class_indices(true_class, classes, n), _weights(weights, n)
 
 
-def _indices(true_class: np.ndarray, classes: Sequence[str] | None, n: int) -> np.ndarray:
+def class_indices(
+    true_class: np.ndarray, classes: Sequence[str] | None, n: int | None = None
+) -> np.ndarray:
+    """True classes as indices into ``classes``, from indices or names (``n``: rows expected).
+
+    Raises:
+        EvaluationError: on a wrong shape, an index out of range or an unknown name
+    """
     true_class = np.asarray(true_class)
+    n = len(true_class) if n is None else n
     if true_class.shape != (n,):
         raise EvaluationError(f"true_class of shape {true_class.shape}, expected ({n},)")
     if true_class.dtype.kind in "iu":
