@@ -43,7 +43,8 @@ def draw_confusion_matrix(
     size = max(6.0, 0.9 * n + 3.0)
     path = _prepared(path)
     with plt.style.context(mplhep.style.ATLAS):
-        figure, axes = plt.subplots(1, 2, figsize=(2 * size + 1, size))
+        figure, axes = plt.subplots(1, 2, figsize=(2 * size + 2, size))
+        figure.subplots_adjust(wspace=0.3)
         panels = (
             (matrix.recall, "Row-normalized: fraction of each true class (recall)"),
             (matrix.precision, "Column-normalized: fraction of each prediction (precision)"),
@@ -123,7 +124,7 @@ def draw_importance(
         ax.barh(rows, importance.importance, xerr=importance.spread, color="C0", capsize=3)
         ax.set_yticks(rows, importance.names)
         ax.minorticks_off()
-        ax.invert_yaxis()  # the most important on top
+        ax.set_ylim(n - 0.5, -0.5)  # the most important on top
         ax.axvline(0.0, color="black", linewidth=0.8)
         ax.set_xlabel(f"Degradation of the {what} when permuted ({importance.repeats} repeats)")
         ax.set_title(
