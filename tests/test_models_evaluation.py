@@ -113,6 +113,10 @@ def test_permutation_importance_ranks_the_informative_feature_first(toy, metric)
         predict, features, truth, weights, ["x_info", "noise_a", "noise_b"], metric=metric, seed=3
     )
     np.testing.assert_array_equal(again.importance, result.importance)
+    subset = permutation_importance(
+        predict, features, truth, weights, ["x_info", "noise_a", "noise_b"], max_events=1000
+    )
+    assert subset.n_events == 1000 and subset.names[0] == "x_info"
 
 
 def test_permutation_importance_of_an_onnx_model_trained_on_noise_and_signal():

@@ -130,6 +130,7 @@ class FeatureImportance(NamedTuple):
         repeats: permutations per feature
         seed: the seed of the permutations
         n_features: features evaluated (the list may keep fewer)
+        n_events: rows the metric was computed on (after ``max_events``)
     """
 
     names: tuple[str, ...]
@@ -140,6 +141,7 @@ class FeatureImportance(NamedTuple):
     repeats: int
     seed: int
     n_features: int
+    n_events: int
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -150,6 +152,7 @@ class FeatureImportance(NamedTuple):
             "repeats": self.repeats,
             "seed": self.seed,
             "n_features": self.n_features,
+            "n_events": self.n_events,
             "ranking": [
                 {"feature": name, "importance": _number(value), "spread": _number(spread)}
                 for name, value, spread in zip(
@@ -292,6 +295,7 @@ def permutation_importance(
     repeats: int = 3,
     seed: int = 0,
     top: int = TOP_FEATURES,
+    max_events: int | None = None,
 ) -> FeatureImportance:
     """Permutation importance of each feature column for a model given as a function.
 
@@ -312,6 +316,8 @@ def permutation_importance(
         repeats: permutations per feature (>= 1)
         seed: seeds the permutations
         top: features kept, most important first
+        max_events: evaluate on a seeded random subset of at most this many rows
+            (the cost is ``F x repeats + 1`` predictions of all rows)
 
     Raises:
         EvaluationError: on mismatched shapes or names, a bad metric or repeats, or a
@@ -329,6 +335,9 @@ def permutation_importance(
     n = len(features)
     weights = _weights(weights, n)
     truth = class_indices(true_class, classes, n)
+    if max_events is not None and n > max_events:
+        rows = np.sort(np.random.default_rng([seed, len(names)]).choice(n, max_events, False))
+        features, weights, truth, n = features[rows], weights[rows], truth[rows], max_events
 
     def score(columns: np.ndarray) -> float:
         probabilities = np.asarray(predict(columns), dtype=np.float64)
@@ -366,6 +375,7 @@ def permutation_importance(
         repeats=int(repeats),
         seed=int(seed),
         n_features=len(names),
+        n_events=n,
     )
 
 
@@ -496,6 +506,7 @@ def evaluate(
     repeats: int = 3,
     seed: int = 0,
     top: int = TOP_FEATURES,
+    max_events: int | None = None,
     bins: int = SIGNIFICANCE_BINS,
 ) -> Evaluation:
     """Confusion matrix, one-against-rest ROC curves, importance and significance at once.
@@ -513,7 +524,7 @@ def evaluate(
         predict: the model as ``predict(features) -> (n, C)``, for the importance
         features: ``(n, F)`` the model's inputs for the importance
         feature_names: the F names
-        metric, repeats, seed, top: as :func:`permutation_importance`
+        metric, repeats, seed, top, max_events: as :func:`permutation_importance`
         bins: bins of equal background yield for :func:`binned_significance`
     """
     probabilities, truth, weights = _checked(probabilities, true_class, weights, classes)
@@ -529,6 +540,7 @@ def evaluate(
             repeats=repeats,
             seed=seed,
             top=top,
+            max_events=max_events,
         )
     return Evaluation(
         classes=tuple(classes),
