@@ -8,7 +8,8 @@ from liberica.core.definition import AnalysisDefinitionError
 
 
 class LeptonSelection(NamedTuple):
-    """Light-lepton (e, mu) identification, kinematic and isolation cuts (GeV)."""
+    """Light-lepton (e, mu) identification, kinematic, isolation and impact-parameter cuts
+    (GeV, mm): prompt leptons, against the non-prompt ones of heavy-flavour decays."""
 
     min_pt: float
     electron_max_abs_eta: float
@@ -16,6 +17,9 @@ class LeptonSelection(NamedTuple):
     require_tight_id: bool
     max_ptcone30_over_pt: float
     max_etcone20_over_pt: float
+    electron_max_abs_d0_significance: float
+    muon_max_abs_d0_significance: float
+    max_abs_z0_sin_theta: float  # mm
 
 
 class TauSelection(NamedTuple):

@@ -92,7 +92,8 @@ def _numpy(array: ak.Array) -> np.ndarray:
 
 
 def good_leptons(leptons: ak.Array, cuts: Cuts) -> ak.Array:
-    """The light leptons passing identification, kinematic and isolation cuts, by pT."""
+    """The light leptons passing identification, kinematic, isolation and impact-parameter
+    cuts, by pT."""
     selection = cuts.leptons
     max_eta = ak.where(
         leptons.abs_pdg_id == ELECTRON_TYPE,
@@ -102,6 +103,14 @@ def good_leptons(leptons: ak.Array, cuts: Cuts) -> ak.Array:
     keep = (leptons.pt > selection.min_pt) & (np.abs(leptons.eta) < max_eta)
     keep = keep & (leptons.ptcone30 < selection.max_ptcone30_over_pt * leptons.pt)
     keep = keep & (leptons.etcone20 < selection.max_etcone20_over_pt * leptons.pt)
+    max_d0 = ak.where(
+        leptons.abs_pdg_id == ELECTRON_TYPE,
+        selection.electron_max_abs_d0_significance,
+        selection.muon_max_abs_d0_significance,
+    )
+    keep = keep & (np.abs(leptons.d0_significance) < max_d0)
+    sin_theta = 1.0 / np.cosh(leptons.eta)
+    keep = keep & (np.abs(leptons.z0 * sin_theta) < selection.max_abs_z0_sin_theta)
     if selection.require_tight_id:
         keep = keep & leptons.is_tight
     kept = leptons[keep]
@@ -336,5 +345,5 @@ class TthProcessor(AnalysisProcessor):
         names = {region.selection for region in self.definition.regions.values()}
         names |= {c.selection for c in self.definition.classifiers.values()}
         if self.dump_features is not None:
-            names.add(self.dump_features.trained_on)
+            names |= {self.dump_features.selection, self.dump_features.trained_on}
         return Selections(names, self.definition.cuts, events, objects)
