@@ -21,6 +21,7 @@ from liberica.core import definition as definition_module
 from liberica.models.loading import load_classifiers
 from liberica.orchestration import fileset as fileset_module
 from liberica.orchestration import outputs
+from liberica.orchestration.binning import BINNING_FILE, final_binning
 from liberica.orchestration.checkpoints import RunCheckpointer
 from liberica.orchestration.chunks import uproot_options, work_items
 from liberica.orchestration.clusters import ClusterStartError, Profile, open_executor
@@ -312,6 +313,7 @@ def run_processor(
     on_bad_file: str | None = None,
     checkpoint: str | pathlib.Path | CheckpointerABC | None = None,
     command: str | None = None,
+    binning: str | pathlib.Path | None = None,
 ) -> ProcessingResult:
     """Process a fileset with an analysis and (optionally) write the outputs.
 
@@ -345,6 +347,8 @@ def run_processor(
             recomputing (``metrics["chunks_resumed"]``)
         command: the command line that asked for the run (provenance; default:
             ``Python API``)
+        binning: an earlier run's binning.json (or run folder): its edges for the
+            regions with a ``binning``, instead of new ones (same definition only)
 
     Returns:
         ProcessingResult: histograms, cutflows and metrics
@@ -431,6 +435,10 @@ def run_processor(
         output["histograms"], output["counts"] = book_histograms(definition, systematics)
     for key in ("events", "sum_mc_weights", "cutflow"):
         output.setdefault(key, {})
+    # regions with a binning: final edges from the merged MC, every template rebinned
+    output["histograms"], output["counts"], binning_report = final_binning(
+        definition, output["histograms"], output["counts"], fileset, binning
+    )
     events_processed = int(sum(output["events"].values()))
     cores = opened.cores
     # chunks loaded from checkpoints took no processing: the rates count the others
@@ -491,6 +499,8 @@ def run_processor(
         "events_resumed": int(resumed["events"]),
         "events_computed": int(events_computed),
     }
+    if binning_report:
+        metrics["binning"] = binning_report
     if classifiers:
         metrics["classifier"] = _classifier_metrics(output["inference"], classifiers, metrics)
     weight_checks = evaluate_weights(
@@ -548,7 +558,8 @@ def provenance(
 def write_outputs(
     result: ProcessingResult, output_dir: pathlib.Path, started: float | None = None
 ) -> ProcessingResult:
-    """Write histograms.root, histograms.pkl, cutflow.json and metrics.json.
+    """Write histograms.root, histograms.pkl, cutflow.json, metrics.json (and binning.json
+    for a run with rebinned regions).
 
     Args:
         result: the processing result
@@ -560,6 +571,8 @@ def write_outputs(
     n_written = outputs.write_root(output_dir / "histograms.root", result.histograms)
     outputs.write_pickle(output_dir / "histograms.pkl", result.histograms, result.counts)
     outputs.write_json(output_dir / "cutflow.json", result.cutflow)
+    if "binning" in result.metrics:
+        outputs.write_json(output_dir / BINNING_FILE, result.metrics["binning"])
     if result.features is not None:
         outputs.write_features(output_dir / "features.parquet", result.features)
     if started is not None:
