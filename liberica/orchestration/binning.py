@@ -95,23 +95,44 @@ def read_binning(path: str | pathlib.Path) -> tuple[pathlib.Path, dict[str, Any]
     return path, content
 
 
-def _reused(
-    path: pathlib.Path, stored: dict[str, Any], names: list[str], key: dict[str, str]
-) -> dict[str, np.ndarray]:
-    """The stored edges of the regions ``names``, checked against this run's key."""
-    edges = {}
-    for name in names:
+def _binned_regions(definition: AnalysisDefinition) -> list[str]:
+    return [n for n, r in definition.regions.items() if r.binning is not None]
+
+
+def check_reuse(
+    reuse: str | pathlib.Path, definition: AnalysisDefinition
+) -> tuple[pathlib.Path, dict[str, Any]]:
+    """An earlier run's binning file, checked against the definition before any work:
+    it holds edges for each region with a binning, made under the same definition digest.
+
+    Raises:
+        BinningReuseError: naming the file, the region and what differs
+    """
+    path, stored = read_binning(reuse)
+    for name in _binned_regions(definition):
         entry = stored.get(name)
         if not isinstance(entry, dict) or "edges" not in entry:
             raise BinningReuseError(f"{path}: no edges for region '{name}'")
-        made_by = entry.get("key", {})
-        if made_by.get("definition") != key["definition"]:
+        made_by = entry.get("key") or {}
+        if made_by.get("definition") != definition.digest:
             raise BinningReuseError(
                 f"{path}: region '{name}' was binned under definition digest "
                 f"{str(made_by.get('definition'))[:12]}, this run's is "
-                f"{key['definition'][:12]}: the definition differs (rerun without the "
-                "binning file to derive new edges)"
+                f"{definition.digest[:12]} ({definition.source}): the definition differs "
+                "(rerun without the binning file to derive new edges)"
             )
+    return path, stored
+
+
+def _reused(
+    path: pathlib.Path, stored: dict[str, Any], names: list[str], key: dict[str, str]
+) -> dict[str, np.ndarray]:
+    """The stored edges of the regions ``names`` (checked by :func:`check_reuse`); another
+    MC digest is a warning."""
+    edges = {}
+    for name in names:
+        entry = stored[name]
+        made_by = entry.get("key") or {}
         if made_by.get("mc") != key["mc"]:
             log.warning(
                 "%s: region %s was binned on other MC (MC digest %s, this run's %s); "
@@ -171,7 +192,7 @@ def final_binning(
         BinningReuseError: for a binning file of another definition, or without a region
         BinningError: for reused edges that are not edges of the fine bins
     """
-    names = [n for n, r in definition.regions.items() if r.binning is not None and n in histograms]
+    names = [n for n in _binned_regions(definition) if n in histograms]
     if not names:
         if reuse is not None:
             log.warning("%s: no region of this run has a binning; not used", reuse)
@@ -179,7 +200,7 @@ def final_binning(
     key = binning_key(definition, fileset)
     path, given = None, {}
     if reuse is not None:
-        path, stored = read_binning(reuse)
+        path, stored = check_reuse(reuse, definition)
         given = _reused(path, stored, names, key)
     histograms, counts = dict(histograms), dict(counts)
     backgrounds = [p.name for p in definition.processes.values() if p.kind == "background"]

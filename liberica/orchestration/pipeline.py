@@ -21,7 +21,7 @@ from liberica.core import definition as definition_module
 from liberica.models.loading import load_classifiers
 from liberica.orchestration import fileset as fileset_module
 from liberica.orchestration import outputs
-from liberica.orchestration.binning import BINNING_FILE, final_binning
+from liberica.orchestration.binning import BINNING_FILE, check_reuse, final_binning
 from liberica.orchestration.checkpoints import RunCheckpointer
 from liberica.orchestration.chunks import uproot_options, work_items
 from liberica.orchestration.clusters import ClusterStartError, Profile, open_executor
@@ -361,6 +361,8 @@ def run_processor(
     )
     if output_dir is not None:
         outputs.check_writable(output_dir)
+    if binning is not None:  # before any file is opened: another definition's edges are refused
+        check_reuse(binning, definition)
     if profile is None:
         profile = Profile(executor, executor, {"workers": workers})
     policy = on_bad_file or profile.on_bad_file
