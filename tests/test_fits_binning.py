@@ -287,3 +287,78 @@ def test_edges_are_reused_from_binning_json_and_another_definition_is_refused(tm
     changed = load(_write(tmp_path, _with_binning({"kind": "equal_population", "bins": 7})))
     with pytest.raises(BinningReuseError, match=r"binning.json: region 'sr_\w+' was binned under"):
         final_binning(changed, *_fine_run(changed), MC_FILESET, reuse=tmp_path / "run")
+
+
+# -- a run: other pseudo-data, the same edges; the fit keeps them --------------------------------
+
+
+@pytest.fixture(scope="module")
+def other_pseudo_data(small_sample, tmp_path_factory) -> pathlib.Path:
+    """small_sample's MC (same events, seed and luminosity) with pseudo-data at mu = 0."""
+    from liberica.analysis.hzz4l.generator import generate_hzz4l
+
+    out = tmp_path_factory.mktemp("hzz4l_small_mu0")
+    return generate_hzz4l(out, events=60_000, lumi_fb=20.0, seed=7, mu_inject=0.0).fileset_path
+
+
+def test_other_pseudo_data_of_the_same_mc_gives_the_same_edges(
+    small_sample, other_pseudo_data, tmp_path
+):
+    from liberica.api.processing import load_run
+    from liberica.orchestration.pipeline import run_processor
+
+    definition = _write(tmp_path, OVERLAY)
+    options = {"executor": "iterative", "systematics": False, "status": False}
+    first = run_processor(definition, small_sample, output_dir=tmp_path / "first", **options)
+    second = run_processor(definition, other_pseudo_data, **options)
+    data = [r.histograms["sr_m4l_bins"][:, "data", "nominal"].values() for r in (first, second)]
+    assert data[0].sum() != data[1].sum()  # other pseudo-data
+    for region in ("sr_score_bins", "sr_m4l_bins"):
+        one, two = first.metrics["binning"][region], second.metrics["binning"][region]
+        assert one["edges"] == two["edges"] and one["key"] == two["key"]
+        assert list(first.histograms[region].axes[0].edges) == one["edges"]
+        assert list(first.counts[region].axes[0].edges) == one["edges"]
+    m4l = first.metrics["binning"]["sr_m4l_bins"]
+    assert m4l["bins_made"] == 8
+    fine = np.linspace(80.0, 250.0, 171)
+    widest = max(np.diff(np.searchsorted(fine, m4l["edges"])))
+    assert widest > 1  # really merged fine bins
+    # the signal-population score bins: the rule on the background merged the top ones
+    score = first.metrics["binning"]["sr_score_bins"]
+    assert score["bins_made"] < score["bins_asked"]
+    assert min(score["background_yields"]) >= score["rule"]["min_mc_yield"]
+    assert max(score["background_mc_stat_error"]) <= score["rule"]["max_mc_stat_error"]
+    # the run folder: binning.json, and the rebinned histograms read back
+    written = json.loads((tmp_path / "first" / "binning.json").read_text())
+    assert written == json.loads(json.dumps(first.metrics["binning"]))
+    back = load_run(tmp_path / "first")
+    assert list(back.histograms["sr_m4l_bins"].axes[0].edges) == m4l["edges"]
+    # the edges reused on the other pseudo-data: the same histograms as derived there
+    reused = run_processor(
+        definition, other_pseudo_data, binning=tmp_path / "first" / "binning.json", **options
+    )
+    assert reused.metrics["binning"]["sr_m4l_bins"]["reused_from"].endswith("binning.json")
+    for region in ("sr_score_bins", "sr_m4l_bins"):
+        assert np.array_equal(reused.histograms[region].view(), second.histograms[region].view())
+
+
+@pytest.mark.slow
+def test_a_fit_of_the_run_folder_keeps_the_final_edges(small_sample, tmp_path):
+    from liberica.api.fitting import fit
+    from liberica.orchestration.pipeline import run_processor
+
+    definition = _write(tmp_path, OVERLAY)
+    run = run_processor(
+        definition,
+        small_sample,
+        executor="iterative",
+        systematics=False,
+        status=False,
+        output_dir=tmp_path / "run",
+    )
+    result = fit(tmp_path / "run", regions="sr_m4l_bins,sr_score_bins", ranking=False)
+    for region in ("sr_m4l_bins", "sr_score_bins"):
+        assert list(result.edges[region]) == run.metrics["binning"][region]["edges"]
+        assert "final" in result.templates["kept"][region]
+    assert result.templates["merged"] == {}
+    assert np.isfinite(result.mu.bestfit)
