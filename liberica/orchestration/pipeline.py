@@ -211,8 +211,23 @@ def classifiers_of(
             config, analysis.feature_sets[config.feature_set], analysis.models_folder(), models
         )
         log.info("classifier %s: %s", name, ", ".join(c.name for c in classifiers[name]))
+        _check_classes(config, classifiers[name])
         _check_fit_observables(definition, name, classifiers[name], allow_fit_observable)
     return classifiers
+
+
+def _check_classes(config: definition_module.ClassifierConfig, models: list) -> None:
+    """A multiclass classifier's models name its classes as outputs, in its order."""
+    from liberica.models.spec import ModelSpecError
+
+    if config.kind != "multiclass":
+        return
+    outputs, classes = tuple(models[0].spec.outputs), tuple(config.classes)
+    if outputs != classes:
+        raise ModelSpecError(
+            f"{models[0].name}: outputs {list(outputs)}, but classifier {config.name!r} "
+            f"has the classes {list(classes)}"
+        )
 
 
 def fit_observables_taken(
