@@ -95,6 +95,29 @@ class Observable(NamedTuple):
         return tuple(self.low + k * step for k in range(self.bins)) + (self.high,)
 
 
+class Binning(NamedTuple):
+    """A region's final bins, derived after processing from the MC of its fine observable
+    bins (``fits/binning.py``); the fit keeps them (``fits/templates.py`` merges no bin).
+
+    Attributes:
+        kind: ``equal_population``: bins of (as nearly as the fine bins allow) equal MC yield
+        bins: bins asked for; fewer are made where the minimum-statistics rule needs it
+        of: ``background`` or ``signal``: whose MC yield the bins share
+        processes: the MC processes whose yield counts (every process of kind ``of``
+            unless the definition names them)
+        min_mc_yield: least background MC per bin; None: the fit's template rule
+        max_mc_stat_error: largest relative MC-statistics error of the background per
+            bin; None: the fit's template rule
+    """
+
+    kind: str
+    bins: int
+    of: str = "background"
+    processes: tuple[str, ...] = ()
+    min_mc_yield: float | None = None
+    max_mc_stat_error: float | None = None
+
+
 class Discriminant(NamedTuple):
     """The score a region takes from a multiclass classifier.
 
@@ -126,6 +149,8 @@ class Region(NamedTuple):
         score: keep rows with score in [low, high) (a top edge at 1 inclusive)
         versus: a second observable: the region is a 2-D histogram (observable x
             versus) of the nominal variation, to choose cuts from; it is never fitted
+        binning: final bins made after processing from the observable's fine ones, or
+            None (the observable's bins are the region's)
         output: of a multiclass classifier, the output the region's score is (its
             score cut and a ``score`` observable take it); None: the first output
     """
@@ -137,6 +162,7 @@ class Region(NamedTuple):
     classifier: str | None = None
     score: tuple[float, float] | None = None
     versus: str | None = None
+    binning: Binning | None = None
     output: Discriminant | None = None
 
 
@@ -654,6 +680,8 @@ def validate(config: dict, source: str = "<analysis definition>") -> registry.An
                 )
         if "score" in region and not region["score"][0] < region["score"][1]:
             _fail(source, f"{key}.score", "lower edge is not below the upper edge")
+        if "binning" in region:
+            _check_binning(config, name, source)
         if "output" in region:
             _check_output(region, key, classifiers, source)
 
@@ -695,6 +723,59 @@ def validate(config: dict, source: str = "<analysis definition>") -> registry.An
     if "checks" in config:
         _check_checks(config, source)
     return analysis
+
+
+def _fine_bins(observable: dict) -> int:
+    return len(observable["edges"]) - 1 if "edges" in observable else int(observable["bins"])
+
+
+def _check_binning(config: dict, region_name: str, source: str) -> None:
+    """A region's binning: 1-D, asking no more bins than its fine observable has, counting
+    known MC processes of its kind ``of``."""
+    region = config["regions"][region_name]
+    binning = region["binning"]
+    key = f"regions.{region_name}.binning"
+    if "versus" in region:
+        _fail(source, key, "a 2-D region (versus) is not rebinned: it is never fitted")
+    fine = _fine_bins(config["observables"][region["observable"]])
+    if binning["bins"] > fine:
+        _fail(
+            source,
+            f"{key}.bins",
+            f"{binning['bins']} bins asked of observable '{region['observable']}', "
+            f"which has {fine} fine bins",
+        )
+    of = binning.get("of", "background")
+    for index, process in enumerate(binning.get("processes", [])):
+        if process not in config["processes"]:
+            _fail(
+                source,
+                f"{key}.processes[{index}]",
+                f"unknown process '{process}' {_known('processes', config['processes'])}",
+            )
+        if config["processes"][process]["kind"] != of:
+            _fail(source, f"{key}.processes[{index}]", f"'{process}' is not a {of} process")
+    if "processes" not in binning and not any(
+        p["kind"] == of for p in config["processes"].values()
+    ):
+        _fail(source, f"{key}.of", f"the definition has no {of} process")
+
+
+def _binning(block: dict | None, processes: dict[str, Process]) -> Binning | None:
+    """A region's validated ``binning`` block, or None."""
+    if block is None:
+        return None
+    of = block.get("of", "background")
+    return Binning(
+        kind=block["kind"],
+        bins=int(block["bins"]),
+        of=of,
+        processes=tuple(block.get("processes", [n for n, p in processes.items() if p.kind == of])),
+        min_mc_yield=float(block["min_mc_yield"]) if "min_mc_yield" in block else None,
+        max_mc_stat_error=float(block["max_mc_stat_error"])
+        if "max_mc_stat_error" in block
+        else None,
+    )
 
 
 def _check_multiclass(
@@ -935,6 +1016,7 @@ def _build(
                 classifier=r.get("classifier"),
                 score=tuple(float(x) for x in r["score"]) if "score" in r else None,
                 versus=r.get("versus"),
+                binning=_binning(r.get("binning"), processes),
                 output=_discriminant(r.get("output")),
             )
             for name, r in config["regions"].items()
