@@ -324,6 +324,14 @@ def _process_options(func):
             help="Also write features.parquet: classifier features of selected MC events "
             "with weight, process and eventNumber, for `liberica train`.",
         ),
+        click.option(
+            "--binning",
+            type=click.Path(exists=True, path_type=pathlib.Path),
+            default=None,
+            help="An earlier run's binning.json (or run folder): its final edges for the "
+            "regions with an equal-population binning (same definition only) [default: "
+            "derived from this run's MC].",
+        ),
     ]
     for option in reversed(options):
         func = option(func)

@@ -150,6 +150,8 @@ def fit(console: Console, out_dir: pathlib.Path, result) -> None:
             f"{region}: merged {', '.join(g['range'] for g in groups)} (too little MC; "
             "fit.templates in the definition)"
         )
+    for region in result.templates.get("kept", {}):
+        console.print(f"{region}: the run's equal-population edges kept (binning.json)")
     console.print(f"fit outputs in {out_dir}")
 
 
