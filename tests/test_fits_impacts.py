@@ -101,7 +101,20 @@ def _measured(workspace: dict, groups: dict):
 
 @pytest.fixture(scope="module")
 def uncorrelated():
-    return _measured(uncorrelated_workspace(), {"A": ["a"], "B": ["b"], "C": ["c"]})
+    """The whole fit of the uncorrelated model (no ranking), for a definition that names
+    the groups of ``a`` and ``b`` (``c`` is left ``ungrouped``), and the progress heard."""
+    from liberica.fits.run import measure
+
+    groups = {"A": ["a"], "B": ["b"]}
+    grouped = definition.load("hzz4l")._replace(fit_impact_groups=groups)
+    heard = []
+    result = measure(
+        uncorrelated_workspace(),
+        grouped,
+        ranking=False,
+        progress=lambda step, done, total: heard.append((step, done, total)),
+    )
+    return result, heard
 
 
 def test_uncorrelated_groups_close_in_quadrature_exactly(uncorrelated):
@@ -109,7 +122,9 @@ def test_uncorrelated_groups_close_in_quadrature_exactly(uncorrelated):
     parameter (symmetric histosys) and 1.02e6 events make the Poisson term Gaussian to
     1e-3, so -2 ln L is quadratic and sigma_mu^2 = (n + sum_i (b k_i)^2) / s^2 exactly:
     fixing a group removes its term and nothing else."""
-    mu, impacts = uncorrelated
+    result, _ = uncorrelated
+    mu, impacts = result.mu, result.grouped_impacts
+    assert [g.name for g in impacts.groups] == ["A", "B", "ungrouped"]
     assert abs(mu.bestfit - 1.0) < 1e-4
     stat = math.sqrt(S + B) / S
     assert mu.stat_up == pytest.approx(stat, rel=2e-3)
@@ -239,3 +254,43 @@ def test_asimov_error_agrees_with_the_spread_of_mu_over_toys():
     stat = (asimov.stat_up - asimov.stat_down) / 2
     assert abs(spread / total - 1) < 3 * precision, (spread, total)
     assert abs(spread / stat - 1) > 3 * precision, (spread, stat)
+
+
+def test_the_fit_writes_and_prints_the_grouped_impacts(uncorrelated, tmp_path):
+    """A definition naming impact groups gets them in results.json, the table and the
+    console, with the fits' status and progress."""
+    import dataclasses
+
+    from rich.console import Console
+
+    from liberica.cli import report
+    from liberica.fits.run import GROUPED_IMPACTS_TABLE, write
+
+    result, heard = uncorrelated
+    assert ("grouped impacts", 3, 3) in heard
+    result = write(result, tmp_path / "fit", figures=False)
+    content = json.loads((tmp_path / "fit" / "results.json").read_text())
+    written = content["grouped_impacts"]
+    assert list(written["groups"]) == ["A", "B", "ungrouped"]
+    assert written["groups"]["ungrouped"]["members"] == ["c"]
+    assert all(g["up"] > 0 and g["down"] < 0 and g["valid"] for g in written["groups"].values())
+    assert written["quadrature_sum"]["up"] == pytest.approx(content["mu"]["up"], rel=1e-3)
+    assert content["fit_status"]["grouped_impacts"]["n_fits"] == 3
+    assert "grouped_impacts" in content["timing_s"]
+    breakdown = content["mu"]["uncertainty_breakdown"]
+    mu = content["mu"]
+    assert breakdown["total"] == {"up": mu["up"], "down": mu["down"]}
+    assert breakdown["stat"] == {"up": mu["stat_up"], "down": mu["stat_down"]}
+    assert breakdown["syst"]["up"] == pytest.approx(math.sqrt(mu["up"] ** 2 - mu["stat_up"] ** 2))
+    assert "uncertainty_breakdown" in content["expected"]
+    table = (tmp_path / "fit" / GROUPED_IMPACTS_TABLE).read_text()
+    assert "| ungrouped | 1 |" in table and "Non-closure" in table
+    console = Console(record=True, width=120)
+    report.fit(console, tmp_path / "fit", result)
+    printed = console.export_text()
+    assert "grouped impacts" in printed and "quadrature sum against the total" in printed
+    # without groups: no grouped impacts in results.json, and no table
+    plain = dataclasses.replace(result, grouped_impacts=None)
+    assert "grouped_impacts" not in plain.to_dict()
+    write(plain, tmp_path / "plain", figures=False)
+    assert not (tmp_path / "plain" / GROUPED_IMPACTS_TABLE).exists()

@@ -164,7 +164,7 @@ def _grouped_impacts(console: Console, impacts) -> None:
     rows = [("statistics", "", b.stat_up, b.stat_down)]
     rows += [(g.name, str(len(g.members)), g.up, g.down) for g in impacts.groups]
     rows += [
-        ("systematics", "", b.syst_up, b.syst_down),
+        ("syst (total - stat)", "", b.syst_up, b.syst_down),
         ("quadrature sum", "", impacts.quadrature_up, impacts.quadrature_down),
         ("total", "", b.total_up, b.total_down),
     ]

@@ -344,7 +344,7 @@ def to_markdown(impacts: GroupedImpacts) -> str:
     rows = [("statistics", "", b.stat_up, b.stat_down)]
     rows += [(g.name, str(len(g.members)), g.up, g.down) for g in impacts.groups]
     rows += [
-        ("systematics (total minus stat)", "", b.syst_up, b.syst_down),
+        ("syst (total - stat, in quadrature)", "", b.syst_up, b.syst_down),
         ("quadrature sum (stat and groups)", "", impacts.quadrature_up, impacts.quadrature_down),
         ("total", "", b.total_up, b.total_down),
     ]
