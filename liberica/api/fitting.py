@@ -136,6 +136,7 @@ def fit(
     call_limit: int | None = None,
     command: str | None = None,
     progress: Callable[[str, int, int | None], None] | None = None,
+    grouped_impacts: bool | None = None,
 ) -> FitResult:
     """Fit mu to a run: MINOS errors, significance with p0, CLs limit, goodness of fit,
     post-fit yields and (with ``ranking``) the impacts, in memory.
@@ -153,6 +154,9 @@ def fit(
         command: the command line, for the provenance
         progress: told ``(step, done, total or None)`` as the ranking (per parameter)
             and the CLs scan (per point) advance
+        grouped_impacts: measure mu's grouped impacts (``fits/impacts.py``) [default:
+            when the definition names ``fit.impact_groups``; True: also without them,
+            with default groups]
 
     Raises:
         LibericaError: templates that make no model (FitInputError), a fit that
@@ -191,6 +195,7 @@ def fit(
         provenance=_fit_provenance(definition, metrics, run, command),
         config=inputs.config,
         progress=progress,
+        grouped_impacts=grouped_impacts,
     )
 
 

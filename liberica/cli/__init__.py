@@ -511,6 +511,12 @@ def _fit_input_options(func):
 )
 @click.option("--asimov", is_flag=True, help="Fit the Asimov data set (mu = 1) instead of data.")
 @click.option("--no-ranking", is_flag=True, help="Skip the nuisance-parameter ranking.")
+@click.option(
+    "--grouped-impacts",
+    is_flag=True,
+    help="Measure the grouped impacts on mu also without fit.impact_groups in the "
+    "definition (default groups).",
+)
 @click.option("--no-figures", is_flag=True, help="Skip the plots.")
 def fit(
     run_dir: pathlib.Path,
@@ -521,6 +527,7 @@ def fit(
     out_dir: pathlib.Path | None,
     asimov: bool,
     no_ranking: bool,
+    grouped_impacts: bool,
     no_figures: bool,
 ) -> None:
     """Fit the signal strength mu to the histograms of RUN_DIR.
@@ -537,6 +544,7 @@ def fit(
         call_limit=maxiter,
         asimov=asimov,
         ranking=not no_ranking,
+        grouped_impacts=grouped_impacts or None,
         figures=not no_figures,
     )
 

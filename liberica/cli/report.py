@@ -136,6 +136,8 @@ def fit(console: Console, out_dir: pathlib.Path, result) -> None:
                 ),
             )
         console.print(ranking)
+    if result.grouped_impacts is not None:
+        _grouped_impacts(console, result.grouped_impacts)
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.timing_s.items())
     console.print(f"fit steps: {timing}")
     if result.fits_with_retries:
@@ -153,6 +155,28 @@ def fit(console: Console, out_dir: pathlib.Path, result) -> None:
     for region in result.templates.get("kept", {}):
         console.print(f"{region}: the run's equal-population edges kept (binning.json)")
     console.print(f"fit outputs in {out_dir}")
+
+
+def _grouped_impacts(console: Console, impacts) -> None:
+    """Stat, each group, syst, the quadrature sum and the total, with its non-closure."""
+    b = impacts.breakdown
+    table = Table(title="Uncertainty of mu by group (grouped impacts)")
+    for column in ("source", "parameters", "up", "down"):
+        table.add_column(column, justify="right")
+    rows = [("statistics", "", b.stat_up, b.stat_down)]
+    rows += [(g.name, str(len(g.members)), g.up, g.down) for g in impacts.groups]
+    rows += [
+        ("syst (total - stat)", "", b.syst_up, b.syst_down),
+        ("quadrature sum", "", impacts.quadrature_up, impacts.quadrature_down),
+        ("total", "", b.total_up, b.total_down),
+    ]
+    for name, count, up, down in rows:
+        table.add_row(name, count, f"{up:+.4f}", f"{down:+.4f}")
+    console.print(table)
+    console.print(
+        f"quadrature sum against the total: {100 * impacts.non_closure_up:+.1f}% up, "
+        f"{100 * impacts.non_closure_down:+.1f}% down (groups correlated post-fit)"
+    )
 
 
 def search(console: Console, found) -> None:

@@ -451,6 +451,9 @@ class AnalysisDefinition(NamedTuple):
         fit_templates: the template rules of the fit (``fits.templates.TemplateRules``
             fields; defaults where absent)
         fit_signal: the processes mu scales (default: every signal process)
+        fit_impact_groups: groups of nuisance parameters for the grouped impacts on mu
+            (``fits/impacts.py``): group -> fnmatch patterns on the pyhf parameter labels
+            (empty: no grouped impacts unless asked for)
         source: the shipped name or the path the definition was loaded from
         search: the resonance search's settings, or None
         bumphunt: the anomaly regions' and bump hunt's settings, or None
@@ -489,6 +492,7 @@ class AnalysisDefinition(NamedTuple):
     stages: tuple[str, ...] = ("fit",)
     checks: ChecksConfig = ChecksConfig()
     cwola: CwolaConfig | None = None
+    fit_impact_groups: dict[str, tuple[str, ...]] = {}
 
     def systematics_of(self, category: str) -> list[Systematic]:
         """The systematics of one category (``weight``, ``object``, ``sample``)."""
@@ -527,6 +531,29 @@ def _fail(source: str, key: str, reason: str) -> None:
 
 def _known(what: str, names) -> str:
     return f"(known {what}: {', '.join(sorted(names)) or 'none'})"
+
+
+UNGROUPED = "ungrouped"
+"""The group of the nuisance parameters no impact group names (``fits/impacts.py``)."""
+
+
+def _check_impact_groups(groups: dict[str, list[str]], source: str) -> None:
+    """A pattern in two groups, an empty pattern, or the reserved group name."""
+    owner: dict[str, str] = {}
+    for group, patterns in groups.items():
+        key = f"fit.impact_groups.{group}"
+        if group == UNGROUPED:
+            _fail(source, key, f"'{UNGROUPED}' is reserved for the parameters no group names")
+        for index, pattern in enumerate(patterns):
+            if not pattern.strip():
+                _fail(source, f"{key}[{index}]", "empty pattern")
+            if pattern in owner:
+                _fail(
+                    source,
+                    f"{key}[{index}]",
+                    f"pattern '{pattern}' is in groups '{owner[pattern]}' and '{group}'",
+                )
+            owner[pattern] = group
 
 
 def validate(config: dict, source: str = "<analysis definition>") -> registry.Analysis:
@@ -712,6 +739,7 @@ def validate(config: dict, source: str = "<analysis definition>") -> registry.An
             _fail(
                 source, key, f"region '{region}' is 2-D (versus): it chooses cuts, it is not fitted"
             )
+    _check_impact_groups(fit.get("impact_groups", {}), source)
     if "search" in config:
         _check_search(config, source)
     if "bumphunt" in config:
@@ -1055,6 +1083,7 @@ def _build(
         },
         fit_region_sets={k: tuple(v) for k, v in fit.get("region_sets", {}).items()},
         fit_templates=dict(fit.get("templates", {})),
+        fit_impact_groups={k: tuple(v) for k, v in fit.get("impact_groups", {}).items()},
         fit_signal=tuple(
             fit.get("signal", [p for p, v in processes.items() if v.kind == "signal"])
         ),

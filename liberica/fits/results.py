@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from cabinetry.fit.results_containers import FitResults
 
+from liberica.fits.impacts import GroupedImpacts, uncertainty_breakdown
 from liberica.fits.labels import parameter_label, region_units
 from liberica.fits.limit import UpperLimit
 from liberica.fits.measurement import SignalStrength, Significance
@@ -69,6 +70,8 @@ class FitResult:
         edges: each region's bin edges after merging, for plots
         config: the cabinetry config the workspace was built from, when known
         figures: the written figures, relative to the fit folder's parent
+        grouped_impacts: the impacts of the groups of nuisance parameters on mu, or None
+            (not measured)
     """
 
     mu: SignalStrength
@@ -98,6 +101,7 @@ class FitResult:
     edges: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
     config: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
     figures: list[str] = dataclasses.field(default_factory=list)
+    grouped_impacts: GroupedImpacts | None = None
 
     @property
     def status(self) -> str:
@@ -117,6 +121,10 @@ class FitResult:
         invalid = [i.name for i in self.ranking if not i.valid]
         if invalid and not self.fit_status.get("ranking", {}).get("failed"):
             lines.append(f"ranking: {len(invalid)} impact(s) with a refit that did not converge")
+        if self.grouped_impacts is not None:
+            groups = [g.name for g in self.grouped_impacts.groups if not g.valid]
+            if groups and not self.fit_status.get("grouped_impacts", {}).get("failed"):
+                lines.append(f"grouped impacts: no valid refit of {', '.join(groups)}")
         return lines
 
     def label(self, name: str) -> str:
@@ -132,8 +140,14 @@ class FitResult:
             "schema_version": RESULTS_SCHEMA_VERSION,
             "status": self.status,
             "warnings": self.warnings,
-            "mu": self.mu._asdict(),
-            "expected": self.expected._asdict(),
+            "mu": {
+                **self.mu._asdict(),
+                "uncertainty_breakdown": uncertainty_breakdown(self.mu).to_dict(),
+            },
+            "expected": {
+                **self.expected._asdict(),
+                "uncertainty_breakdown": uncertainty_breakdown(self.expected).to_dict(),
+            },
             "asimov": self.asimov,
             "model": self.model_kind,
             "significance": self.significance._asdict(),
@@ -151,6 +165,11 @@ class FitResult:
             "postfit_yields": self.postfit_yields,
             "ranking": [{**i._asdict(), "label": self.label(i.name)} for i in self.ranking],
             "ranking_gamma_threshold": self.ranking_gamma_threshold,
+            **(
+                {"grouped_impacts": self.grouped_impacts.to_dict()}
+                if self.grouped_impacts is not None
+                else {}
+            ),
             "pulls": [{**p, "label": self.label(p["name"])} for p in self.pulls],
             "templates": self.templates,
             "systematics": self.systematics,

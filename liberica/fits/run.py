@@ -17,6 +17,8 @@ import scipy.special
 import scipy.stats
 
 from liberica.core.definition import AnalysisDefinition
+from liberica.fits.impacts import grouped_impacts as measure_grouped_impacts
+from liberica.fits.impacts import to_markdown
 from liberica.fits.labels import region_units
 from liberica.fits.likelihood import Likelihood
 from liberica.fits.limit import upper_limit
@@ -29,6 +31,9 @@ log = logging.getLogger(__name__)
 
 #: parameters shown in the correlation matrix have some |rho| above this
 CORRELATION_THRESHOLD = 0.1
+
+#: the grouped impacts' table in the fit folder (with ``grouped_impacts`` in results.json)
+GROUPED_IMPACTS_TABLE = "impacts_grouped.md"
 
 
 @contextlib.contextmanager
@@ -133,6 +138,7 @@ def measure(
     provenance: dict[str, Any] | None = None,
     config: dict[str, Any] | None = None,
     progress: Callable[[str, int, int | None], None] | None = None,
+    grouped_impacts: bool | None = None,
 ) -> FitResult:
     """Measure mu, its significance and limit, the goodness of fit and the ranking, in memory.
 
@@ -157,6 +163,9 @@ def measure(
         config: the cabinetry config the workspace was built from (kept in the result)
         progress: told ``(step, done, total or None)`` as the ranking and the CLs scan
             advance (``Likelihood.progress``)
+        grouped_impacts: measure the grouped impacts on mu (``fits/impacts.py``): None
+            when the definition names ``fit.impact_groups``; True also without them
+            (with the default groups); False never
 
     Raises:
         FitFailure: if a fit that must converge did not (one line, naming the step)
@@ -204,6 +213,11 @@ def measure(
     if ranking:
         with _timed(timing, "ranking"), status.many("ranking"):
             impacts = rank(likelihood, fit_results, gamma_threshold)
+    groups = dict(definition.fit_impact_groups) if definition is not None else {}
+    grouped = None
+    if grouped_impacts or (grouped_impacts is None and groups):
+        with _timed(timing, "grouped_impacts"), status.many("grouped_impacts"):
+            grouped = measure_grouped_impacts(likelihood, fit_results, observed, groups or None)
     edges = None
     if definition is not None:
         edges = {**observable_edges(definition), **template_report["edges"]}
@@ -234,12 +248,13 @@ def measure(
         definition=definition,
         edges=edges,
         config=config,
+        grouped_impacts=grouped,
     )
 
 
 def write(result: FitResult, fit_dir: pathlib.Path, *, figures: bool = True) -> FitResult:
-    """Write a fit's workspace.json, results.json, correlation.json and (with ``figures``)
-    its PNG and PDF plots in ``fit_dir/figures``.
+    """Write a fit's workspace.json, results.json, correlation.json, the grouped impacts'
+    table (when measured) and (with ``figures``) its PNG and PDF plots in ``fit_dir/figures``.
 
     Returns:
         FitResult: the result with the figures' paths and their drawing time
@@ -252,6 +267,8 @@ def write(result: FitResult, fit_dir: pathlib.Path, *, figures: bool = True) -> 
         "matrix": np.round(result.fit_results.corr_mat, 6).tolist(),
     }
     (fit_dir / "correlation.json").write_text(json.dumps(correlation))
+    if result.grouped_impacts is not None:
+        (fit_dir / GROUPED_IMPACTS_TABLE).write_text(to_markdown(result.grouped_impacts))
     if figures:
         timing = dict(result.timing_s)
         with _timed(timing, "figures"):
