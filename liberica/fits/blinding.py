@@ -165,7 +165,10 @@ def summary(
             bins.append(
                 {
                     "index": [int(i) for i in index],
-                    "edges": [[_number(e[i]), _number(e[i + 1])] for e, i in zip(edges, index)],
+                    "edges": [
+                        [_number(e[i]), _number(e[i + 1])]
+                        for e, i in zip(edges, index, strict=True)
+                    ],
                     "s_over_b": _number(ratio[index]),
                     "signal": float(blinding.signal[index]),
                     "background": float(blinding.background[index]),

@@ -9,6 +9,7 @@ import math
 import pathlib
 import time
 import uuid
+from collections.abc import Collection
 from typing import Any, NamedTuple
 
 import dask
@@ -19,6 +20,7 @@ from coffea.processor.checkpointer import CheckpointerABC
 import liberica
 from liberica.core import definition as definition_module
 from liberica.models.loading import load_classifiers
+from liberica.orchestration import blinding as blinding_module
 from liberica.orchestration import fileset as fileset_module
 from liberica.orchestration import outputs
 from liberica.orchestration.checkpoints import RunCheckpointer
@@ -312,6 +314,7 @@ def run_processor(
     on_bad_file: str | None = None,
     checkpoint: str | pathlib.Path | CheckpointerABC | None = None,
     command: str | None = None,
+    unblind: bool = False,
 ) -> ProcessingResult:
     """Process a fileset with an analysis and (optionally) write the outputs.
 
@@ -345,6 +348,9 @@ def run_processor(
             recomputing (``metrics["chunks_resumed"]``)
         command: the command line that asked for the run (provenance; default:
             ``Python API``)
+        unblind: show the data of the bins a definition's ``blinding`` block hides
+            (without it, those data reach no output: ``orchestration/blinding.py``;
+            ``blinding.json`` says which)
 
     Returns:
         ProcessingResult: histograms, cutflows and metrics
@@ -355,6 +361,7 @@ def run_processor(
         if isinstance(analysis, definition_module.AnalysisDefinition)
         else definition_module.load(analysis)
     )
+    blinding_module.check_options(definition, unblind=unblind, checkpoint=checkpoint)
     if output_dir is not None:
         outputs.check_writable(output_dir)
     if profile is None:
@@ -431,6 +438,14 @@ def run_processor(
         output["histograms"], output["counts"] = book_histograms(definition, systematics)
     for key in ("events", "sum_mc_weights", "cutflow"):
         output.setdefault(key, {})
+    # after the merge and any rebinning, before anything reads the data: hidden bins' data
+    # reach no output of a blinded run
+    blinding = blinding_module.blind_output(
+        output,
+        definition,
+        [name for name, entry in fileset.items() if entry["metadata"].get("is_data")],
+        unblind=unblind,
+    )
     events_processed = int(sum(output["events"].values()))
     cores = opened.cores
     # chunks loaded from checkpoints took no processing: the rates count the others
@@ -491,13 +506,17 @@ def run_processor(
         "events_resumed": int(resumed["events"]),
         "events_computed": int(events_computed),
     }
+    if blinding is not None:
+        metrics["blinding"] = blinding
     if classifiers:
         metrics["classifier"] = _classifier_metrics(output["inference"], classifiers, metrics)
     weight_checks = evaluate_weights(
         output.get("weight_audit", {}), definition.checks.weights, output["events"]
     )
     metrics["weight_checks"] = weight_checks.to_dict()
-    agreement = _feature_agreement(output["histograms"], definition)
+    agreement = _feature_agreement(
+        output["histograms"], definition, blinding_module.hidden_regions(blinding)
+    )
     if agreement is not None:
         metrics["feature_agreement"] = agreement.to_dict()
     features = None
@@ -560,6 +579,8 @@ def write_outputs(
     n_written = outputs.write_root(output_dir / "histograms.root", result.histograms)
     outputs.write_pickle(output_dir / "histograms.pkl", result.histograms, result.counts)
     outputs.write_json(output_dir / "cutflow.json", result.cutflow)
+    if "blinding" in result.metrics:
+        outputs.write_json(output_dir / "blinding.json", result.metrics["blinding"])
     if result.features is not None:
         outputs.write_features(output_dir / "features.parquet", result.features)
     if started is not None:
@@ -569,13 +590,16 @@ def write_outputs(
     return result._replace(output_dir=output_dir)
 
 
-def _feature_agreement(histograms: dict, definition) -> Any:
+def _feature_agreement(histograms: dict, definition, blinded: Collection[str] = ()) -> Any:
     """The definition's data/MC feature check on the regions this run has (a training run
-    has no score regions), or None without a check."""
+    has no score regions) and shows in full (not ``blinded``), or None without a check."""
     config = definition.checks.feature_agreement
     if config is None:
         return None
-    present = tuple(r for r in config.regions if r in histograms)
+    left_out = [r for r in config.regions if r in blinded]
+    if left_out:
+        log.info("data/MC check: %s left out (blinded bins)", ", ".join(left_out))
+    present = tuple(r for r in config.regions if r in histograms and r not in blinded)
     if not present:
         return None
     from liberica.fits.agreement import feature_agreement
