@@ -171,6 +171,7 @@ def process(
     checkpoint: str | pathlib.Path | None = None,
     progress: bool = True,
     command: str | None = None,
+    unblind: bool = False,
 ) -> ProcessingResult:
     """Process a fileset with an analysis into histograms, cutflows and metrics, in memory.
 
@@ -196,6 +197,8 @@ def process(
         checkpoint: a folder for finished chunks, to resume
         progress: show progress bars
         command: the command line, for the provenance [default: ``Python API``]
+        unblind: show the data of the bins the definition's ``blinding`` block hides
+            (without it they reach no output; ``blinding.json`` says which)
 
     Raises:
         LibericaError: one line naming the definition key, fileset sample, file,
@@ -233,6 +236,7 @@ def process(
         on_bad_file=on_bad_file,
         checkpoint=checkpoint,
         command=command,
+        unblind=unblind,
     )
 
 
@@ -287,7 +291,8 @@ def run(
         lumi_fb: the luminosity of the pseudo-data and of MC [default: the analysis's,
             140 fb^-1 unless it states another]
         command: the command line, for the provenance
-        options: the keyword arguments of :func:`process`
+        options: the keyword arguments of :func:`process` (``unblind`` also unblinds
+            the fit)
     """
     from liberica.api.fitting import fit as fit_run
     from liberica.api.fitting import write_fit
@@ -303,7 +308,9 @@ def run(
     )
     result = hunt = None
     if fit and "fit" in definition.stages:
-        result = fit_run(processing, definition, command=command)
+        result = fit_run(
+            processing, definition, command=command, unblind=options.get("unblind", False)
+        )
         if out is not None:
             result = write_fit(result, pathlib.Path(out) / "fit")
     if fit and "bumphunt" in definition.stages:

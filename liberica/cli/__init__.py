@@ -248,6 +248,14 @@ def generate(
     report.generated(console, sample, f"{analysis} sample ({input_format or 'its own format'})")
 
 
+UNBLIND = click.option(
+    "--unblind",
+    is_flag=True,
+    help="Show the data of the bins a definition's blinding block hides (S/B above its "
+    "threshold); without it they reach no output and fits are Asimov-only.",
+)
+
+
 def _process_options(func):
     options = [
         click.option(
@@ -324,6 +332,7 @@ def _process_options(func):
             help="Also write features.parquet: classifier features of selected MC events "
             "with weight, process and eventNumber, for `liberica train`.",
         ),
+        UNBLIND,
     ]
     for option in reversed(options):
         func = option(func)
@@ -431,7 +440,7 @@ def run(
     if no_fit:
         return
     if "fit" in definition.stages:
-        _fit_and_print(result.processing, out_dir / "fit", definition)
+        _fit_and_print(result.processing, out_dir / "fit", definition, unblind=options["unblind"])
     if "bumphunt" in definition.stages:
         with _one_line_errors():
             with _session().status(console, "bump hunt: pseudo-experiments"):
@@ -504,6 +513,7 @@ def _fit_input_options(func):
 @click.option("--asimov", is_flag=True, help="Fit the Asimov data set (mu = 1) instead of data.")
 @click.option("--no-ranking", is_flag=True, help="Skip the nuisance-parameter ranking.")
 @click.option("--no-figures", is_flag=True, help="Skip the plots.")
+@UNBLIND
 def fit(
     run_dir: pathlib.Path,
     analysis: str | None,
@@ -514,6 +524,7 @@ def fit(
     asimov: bool,
     no_ranking: bool,
     no_figures: bool,
+    unblind: bool,
 ) -> None:
     """Fit the signal strength mu to the histograms of RUN_DIR.
 
@@ -530,6 +541,7 @@ def fit(
         asimov=asimov,
         ranking=not no_ranking,
         figures=not no_figures,
+        unblind=unblind,
     )
 
 
@@ -758,6 +770,7 @@ def search(
     default=None,
     help="Local worker processes [default: one per core].",
 )
+@UNBLIND
 def toys(
     run_dir: pathlib.Path,
     analysis: str | None,
@@ -768,6 +781,7 @@ def toys(
     mu_values: tuple[float, ...],
     seed: int,
     workers: int | None,
+    unblind: bool,
 ) -> None:
     """Pseudo-experiments on the fit of RUN_DIR: bias, pull width and coverage of mu.
 
@@ -798,6 +812,7 @@ def toys(
             config=config_path,
             call_limit=maxiter,
             progress=lambda n: progress.advance(task, n),
+            unblind=unblind,
         )
     api.write_toys(result, folder)
     report.toys(console, result, run_dir, folder)

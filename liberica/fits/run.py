@@ -17,6 +17,7 @@ import scipy.special
 import scipy.stats
 
 from liberica.core.definition import AnalysisDefinition
+from liberica.fits.blinding import asimov_observations, hidden_in, hidden_intervals
 from liberica.fits.labels import region_units
 from liberica.fits.likelihood import Likelihood
 from liberica.fits.limit import upper_limit
@@ -125,6 +126,7 @@ def measure(
     provenance: dict[str, Any] | None = None,
     config: dict[str, Any] | None = None,
     progress: Callable[[str, int, int | None], None] | None = None,
+    blinding: dict[str, Any] | None = None,
 ) -> FitResult:
     """Measure mu, its significance and limit, the goodness of fit and the ranking, in memory.
 
@@ -149,11 +151,17 @@ def measure(
         config: the cabinetry config the workspace was built from (kept in the result)
         progress: told ``(step, done, total or None)`` as the ranking and the CLs scan
             advance (``Likelihood.progress``)
+        blinding: the run's blinding summary (``blinding.json``) for a blinded fit: the
+            workspace's observations become the Asimov data set, the fit is Asimov-only,
+            and the plots hatch the hidden bins
 
     Raises:
         FitFailure: if a fit that must converge did not (one line, naming the step)
     """
     timing = dict(timing or {})
+    if blinding is not None:
+        workspace = asimov_observations(workspace)
+        asimov = True
     template_report = template_report or {"merged": {}, "floored": [], "emptied": [], "edges": {}}
     model, data = cabinetry.model_utils.model_and_data(workspace, asimov=asimov)
     with _timed(timing, "compile_likelihood"):
@@ -226,6 +234,7 @@ def measure(
         definition=definition,
         edges=edges,
         config=config,
+        blinding=blinding,
     )
 
 
@@ -343,6 +352,18 @@ def _pulls(fit_results, prefit_widths: dict[str, float]) -> list[dict[str, Any]]
     return rows
 
 
+def _hidden_fit_bins(result: FitResult, channels) -> dict[str, np.ndarray] | None:
+    """A blinded fit's hidden bins per channel, in its (merged) fit binning, or None."""
+    if result.blinding is None or result.edges is None:
+        return None
+    intervals = hidden_intervals(result.blinding)
+    return {
+        channel: hidden_in(result.edges[channel], intervals[channel])
+        for channel in channels
+        if channel in intervals and channel in result.edges
+    }
+
+
 def _draw(result: FitResult, folder: pathlib.Path) -> list[pathlib.Path]:
     from liberica.fits import plots  # matplotlib only where figures are drawn
 
@@ -359,7 +380,15 @@ def _draw(result: FitResult, folder: pathlib.Path) -> list[pathlib.Path]:
             ("postfit", cabinetry.model_utils.prediction(model, fit_results=fit_results)),
         ):
             paths += plots.data_mc(
-                prediction, channels, definition, folder, stage, edges=edges, **tag
+                prediction,
+                channels,
+                definition,
+                folder,
+                stage,
+                edges=edges,
+                hidden=_hidden_fit_bins(result, model.config.channels),
+                data_label="Asimov data (blinded)" if result.blinded else None,
+                **tag,
             )
     constrained = [n for n, w in prefit_widths.items() if w > 0]
     systematics = [n for n in constrained if not n.startswith("staterror_")]
