@@ -365,3 +365,49 @@ def test_liberica_fit_and_toys_of_a_blinded_run(runs):
     assert done.exit_code == 0, done.output
     toys = _json(run_dir / "fit" / "toys", "results.json")
     assert toys["settings"]["conditioned_on"] == "asimov"
+
+
+def test_plots_hatch_the_hidden_bins_without_data_points(monkeypatch):
+    import cabinetry
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.container import ErrorbarContainer
+
+    from liberica.fits import plots
+
+    region = "sr_4l_high"  # 12 bins of 5 GeV in 100-160 GeV
+    samples = [
+        {"name": name, "data": [float(v)] * 12,
+         "modifiers": [{"name": "mu", "type": "normfactor", "data": None}] if signal else []}
+        for name, v, signal in (("ggH", 2.0, True), ("ZZ", 10.0, False))
+    ]  # fmt: skip
+    workspace = {
+        "channels": [{"name": region, "samples": samples}],
+        "observations": [{"name": region, "data": [12.0] * 12}],
+        "measurements": [{"name": "m", "config": {"poi": "mu", "parameters": []}}],
+        "version": "1.0.0",
+    }
+    model, _ = cabinetry.model_utils.model_and_data(workspace)
+    figures = {}
+    monkeypatch.setattr(
+        plots, "save", lambda figure, folder, name: figures.update({name: figure}) or []
+    )
+    hidden = np.zeros(12, dtype=bool)
+    hidden[[4, 5]] = True  # 120-130 GeV
+    plots.data_mc(
+        cabinetry.model_utils.prediction(model), [[12.0] * 12], definition_module.load("hzz4l"),
+        pathlib.Path("."), "prefit", 140.0, hidden={region: hidden}, data_label="Asimov data",
+    )  # fmt: skip
+    figure = figures[f"{region}_prefit"]
+    top = figure.axes[0]
+    points = next(c for c in top.containers if isinstance(c, ErrorbarContainer))
+    x, y = points.lines[0].get_data()
+    shown = np.asarray(x)[np.isfinite(np.asarray(y, dtype=float))]
+    assert not np.any((shown > 120.0) & (shown < 130.0)) and len(shown) == 10
+    hatched = [p for p in top.patches if p.get_hatch() == "xx"]
+    assert len(hatched) == 2
+    legend = [t.get_text() for t in top.get_legend().get_texts()]
+    assert plots.BLINDED_LABEL in legend and "Asimov data" in legend
+    plt.close(figure)
