@@ -365,7 +365,7 @@ def test_liberica_fit_and_toys_of_a_blinded_run(runs):
     )
     assert done.exit_code == 0, done.output
     toys = _json(run_dir / "fit" / "toys", "results.json")
-    assert toys["settings"]["conditioned_on"] == "asimov"
+    assert toys["conditioned_on"] == "asimov"
 
 
 def test_plots_hatch_the_hidden_bins_without_data_points(monkeypatch):
