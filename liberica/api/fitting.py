@@ -57,6 +57,30 @@ def _metrics(run: RunInput) -> dict[str, Any]:
     return run.metrics
 
 
+def _blinding(
+    definition: AnalysisDefinition, metrics: dict[str, Any], unblind: bool
+) -> dict[str, Any] | None:
+    """The run's blinding summary when a fit of it must be blinded (Asimov only), else None.
+
+    A fit sees data only when the definition does not blind, or when both the run and
+    the fit were made with ``--unblind``.
+
+    Raises:
+        BlindingError: ``unblind`` on a run processed blinded (its hidden data are zero)
+    """
+    from liberica.orchestration.blinding import BlindingError, is_blinded
+
+    summary = metrics.get("blinding")
+    if unblind and is_blinded(metrics):
+        raise BlindingError(
+            "--unblind: the run was processed blinded (its blinding.json says unblinded: "
+            "false; the hidden bins' data are zero); process it again with --unblind"
+        )
+    if unblind or (definition.blinding is None and not is_blinded(metrics)):
+        return None
+    return summary if summary is not None else {"unblinded": False, "regions": {}}
+
+
 def _with_regions(definition: AnalysisDefinition, regions: str | Sequence[str] | None):
     """The definition fitting ``regions``: a set named in ``fit.region_sets``, a list, or a
     comma-separated string of regions."""
@@ -137,6 +161,7 @@ def fit(
     command: str | None = None,
     progress: Callable[[str, int, int | None], None] | None = None,
     grouped_impacts: bool | None = None,
+    unblind: bool = False,
 ) -> FitResult:
     """Fit mu to a run: MINOS errors, significance with p0, CLs limit, goodness of fit,
     post-fit yields and (with ``ranking``) the impacts, in memory.
@@ -157,6 +182,9 @@ def fit(
         grouped_impacts: measure mu's grouped impacts (``fits/impacts.py``) [default:
             when the definition names ``fit.impact_groups``; True: also without them,
             with default groups]
+        unblind: fit the data of a definition that blinds (the run must have been
+            processed with ``unblind`` too); without it such a fit is Asimov-only, its
+            workspace's observations the Asimov data set
 
     Raises:
         LibericaError: templates that make no model (FitInputError), a fit that
@@ -196,6 +224,7 @@ def fit(
         config=inputs.config,
         progress=progress,
         grouped_impacts=grouped_impacts,
+        blinding=_blinding(definition, metrics, unblind),
     )
 
 
@@ -274,6 +303,7 @@ def toys(
     config: str | pathlib.Path | dict[str, Any] | None = None,
     call_limit: int | None = None,
     progress: Callable[[int], None] | None = None,
+    unblind: bool = False,
 ) -> ToysResult:
     """Toys drawn at (mu, theta-hat-hat(mu)) and fitted like :func:`fit`.
 
@@ -285,9 +315,12 @@ def toys(
         seed: seed of every toy stream
         workers: local worker processes [default: one per core]
         progress: called with the number of toys just finished
+        unblind: as for :func:`fit`; without it, toys of a blinded run are drawn and
+            fitted around the pre-fit Asimov expectation, not conditioned on data
     """
     from liberica.fits import toys as toys_module
     from liberica.fits.binning import final_edges
+    from liberica.fits.blinding import asimov_observations
     from liberica.fits.measurement import build_workspace
     from liberica.fits.run import observable_edges
     from liberica.fits.templates import TemplateRules
@@ -302,6 +335,9 @@ def toys(
             observable_edges(inputs.definition, final),
             final_regions=tuple(final),
         )
+    blinded = _blinding(inputs.definition, inputs.metrics, unblind) is not None
+    if blinded:
+        workspace = asimov_observations(workspace)
     start = time.perf_counter()
     sets = toys_module.run_toys(
         workspace, tuple(mu), ntoys, seed, workers, progress=progress, call_limit=call_limit
@@ -313,6 +349,7 @@ def toys(
         "workers": workers,
         "model": inputs.model_kind,
         "regions": list(inputs.definition.fit_regions),
+        "conditioned_on": "asimov" if blinded else "data",
         "wall_time_s": time.perf_counter() - start,
     }
     return ToysResult(sets, settings, inputs.metrics.get("lumi_fb"))

@@ -172,6 +172,7 @@ def process(
     progress: bool = True,
     command: str | None = None,
     binning: str | pathlib.Path | None = None,
+    unblind: bool = False,
 ) -> ProcessingResult:
     """Process a fileset with an analysis into histograms, cutflows and metrics, in memory.
 
@@ -199,6 +200,8 @@ def process(
         command: the command line, for the provenance [default: ``Python API``]
         binning: an earlier run's binning.json (or its run folder): the final edges of
             the regions with a ``binning`` are taken from it (same definition only)
+        unblind: show the data of the bins the definition's ``blinding`` block hides
+            (without it they reach no output; ``blinding.json`` says which)
 
     Raises:
         LibericaError: one line naming the definition key, fileset sample, file,
@@ -237,6 +240,7 @@ def process(
         checkpoint=checkpoint,
         command=command,
         binning=binning,
+        unblind=unblind,
     )
 
 
@@ -291,7 +295,8 @@ def run(
         lumi_fb: the luminosity of the pseudo-data and of MC [default: the analysis's,
             140 fb^-1 unless it states another]
         command: the command line, for the provenance
-        options: the keyword arguments of :func:`process`
+        options: the keyword arguments of :func:`process` (``unblind`` also unblinds
+            the fit)
     """
     from liberica.api.fitting import fit as fit_run
     from liberica.api.fitting import write_fit
@@ -307,7 +312,9 @@ def run(
     )
     result = hunt = None
     if fit and "fit" in definition.stages:
-        result = fit_run(processing, definition, command=command)
+        result = fit_run(
+            processing, definition, command=command, unblind=options.get("unblind", False)
+        )
         if out is not None:
             result = write_fit(result, pathlib.Path(out) / "fit")
     if fit and "bumphunt" in definition.stages:

@@ -248,6 +248,14 @@ def generate(
     report.generated(console, sample, f"{analysis} sample ({input_format or 'its own format'})")
 
 
+UNBLIND = click.option(
+    "--unblind",
+    is_flag=True,
+    help="Show the data of the bins a definition's blinding block hides (S/B above its "
+    "threshold); without it they reach no output and fits are Asimov-only.",
+)
+
+
 def _process_options(func):
     options = [
         click.option(
@@ -332,6 +340,7 @@ def _process_options(func):
             "regions with an equal-population binning (same definition only) [default: "
             "derived from this run's MC].",
         ),
+        UNBLIND,
     ]
     for option in reversed(options):
         func = option(func)
@@ -439,7 +448,7 @@ def run(
     if no_fit:
         return
     if "fit" in definition.stages:
-        _fit_and_print(result.processing, out_dir / "fit", definition)
+        _fit_and_print(result.processing, out_dir / "fit", definition, unblind=options["unblind"])
     if "bumphunt" in definition.stages:
         with _one_line_errors():
             with _session().status(console, "bump hunt: pseudo-experiments"):
@@ -518,6 +527,7 @@ def _fit_input_options(func):
     "definition (default groups).",
 )
 @click.option("--no-figures", is_flag=True, help="Skip the plots.")
+@UNBLIND
 def fit(
     run_dir: pathlib.Path,
     analysis: str | None,
@@ -529,6 +539,7 @@ def fit(
     no_ranking: bool,
     grouped_impacts: bool,
     no_figures: bool,
+    unblind: bool,
 ) -> None:
     """Fit the signal strength mu to the histograms of RUN_DIR.
 
@@ -546,6 +557,7 @@ def fit(
         ranking=not no_ranking,
         grouped_impacts=grouped_impacts or None,
         figures=not no_figures,
+        unblind=unblind,
     )
 
 
@@ -774,6 +786,7 @@ def search(
     default=None,
     help="Local worker processes [default: one per core].",
 )
+@UNBLIND
 def toys(
     run_dir: pathlib.Path,
     analysis: str | None,
@@ -784,6 +797,7 @@ def toys(
     mu_values: tuple[float, ...],
     seed: int,
     workers: int | None,
+    unblind: bool,
 ) -> None:
     """Pseudo-experiments on the fit of RUN_DIR: bias, pull width and coverage of mu.
 
@@ -814,6 +828,7 @@ def toys(
             config=config_path,
             call_limit=maxiter,
             progress=lambda n: progress.advance(task, n),
+            unblind=unblind,
         )
     api.write_toys(result, folder)
     report.toys(console, result, run_dir, folder)

@@ -93,6 +93,8 @@ def fit(console: Console, out_dir: pathlib.Path, result) -> None:
          limit.observed),
         ("expected", result.expected, z.expected, z.expected_p0, limit.expected[2]),
     )  # fmt: skip
+    if result.blinded:
+        rows = rows[1:]
     for label, m, significance, p0, upper in rows:
         table.add_row(
             label,
@@ -105,17 +107,15 @@ def fit(console: Console, out_dir: pathlib.Path, result) -> None:
         )
     console.print(table)
     m = result.mu
-    console.print(
-        f"mu = {m.bestfit:.3f} {m.up:+.3f} {m.down:+.3f} "
-        f"(stat {m.stat_up:+.3f} {m.stat_down:+.3f}); discovery significance: "
-        f"observed {z.observed:.2f} sigma (p0 {z.observed_p0:.2e}), "
-        f"expected {z.expected:.2f} sigma"
-    )
-    gof = result.goodness_of_fit
-    console.print(
-        f"goodness of fit (saturated model): p = {gof.p_value:.3f} "
-        f"(-2 ln lambda = {gof.twice_delta_nll:.1f}, {gof.ndof} degrees of freedom)"
-    )
+    if result.blinded:
+        console.print(
+            f"blinded: the Asimov data set (mu = 1) was fitted, not the data (--unblind); "
+            f"expected mu = {m.bestfit:.3f} {m.up:+.3f} {m.down:+.3f} "
+            f"(stat {m.stat_up:+.3f} {m.stat_down:+.3f}), expected significance "
+            f"{z.expected:.2f} sigma"
+        )
+    else:
+        _observed_lines(console, result)
     if result.injected_mu is not None:
         console.print(f"injected mu = {result.injected_mu}")
     if result.ranking:
@@ -176,6 +176,22 @@ def _grouped_impacts(console: Console, impacts) -> None:
     console.print(
         f"quadrature sum against the total: {100 * impacts.non_closure_up:+.1f}% up, "
         f"{100 * impacts.non_closure_down:+.1f}% down (groups correlated post-fit)"
+    )
+
+
+def _observed_lines(console: Console, result) -> None:
+    """mu and Z of the fitted data, and the goodness of fit (an unblinded fit only)."""
+    m, z = result.mu, result.significance
+    console.print(
+        f"mu = {m.bestfit:.3f} {m.up:+.3f} {m.down:+.3f} "
+        f"(stat {m.stat_up:+.3f} {m.stat_down:+.3f}); discovery significance: "
+        f"observed {z.observed:.2f} sigma (p0 {z.observed_p0:.2e}), "
+        f"expected {z.expected:.2f} sigma"
+    )
+    gof = result.goodness_of_fit
+    console.print(
+        f"goodness of fit (saturated model): p = {gof.p_value:.3f} "
+        f"(-2 ln lambda = {gof.twice_delta_nll:.1f}, {gof.ndof} degrees of freedom)"
     )
 
 

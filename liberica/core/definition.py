@@ -422,6 +422,20 @@ class WeightChecksConfig(NamedTuple):
     drop: str = "none"
 
 
+class BlindingConfig(NamedTuple):
+    """Which bins' data a run hides until it is made with ``--unblind`` (``fits/blinding.py``).
+
+    Attributes:
+        threshold: a bin is hidden where S/B exceeds it (or where B <= 0 < S)
+        signal: the processes S sums (mu = 1); B sums every other MC process
+        regions: the regions blinded; empty: every region with signal MC
+    """
+
+    threshold: float = 0.3
+    signal: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+
+
 class ChecksConfig(NamedTuple):
     """The definition's ``checks`` block: the feature agreement (None: not asked for)
     and the weight checks' rules (every run audits the MC weights)."""
@@ -464,6 +478,7 @@ class AnalysisDefinition(NamedTuple):
         sculpting: the sculpting measure's settings, or None (``liberica search``
             then measures the search's selections against its preselection)
         checks: the data/MC feature agreement and MC weight checks' settings
+        blinding: which bins' data a run hides (``blinding`` block), or None: nothing hidden
         digest: SHA-256 of the merged, validated YAML content (provenance: two runs
             with the same digest had the same definition)
     """
@@ -493,6 +508,7 @@ class AnalysisDefinition(NamedTuple):
     checks: ChecksConfig = ChecksConfig()
     cwola: CwolaConfig | None = None
     fit_impact_groups: dict[str, tuple[str, ...]] = {}
+    blinding: BlindingConfig | None = None
 
     def systematics_of(self, category: str) -> list[Systematic]:
         """The systematics of one category (``weight``, ``object``, ``sample``)."""
@@ -750,6 +766,8 @@ def validate(config: dict, source: str = "<analysis definition>") -> registry.An
         _check_sculpting(config, source)
     if "checks" in config:
         _check_checks(config, source)
+    if "blinding" in config:
+        _check_blinding(config, source)
     return analysis
 
 
@@ -855,6 +873,27 @@ def _discriminant(output: str | dict | None) -> Discriminant | None:
     if isinstance(output, str):
         return Discriminant((output,))
     return Discriminant(tuple(output["numerator"]), tuple(output.get("denominator", ())))
+
+
+def _check_blinding(config: dict, source: str) -> None:
+    """The blinding block names known MC processes and known 1-D or 2-D regions."""
+    block = config["blinding"]
+    for index, process in enumerate(block.get("signal", [])):
+        if process not in config["processes"]:
+            _fail(
+                source,
+                f"blinding.signal[{index}]",
+                f"unknown process '{process}' {_known('processes', config['processes'])}",
+            )
+    if len(block.get("signal", [])) == len(config["processes"]):
+        _fail(source, "blinding.signal", "every MC process is signal: S/B has no background")
+    for index, region in enumerate(block.get("regions", [])):
+        if region not in config["regions"]:
+            _fail(
+                source,
+                f"blinding.regions[{index}]",
+                f"unknown region '{region}' {_known('regions', config['regions'])}",
+            )
 
 
 def _check_checks(config: dict, source: str) -> None:
@@ -1094,6 +1133,21 @@ def _build(
         stages=tuple(stage for stage in ("fit", "bumphunt", "cwola") if stage in config),
         sculpting=_sculpting(config.get("sculpting")),
         checks=_checks(config.get("checks", {})),
+        blinding=_blinding(
+            config.get("blinding"),
+            fit.get("signal", [p for p, v in processes.items() if v.kind == "signal"]),
+        ),
+    )
+
+
+def _blinding(block: dict | None, fit_signal: list[str]) -> BlindingConfig | None:
+    """The validated ``blinding`` block, or None; its signal defaults to the fit's."""
+    if block is None:
+        return None
+    return BlindingConfig(
+        threshold=float(block.get("threshold", BlindingConfig().threshold)),
+        signal=tuple(block.get("signal", fit_signal)),
+        regions=tuple(block.get("regions", ())),
     )
 
 

@@ -245,6 +245,22 @@ def _ratio_panel(
     ax.set_ylim(low, high)
 
 
+BLINDED_LABEL = "Blinded"
+"""The legend entry of the bins whose data a blinded run hides."""
+
+
+def _hatch_blinded(axes: Sequence[plt.Axes], edges: np.ndarray, blinded: np.ndarray):
+    """Grey cross-hatch over the blinded bins of every panel; returns one patch for the
+    legend."""
+    patch = None
+    for ax in axes:
+        for low, high in zip(edges[:-1][blinded], edges[1:][blinded], strict=True):
+            patch = ax.axvspan(
+                low, high, facecolor="none", edgecolor="grey", hatch="xx", linewidth=0, zorder=3
+            )
+    return patch
+
+
 def data_mc(
     prediction: ModelPrediction,
     data_per_channel: Sequence[Sequence[float]],
@@ -255,6 +271,8 @@ def data_mc(
     edges: Mapping[str, Sequence[float]] | None = None,
     *,
     pseudo_data: bool = False,
+    hidden: Mapping[str, np.ndarray] | None = None,
+    data_label: str | None = None,
 ) -> list[pathlib.Path]:
     """Stacked model against data per fit region, with a data/model ratio panel.
 
@@ -275,13 +293,16 @@ def data_mc(
             observable's binning)
         pseudo_data: the data are generated pseudo-data (labelled so, and the
             plot tagged "Simulation")
+        hidden: per region, the blinded bins (bool over its bins): drawn without data
+            points, grey cross-hatched, with a "Blinded" legend entry
+        data_label: the data's legend entry [default: "Data", or "Pseudo-data"]
     """
     model = prediction.model
     samples = list(model.config.samples)
     order = [samples.index(s) for s in stack_order(samples, definition.processes)]
     processes = [definition.processes[samples[i]] for i in order]
     band_label = _band_label(model, stage)
-    data_label = "Pseudo-data" if pseudo_data else "Data"
+    data_label = data_label or ("Pseudo-data" if pseudo_data else "Data")
     paths: list[pathlib.Path] = []
     for channel_index, channel in enumerate(model.config.channels):
         observable = definition.observables[definition.regions[channel].observable]
@@ -293,6 +314,11 @@ def data_mc(
         total = yields.sum(axis=0)
         band = np.asarray(prediction.total_stdev_model_bins[channel_index][-1])
         observed = np.asarray(data_per_channel[channel_index], dtype=float)
+        blinded = (hidden or {}).get(channel)
+        if blinded is not None and blinded.any():
+            observed = np.where(blinded, np.nan, observed)
+        else:
+            blinded = None
         errors = poisson_errors(observed)
         with plt.style.context(STYLE):
             figure, (top, bottom) = plt.subplots(
@@ -325,6 +351,9 @@ def data_mc(
             # legend: data, then the stack from top to bottom, then the band
             entries = dict(zip(*top.get_legend_handles_labels()[::-1], strict=True))
             labels = [data_label, *[p.label for p in processes][::-1], band_label]
+            if blinded is not None:
+                entries[BLINDED_LABEL] = _hatch_blinded((top, bottom), bin_edges, blinded)
+                labels.append(BLINDED_LABEL)
             _place_legend(
                 top,
                 [entries[label] for label in labels],

@@ -72,6 +72,9 @@ class FitResult:
         figures: the written figures, relative to the fit folder's parent
         grouped_impacts: the impacts of the groups of nuisance parameters on mu, or None
             (not measured)
+        blinding: the run's blinding summary (``blinding.json``) when the fit is
+            blinded: then it fitted the Asimov data set only, and results.json holds no
+            number of the data (no observed mu, Z, limit or goodness of fit); else None
     """
 
     mu: SignalStrength
@@ -102,6 +105,12 @@ class FitResult:
     config: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
     figures: list[str] = dataclasses.field(default_factory=list)
     grouped_impacts: GroupedImpacts | None = None
+    blinding: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def blinded(self) -> bool:
+        """The run is blinded: the fit saw the Asimov data set only."""
+        return self.blinding is not None
 
     @property
     def status(self) -> str:
@@ -185,4 +194,18 @@ class FitResult:
             content["lumi_fb"] = self.lumi_fb
         content["pseudo_data"] = self.pseudo_data
         content["provenance"] = self.provenance
+        if self.blinded:
+            _blind(content)
         return content
+
+
+def _blind(content: dict[str, Any]) -> None:
+    """A blinded fit's results.json: the Asimov fit as the expected one, and no observed
+    number (mu, Z, limit, goodness of fit), which would be the Asimov data's anyway."""
+    content["blinded"] = True
+    content["data"] = "asimov"
+    content.pop("mu")
+    content.pop("goodness_of_fit")
+    significance = content["significance"]
+    content["significance"] = {k: v for k, v in significance.items() if "observed" not in k}
+    content["upper_limit"].pop("observed")

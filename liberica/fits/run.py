@@ -17,6 +17,7 @@ import scipy.special
 import scipy.stats
 
 from liberica.core.definition import AnalysisDefinition
+from liberica.fits.blinding import asimov_observations, hidden_in, hidden_intervals
 from liberica.fits.impacts import grouped_impacts as measure_grouped_impacts
 from liberica.fits.impacts import to_markdown
 from liberica.fits.labels import region_units
@@ -139,6 +140,7 @@ def measure(
     config: dict[str, Any] | None = None,
     progress: Callable[[str, int, int | None], None] | None = None,
     grouped_impacts: bool | None = None,
+    blinding: dict[str, Any] | None = None,
 ) -> FitResult:
     """Measure mu, its significance and limit, the goodness of fit and the ranking, in memory.
 
@@ -166,11 +168,17 @@ def measure(
         grouped_impacts: measure the grouped impacts on mu (``fits/impacts.py``): None
             when the definition names ``fit.impact_groups``; True also without them
             (with the default groups); False never
+        blinding: the run's blinding summary (``blinding.json``) for a blinded fit: the
+            workspace's observations become the Asimov data set, the fit is Asimov-only,
+            and the plots hatch the hidden bins
 
     Raises:
         FitFailure: if a fit that must converge did not (one line, naming the step)
     """
     timing = dict(timing or {})
+    if blinding is not None:
+        workspace = asimov_observations(workspace)
+        asimov = True
     template_report = template_report or {"merged": {}, "floored": [], "emptied": [], "edges": {}}
     model, data = cabinetry.model_utils.model_and_data(workspace, asimov=asimov)
     with _timed(timing, "compile_likelihood"):
@@ -249,6 +257,7 @@ def measure(
         edges=edges,
         config=config,
         grouped_impacts=grouped,
+        blinding=blinding,
     )
 
 
@@ -368,6 +377,18 @@ def _pulls(fit_results, prefit_widths: dict[str, float]) -> list[dict[str, Any]]
     return rows
 
 
+def _hidden_fit_bins(result: FitResult, channels) -> dict[str, np.ndarray] | None:
+    """A blinded fit's hidden bins per channel, in its (merged) fit binning, or None."""
+    if result.blinding is None or result.edges is None:
+        return None
+    intervals = hidden_intervals(result.blinding)
+    return {
+        channel: hidden_in(result.edges[channel], intervals[channel])
+        for channel in channels
+        if channel in intervals and channel in result.edges
+    }
+
+
 def _draw(result: FitResult, folder: pathlib.Path) -> list[pathlib.Path]:
     from liberica.fits import plots  # matplotlib only where figures are drawn
 
@@ -384,7 +405,15 @@ def _draw(result: FitResult, folder: pathlib.Path) -> list[pathlib.Path]:
             ("postfit", cabinetry.model_utils.prediction(model, fit_results=fit_results)),
         ):
             paths += plots.data_mc(
-                prediction, channels, definition, folder, stage, edges=edges, **tag
+                prediction,
+                channels,
+                definition,
+                folder,
+                stage,
+                edges=edges,
+                hidden=_hidden_fit_bins(result, model.config.channels),
+                data_label="Asimov data (blinded)" if result.blinded else None,
+                **tag,
             )
     constrained = [n for n, w in prefit_widths.items() if w > 0]
     systematics = [n for n in constrained if not n.startswith("staterror_")]

@@ -9,6 +9,7 @@ import math
 import pathlib
 import time
 import uuid
+from collections.abc import Collection
 from typing import Any, NamedTuple
 
 import dask
@@ -19,6 +20,7 @@ from coffea.processor.checkpointer import CheckpointerABC
 import liberica
 from liberica.core import definition as definition_module
 from liberica.models.loading import load_classifiers
+from liberica.orchestration import blinding as blinding_module
 from liberica.orchestration import fileset as fileset_module
 from liberica.orchestration import outputs
 from liberica.orchestration.binning import BINNING_FILE, check_reuse, final_binning
@@ -329,6 +331,7 @@ def run_processor(
     checkpoint: str | pathlib.Path | CheckpointerABC | None = None,
     command: str | None = None,
     binning: str | pathlib.Path | None = None,
+    unblind: bool = False,
 ) -> ProcessingResult:
     """Process a fileset with an analysis and (optionally) write the outputs.
 
@@ -364,6 +367,9 @@ def run_processor(
             ``Python API``)
         binning: an earlier run's binning.json (or run folder): its edges for the
             regions with a ``binning``, instead of new ones (same definition only)
+        unblind: show the data of the bins a definition's ``blinding`` block hides
+            (without it, those data reach no output: ``orchestration/blinding.py``;
+            ``blinding.json`` says which)
 
     Returns:
         ProcessingResult: histograms, cutflows and metrics
@@ -374,6 +380,7 @@ def run_processor(
         if isinstance(analysis, definition_module.AnalysisDefinition)
         else definition_module.load(analysis)
     )
+    blinding_module.check_options(definition, unblind=unblind, checkpoint=checkpoint)
     if output_dir is not None:
         outputs.check_writable(output_dir)
     if binning is not None:  # before any file is opened: another definition's edges are refused
@@ -456,6 +463,14 @@ def run_processor(
     output["histograms"], output["counts"], binning_report = final_binning(
         definition, output["histograms"], output["counts"], fileset, binning
     )
+    # after the merge and any rebinning, before anything reads the data: hidden bins' data
+    # reach no output of a blinded run
+    blinding = blinding_module.blind_output(
+        output,
+        definition,
+        [name for name, entry in fileset.items() if entry["metadata"].get("is_data")],
+        unblind=unblind,
+    )
     events_processed = int(sum(output["events"].values()))
     cores = opened.cores
     # chunks loaded from checkpoints took no processing: the rates count the others
@@ -518,13 +533,17 @@ def run_processor(
     }
     if binning_report:
         metrics["binning"] = binning_report
+    if blinding is not None:
+        metrics["blinding"] = blinding
     if classifiers:
         metrics["classifier"] = _classifier_metrics(output["inference"], classifiers, metrics)
     weight_checks = evaluate_weights(
         output.get("weight_audit", {}), definition.checks.weights, output["events"]
     )
     metrics["weight_checks"] = weight_checks.to_dict()
-    agreement = _feature_agreement(output["histograms"], definition)
+    agreement = _feature_agreement(
+        output["histograms"], definition, blinding_module.hidden_regions(blinding)
+    )
     if agreement is not None:
         metrics["feature_agreement"] = agreement.to_dict()
     features = None
@@ -590,6 +609,8 @@ def write_outputs(
     outputs.write_json(output_dir / "cutflow.json", result.cutflow)
     if "binning" in result.metrics:
         outputs.write_json(output_dir / BINNING_FILE, result.metrics["binning"])
+    if "blinding" in result.metrics:
+        outputs.write_json(output_dir / "blinding.json", result.metrics["blinding"])
     if result.features is not None:
         outputs.write_features(output_dir / "features.parquet", result.features)
     if started is not None:
@@ -599,13 +620,16 @@ def write_outputs(
     return result._replace(output_dir=output_dir)
 
 
-def _feature_agreement(histograms: dict, definition) -> Any:
+def _feature_agreement(histograms: dict, definition, blinded: Collection[str] = ()) -> Any:
     """The definition's data/MC feature check on the regions this run has (a training run
-    has no score regions), or None without a check."""
+    has no score regions) and shows in full (not ``blinded``), or None without a check."""
     config = definition.checks.feature_agreement
     if config is None:
         return None
-    present = tuple(r for r in config.regions if r in histograms)
+    left_out = [r for r in config.regions if r in blinded]
+    if left_out:
+        log.info("data/MC check: %s left out (blinded bins)", ", ".join(left_out))
+    present = tuple(r for r in config.regions if r in histograms and r not in blinded)
     if not present:
         return None
     from liberica.fits.agreement import feature_agreement

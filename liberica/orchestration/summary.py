@@ -16,7 +16,8 @@ def _yield(value: float) -> str:
 
 def yield_table(result) -> Table:
     """Nominal yields (weighted, with flow bins) per region and process, and data; consecutive
-    regions of equal yields (e.g. one selection's features) share one row."""
+    regions of equal yields (e.g. one selection's features) share one row. A blinded run
+    shows no data total of a region whose selection has hidden bins (``blinded``)."""
     regions = list(result.histograms)
     first = result.histograms[regions[0]]
     processes = [p for p in first.axes["process"] if p != DATA_PROCESS]
@@ -26,12 +27,14 @@ def yield_table(result) -> Table:
         table.add_column(process, justify="right")
     table.add_column("total MC", justify="right")
     table.add_column("data", justify="right")
+    withheld = set(result.metrics.get("blinding", {}).get("withheld_totals", ()))
     rows: list[tuple[list[str], list[str]]] = []  # (regions, cells): equal rows merged
     for region in regions:
         h = result.histograms[region]
         yields = [float(h[..., p, NOMINAL].values(flow=True).sum()) for p in processes]
         data = float(h[..., DATA_PROCESS, NOMINAL].values(flow=True).sum())
-        cells = [*map(_yield, yields), _yield(sum(yields)), f"{data:,.0f}"]
+        shown = "blinded" if region in withheld else f"{data:,.0f}"
+        cells = [*map(_yield, yields), _yield(sum(yields)), shown]
         if rows and rows[-1][1] == cells:
             rows[-1][0].append(region)
         else:
