@@ -169,3 +169,11 @@ def test_bad_inputs_are_named():
     rows[3, 1] = np.inf
     with pytest.raises(FTTransformerError, match=r"\['eta'\] hold infinite values"):
         fit_encoding(rows, NAMES, CATEGORICAL)
+
+
+def test_a_spec_with_categories_pickles(exported):
+    """Processors carry their classifiers to worker processes by pickle."""
+    import pickle
+
+    _, _, classifier, _ = exported
+    assert pickle.loads(pickle.dumps(classifier)) == classifier

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from types import MappingProxyType
 from typing import NamedTuple
 
 import onnxruntime as ort
@@ -57,7 +55,8 @@ class FeatureSpec(NamedTuple):
             on purpose; a run must still allow it explicitly
         categorical: categorical feature -> the values seen in training, in the
             order of their embedding indices (1, 2, ...; index 0 is "unknown");
-            written as ``liberica.categorical`` only when not empty
+            written as ``liberica.categorical`` only when not empty (a plain dict,
+            so that a spec pickles with its processor; treat it as read-only)
     """
 
     feature_set: str
@@ -70,7 +69,7 @@ class FeatureSpec(NamedTuple):
     folds: int = 2
     outputs: tuple[str, ...] = ("score",)
     uses_fit_observable: bool = False
-    categorical: Mapping[str, tuple[float, ...]] = MappingProxyType({})
+    categorical: dict[str, tuple[float, ...]] = {}
 
     @property
     def train_parity(self) -> int:
@@ -174,18 +173,18 @@ class FeatureSpec(NamedTuple):
 
 def _read_categorical(
     metadata: dict[str, str], features: tuple[str, ...]
-) -> Mapping[str, tuple[float, ...]]:
+) -> dict[str, tuple[float, ...]]:
     """``liberica.categorical`` if present: each named feature must be in ``features``."""
     text = metadata.get("liberica.categorical")
     if text is None:
-        return MappingProxyType({})
+        return {}
     values = json.loads(text)
     if not isinstance(values, dict):
         raise ValueError("liberica.categorical is not an object")
     unknown = [name for name in values if name not in features]
     if unknown:
         raise ValueError(f"categorical features {unknown} are not among the features")
-    return MappingProxyType({name: tuple(float(v) for v in values[name]) for name in values})
+    return {name: tuple(float(v) for v in values[name]) for name in values}
 
 
 class Classifier(NamedTuple):
