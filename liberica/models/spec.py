@@ -53,6 +53,10 @@ class FeatureSpec(NamedTuple):
         outputs: the names of the output columns (a multi-class model has several)
         uses_fit_observable: the model was trained on a region's fit observable
             on purpose; a run must still allow it explicitly
+        categorical: categorical feature -> the values seen in training, in the
+            order of their embedding indices (1, 2, ...; index 0 is "unknown");
+            written as ``liberica.categorical`` only when not empty (a plain dict,
+            so that a spec pickles with its processor; treat it as read-only)
     """
 
     feature_set: str
@@ -65,6 +69,7 @@ class FeatureSpec(NamedTuple):
     folds: int = 2
     outputs: tuple[str, ...] = ("score",)
     uses_fit_observable: bool = False
+    categorical: dict[str, tuple[float, ...]] = {}
 
     @property
     def train_parity(self) -> int:
@@ -78,6 +83,12 @@ class FeatureSpec(NamedTuple):
 
     def _is_version_1(self) -> bool:
         return self.folds == 2 and len(self.outputs) == 1 and not self.uses_fit_observable
+
+    def _categorical_metadata(self) -> dict[str, str]:
+        if not self.categorical:
+            return {}
+        values = {name: [float(v) for v in self.categorical[name]] for name in self.categorical}
+        return {"liberica.categorical": json.dumps(values)}
 
     def to_metadata(self) -> dict[str, str]:
         """The spec as ONNX metadata_props (string values); version 1 where it suffices."""
@@ -100,6 +111,7 @@ class FeatureSpec(NamedTuple):
                 **common,
                 "liberica.fold_rule": json.dumps(rule),
                 **tail,
+                **self._categorical_metadata(),
                 "liberica.spec_version": SPEC_VERSION,
             }
         rule = {
@@ -114,6 +126,7 @@ class FeatureSpec(NamedTuple):
             **tail,
             "liberica.outputs": json.dumps(list(self.outputs)),
             "liberica.uses_fit_observable": json.dumps(self.uses_fit_observable),
+            **self._categorical_metadata(),
             "liberica.spec_version": SPEC_VERSION_MULTI,
         }
 
@@ -127,12 +140,14 @@ class FeatureSpec(NamedTuple):
         try:
             fold = json.loads(metadata["liberica.fold_rule"])
             version = metadata["liberica.spec_version"]
+            features = tuple(json.loads(metadata["liberica.features"]))
             common = {
                 "feature_set": metadata["liberica.feature_set"],
-                "features": tuple(json.loads(metadata["liberica.features"])),
+                "features": features,
                 "output": metadata["liberica.output"],
                 "preprocessing": metadata["liberica.preprocessing"],
                 "training_sample": metadata["liberica.training_sample"],
+                "categorical": _read_categorical(metadata, features),
             }
             if version == SPEC_VERSION:
                 return cls(fold=int(fold["train_parity"]), version=version, **common)
@@ -154,6 +169,22 @@ class FeatureSpec(NamedTuple):
             raise ModelSpecError(f"{source}: ONNX metadata lacks {err.args[0]!r}") from None
         except (ValueError, TypeError, IndexError) as err:
             raise ModelSpecError(f"{source}: malformed liberica metadata ({err})") from None
+
+
+def _read_categorical(
+    metadata: dict[str, str], features: tuple[str, ...]
+) -> dict[str, tuple[float, ...]]:
+    """``liberica.categorical`` if present: each named feature must be in ``features``."""
+    text = metadata.get("liberica.categorical")
+    if text is None:
+        return {}
+    values = json.loads(text)
+    if not isinstance(values, dict):
+        raise ValueError("liberica.categorical is not an object")
+    unknown = [name for name in values if name not in features]
+    if unknown:
+        raise ValueError(f"categorical features {unknown} are not among the features")
+    return {name: tuple(float(v) for v in values[name]) for name in values}
 
 
 class Classifier(NamedTuple):
