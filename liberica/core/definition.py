@@ -189,6 +189,8 @@ class ClassifierConfig(NamedTuple):
             processes it takes
         training_selection: the selection whose MC rows train it (default: ``selection``)
         architecture: a multiclass classifier's network (``ft_transformer``, ``mlp``)
+        training: a multiclass classifier's training settings (``MulticlassConfig``
+            fields), those its shipped models were trained with
     """
 
     name: str
@@ -205,6 +207,7 @@ class ClassifierConfig(NamedTuple):
     classes: dict[str, tuple[str, ...]] = {}
     training_selection: str = ""
     architecture: str = "ft_transformer"
+    training: dict[str, Any] = {}
 
     @property
     def trained_on(self) -> str:
@@ -829,7 +832,7 @@ def _check_multiclass(
 ) -> None:
     """A multiclass classifier's classes, training selection and architecture."""
     multiclass = classifier.get("kind") == "multiclass"
-    for field in ("classes", "architecture"):
+    for field in ("classes", "architecture", "training"):
         if field in classifier and not multiclass:
             _fail(source, f"{key}.{field}", "only a classifier of kind multiclass has it")
     if multiclass and "classes" not in classifier:
@@ -1117,6 +1120,10 @@ def _build(
                 classes={k: tuple(v) for k, v in c.get("classes", {}).items()},
                 training_selection=c.get("training_selection", ""),
                 architecture=c.get("architecture", "ft_transformer"),
+                training={
+                    k: tuple(v) if isinstance(v, list) else v
+                    for k, v in c.get("training", {}).items()
+                },
             )
             for name, c in config.get("classifiers", {}).items()
         },

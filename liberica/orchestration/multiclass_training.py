@@ -123,7 +123,7 @@ def train_and_evaluate(
         training_set: ``extended`` (the training selection) or ``selection`` (the
             scoring selection only)
         settings: fields of ``models.multiclass.MulticlassConfig`` to set (folds, seed,
-            max_epochs, d_token, ...)
+            max_epochs, d_token, ...) over the classifier's ``training`` block
         description: the training sample, stored in the models' specs
         source: the definition (for errors)
 
@@ -144,7 +144,12 @@ def train_and_evaluate(
         raise AnalysisDefinitionError(
             source, f"classifiers.{config.name}", f"unknown training set {training_set!r}"
         )
-    settings = {"folds": len(config.models), **(settings or {}), "architecture": architecture}
+    settings = {
+        "folds": len(config.models),
+        **config.training,
+        **(settings or {}),
+        "architecture": architecture,
+    }
     training_config = MulticlassConfig(**settings)
     names = model_names(config, architecture, training_set, training_config.folds)
     if len(names) != training_config.folds:
