@@ -1,0 +1,497 @@
+"""The embedded ttH 2lSS+1tau sample: MC samples and Poisson pseudo-data (tree ``mini``, MeV).
+
+Samples (13 TeV; processes in ``processes.py``; cross-sections in pb before the filter):
+``ttH`` (0.507 x BR(H -> WW*, tautau, ZZ*) 0.3043), ``ttW`` (0.72, EW part included),
+``ttZ`` (0.88), ``ttbar`` (831.76: the fakes, a non-prompt lepton from a b decay, with
+electron charge flips and jet -> tau fakes), ``VV`` (WZ 47.0 + ZZ 16.9), ``tZ`` (tZq, 0.90),
+``tttt`` (0.012), ``other`` (tWZ-like, 0.20); the alternative samples ``ttW_alt``
+(variation ``ttw_modelling``) and ``ttbar_alt`` (``ttbar_modelling``).
+
+Every event is drawn with biased decay modes and a biasing weight (``processes.py``), and
+kept only if it passes the filter (:func:`passes_filter`): two tight leptons (pT > 10 GeV,
+|eta| < 2.5) forming a same-sign pair, and two jets (pT > 25 GeV, |eta| < 2.5). Any
+selection at least as tight as the filter sees the right yields: ``mcWeight`` = generator
+weight (+-lognormal, a few % negative for the NLO ttX samples) x biasing weight,
+``SumWeights`` their sum over the written events and ``XSection`` the filtered
+cross-section, sigma x (sum of mcWeight written / sum over all drawn events).
+
+Selection (:func:`select`, the numpy reference for the coffea one; GeV):
+leptons: tight ID, pT > 10, |eta| < 2.5, ptcone30/pT < 0.1, etcone20/pT < 0.1,
+d0 significance < 5 (e) / 3 (mu), |z0 sin(theta)| < 0.5 mm; taus: tight, pT > 25, |eta| <
+2.5, 1 or 3 tracks; jets: pT > 25, |eta| < 2.5, JVT > 0.59 below 60 GeV; b-tag MV2c10 >
+:data:`BTAG_CUT`. ``preselection``: exactly two such leptons, same sign, >= 2 jets.
+``sr``: preselection, exactly one tau, >= 4 jets, >= 1 b-tag, |m_ll - 91.2| > 10 for ee and
+mumu.
+
+Pseudo-data: for each nominal sample a fresh pool of filtered events (its own random
+streams, truth dropped) is drawn; each event enters ``k ~ Poisson(omega)`` times with
+omega its expected yield at ``lumi_fb`` (ttH x ``mu_inject``). The sum is a Poisson draw
+of the MC mixture.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import pathlib
+import re
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from liberica.analysis.tth2lss1tau import processes as physics
+from liberica.core.errors import LibericaError
+from liberica.samples import detector
+from liberica.samples.charge_flip import flip_charges
+from liberica.samples.detector import SimulatedEvents, concatenate_events, select_events
+from liberica.samples.sample import (
+    EVENTS_PER_FILE,
+    GeneratedSample,
+    data_entry,
+    event_numbers,
+    file_sizes,
+    mc_entry,
+    sample_key,
+    stream,
+    write_fileset,
+)
+from liberica.samples.taus import reconstruct_taus
+from liberica.samples.writer import Objects, write_mini
+
+log = logging.getLogger(__name__)
+
+GENERATION_FORMAT = 1
+"""Bumped whenever the generated content changes for the same arguments."""
+
+MC_RUN_NUMBER = 284500
+DATA_RUN_NUMBER = 300000
+PB_PER_INVERSE_FB = 1.0e3
+DATA_SAMPLE = "data"
+SIGNAL = "ttH"
+
+BTAG_CUT = 0.11
+"""MV2c10 cut of the b-tag the selection uses (called the 85% WP; in this detector model
+it keeps 98% of b, 48% of c and 1.4% of light jets)."""
+LEPTON_MIN_PT = 10.0
+LEPTON_MAX_ABS_ETA = 2.5
+ISOLATION = 0.1
+"""ptcone30/pT and etcone20/pT below this."""
+D0_SIGNIFICANCE = {11: 5.0, 13: 3.0}
+Z0_SIN_THETA = 0.5
+TAU_MIN_PT = 25.0
+JET_MIN_PT = 25.0
+JET_MAX_ABS_ETA = 2.5
+Z_VETO = (91.2, 10.0)
+FILTER_JET_PT = 25.0
+
+
+class GenerationError(LibericaError, ValueError):
+    """A generator argument that cannot be generated (names the argument and value)."""
+
+
+class Sample(NamedTuple):
+    """One MC sample: name, process, dataset id, cross-section before the filter (pb), share
+    of the requested events, negative-weight fraction, its systematic if an alternative
+    sample, its generator, and whether the pseudo-data contain it."""
+
+    name: str
+    process: str
+    dsid: int
+    xsec_pb: float
+    event_fraction: float
+    negative_weight_fraction: float
+    variation: str | None
+    generate: Callable[[np.random.Generator, int], physics.Truth]
+    in_data: bool = True
+
+
+SAMPLES: tuple[Sample, ...] = (
+    Sample("ttH", "ttH", 346345, round(0.507 * 0.3043, 6), 0.26, 0.03, None, physics.generate_tth),
+    Sample("ttW", "ttW", 700168, 0.72, 0.12, 0.04, None, physics.generate_ttw),
+    Sample("ttZ", "ttZ", 410218, 0.88, 0.12, 0.04, None, physics.generate_ttz),
+    Sample("ttbar", "ttbar", 410470, 831.76, 0.18, 0.005, None, physics.generate_ttbar),
+    Sample("VV", "VV", 364253, 63.9, 0.06, 0.01, None, physics.generate_vv),
+    Sample("tZ", "tZ", 410560, 0.90, 0.04, 0.02, None, physics.generate_tz),
+    Sample("tttt", "tttt", 410080, 0.012, 0.03, 0.03, None, physics.generate_tttt),
+    Sample("other", "other", 410408, 0.20, 0.04, 0.02, None, physics.generate_other),
+    Sample("ttW_alt", "ttW", 410155, 0.72, 0.06, 0.04, "ttw_modelling",
+           physics.generate_ttw_alternative, in_data=False),
+    Sample("ttbar_alt", "ttbar", 410557, 831.76, 0.09, 0.005, "ttbar_modelling",
+           physics.generate_ttbar_alternative, in_data=False),
+)  # fmt: skip
+"""The MC samples, in fileset order (``data`` follows)."""
+
+_BY_NAME = {s.name: s for s in SAMPLES}
+
+
+# -- per-event reductions on the writer's columns ---------------------------------------------
+
+
+def _event_index(objects: Objects) -> np.ndarray:
+    return np.repeat(np.arange(len(objects.counts)), objects.counts)
+
+
+def _count(objects: Objects, mask: np.ndarray) -> np.ndarray:
+    return np.bincount(_event_index(objects)[mask], minlength=len(objects.counts))
+
+
+def passes_filter(events: SimulatedEvents) -> np.ndarray:
+    """The generation filter: a same-sign pair among tight leptons (pT > 10, |eta| < 2.5)
+    and two jets (pT > 25, |eta| < 2.5)."""
+    lep = events.objects["lep"].fields
+    tight = (
+        lep["isTightID"] & (lep["pt"] > LEPTON_MIN_PT) & (np.abs(lep["eta"]) < LEPTON_MAX_ABS_ETA)
+    )
+    plus = _count(events.objects["lep"], tight & (lep["charge"] > 0))
+    minus = _count(events.objects["lep"], tight & (lep["charge"] < 0))
+    jet = events.objects["jet"].fields
+    jets = _count(
+        events.objects["jet"], (jet["pt"] > FILTER_JET_PT) & (np.abs(jet["eta"]) < JET_MAX_ABS_ETA)
+    )
+    return ((plus >= 2) | (minus >= 2)) & (jets >= 2)
+
+
+def select(events: SimulatedEvents) -> dict[str, np.ndarray]:
+    """The ``preselection`` and ``sr`` masks of the module docstring's selection."""
+    leptons = events.objects["lep"]
+    lep = leptons.fields
+    pt = lep["pt"]
+    theta = 2.0 * np.arctan(np.exp(-lep["eta"]))
+    d0_cut = np.where(lep["type"] == 11, D0_SIGNIFICANCE[11], D0_SIGNIFICANCE[13])
+    good = (
+        lep["isTightID"]
+        & (pt > LEPTON_MIN_PT)
+        & (np.abs(lep["eta"]) < LEPTON_MAX_ABS_ETA)
+        & (lep["ptcone30"] < ISOLATION * pt)
+        & (lep["etcone20"] < ISOLATION * pt)
+        & (lep["tracksigd0pvunbiased"] < d0_cut)
+        & (np.abs(lep["z0"] * np.sin(theta)) < Z0_SIN_THETA)
+    )
+    n = len(leptons.counts)
+    two = _count(leptons, good) == 2
+    pair = np.flatnonzero(good & two[_event_index(leptons)]).reshape(-1, 2)
+    events_with_pair = np.flatnonzero(two)
+    same_sign = np.zeros(n, bool)
+    same_sign[events_with_pair] = lep["charge"][pair[:, 0]] * lep["charge"][pair[:, 1]] > 0
+    same_flavour = np.zeros(n, bool)
+    same_flavour[events_with_pair] = lep["type"][pair[:, 0]] == lep["type"][pair[:, 1]]
+    p4 = np.stack(
+        [
+            lep["E"][pair],
+            pt[pair] * np.cos(lep["phi"][pair]),
+            pt[pair] * np.sin(lep["phi"][pair]),
+            pt[pair] * np.sinh(lep["eta"][pair]),
+        ],
+        axis=-1,
+    ).sum(axis=1)
+    mll = np.zeros(n)
+    mll[events_with_pair] = np.sqrt(np.maximum(p4[:, 0] ** 2 - (p4[:, 1:] ** 2).sum(axis=1), 0.0))
+    z_veto = ~same_flavour | (np.abs(mll - Z_VETO[0]) > Z_VETO[1])
+
+    jet = events.objects["jet"].fields
+    good_jet = (
+        (jet["pt"] > JET_MIN_PT)
+        & (np.abs(jet["eta"]) < JET_MAX_ABS_ETA)
+        & ((jet["pt"] > 60.0) | (jet["jvt"] > 0.59))
+    )
+    jets = _count(events.objects["jet"], good_jet)
+    bjets = _count(events.objects["jet"], good_jet & (jet["MV2c10"] > BTAG_CUT))
+    tau = events.objects["tau"].fields
+    good_tau = (
+        tau["isTightID"]
+        & (tau["pt"] > TAU_MIN_PT)
+        & (np.abs(tau["eta"]) < 2.5)
+        & ((tau["nTracks"] == 1) | (tau["nTracks"] == 3))
+    )
+    taus = _count(events.objects["tau"], good_tau)
+    preselection = two & same_sign & (jets >= 2)
+    sr = preselection & (taus == 1) & (jets >= 4) & (bjets >= 1) & z_veto
+    return {"preselection": preselection, "sr": sr}
+
+
+def event_scale_factor(events: SimulatedEvents) -> np.ndarray:
+    """Lepton, trigger, pileup, b-tagging and tau scale factors multiplied."""
+    return (
+        events.weight_scale_factor
+        * events.branches["scaleFactor_BTAG"]
+        * events.branches["scaleFactor_TAU"]
+    )
+
+
+# -- simulation -------------------------------------------------------------------------------
+
+_MAX_BATCH = 200_000
+
+
+def _reconstruct(rng: np.random.Generator, truth: physics.Truth, is_data: bool) -> SimulatedEvents:
+    taus = reconstruct_taus(rng, truth.taus, truth.events.jets, is_data=is_data)
+    simulated = detector.simulate(
+        rng, physics.with_jets_removed(truth, taus.jet_consumed), is_data=is_data
+    )
+    objects = dict(simulated.objects)
+    objects["lep"] = flip_charges(rng, objects["lep"])
+    objects["tau"] = taus.objects
+    branches = dict(simulated.branches)
+    branches["scaleFactor_TAU"] = taus.scale_factor
+    return simulated._replace(branches=branches, objects=objects)
+
+
+def _prefilter(truth: physics.Truth) -> np.ndarray:
+    """Generator-level: two e/mu above 9 GeV in |eta| < 2.5 (looser than the filter)."""
+    leptons = truth.events.leptons
+    usable = leptons.valid & (leptons.pt > 9.0) & (np.abs(leptons.eta) < 2.5)
+    return usable.sum(axis=1) >= 2
+
+
+class _Simulated(NamedTuple):
+    events: SimulatedEvents
+    weights: np.ndarray
+    drawn_weight: float
+    drawn: int
+
+
+def _simulate(sample: Sample, rng: np.random.Generator, n: int, is_data: bool) -> _Simulated:
+    """``n`` filtered events, their weights (generator x biasing) and the drawn weight sum."""
+    parts, weights, have, drawn, drawn_weight = [], [], 0, 0, 0.0
+    efficiency = 0.05
+    while have < n:
+        need = n - have
+        batch = int(min(max(1.2 * need / efficiency + 256, 1024), _MAX_BATCH))
+        truth = sample.generate(rng, batch)
+        sign = np.where(rng.random(batch) < sample.negative_weight_fraction, -1.0, 1.0)
+        weight = (sign * rng.lognormal(0.0, 0.05, batch) * truth.weight).astype(np.float32)
+        first = np.flatnonzero(_prefilter(truth))
+        simulated = _reconstruct(rng, physics.take(truth, first), is_data)
+        passed = first[passes_filter(simulated)]
+        kept = np.flatnonzero(passes_filter(simulated))
+        if len(passed) > need:
+            last = passed[need - 1]
+            batch_drawn = int(last) + 1
+            kept, passed = kept[:need], passed[:need]
+        else:
+            batch_drawn = batch
+        drawn += batch_drawn
+        drawn_weight += float(np.sum(weight[:batch_drawn], dtype=np.float64))
+        parts.append(select_events(simulated, kept))
+        weights.append(weight[passed])
+        have += len(passed)
+        efficiency = max((have + 1.0) / (drawn + 2.0), 1e-4)
+    return _Simulated(concatenate_events(parts), np.concatenate(weights), drawn_weight, drawn)
+
+
+def _write(path: pathlib.Path, events: SimulatedEvents, bookkeeping: dict, key: str) -> str:
+    write_mini(path, {**events.branches, **bookkeeping}, events.objects, key=key)
+    return str(path.resolve())
+
+
+class _MC(NamedTuple):
+    files: list[str]
+    xsec_pb: float
+    sumw: float
+    filter_efficiency: float
+    yields: dict[str, float]
+    raw: dict[str, int]
+
+
+def _generate_mc(
+    out_dir: pathlib.Path, sample: Sample, n: int, seed: int, per_file: int, generation: str,
+    lumi_fb: float,
+) -> _MC:  # fmt: skip
+    key = sample_key(sample.name)
+    parts = [
+        _simulate(sample, stream(seed, key, 1, index), size, is_data=False)
+        for index, size in enumerate(file_sizes(n, per_file))
+    ]
+    weights = np.concatenate([p.weights for p in parts])
+    sumw = float(np.sum(weights, dtype=np.float64))
+    efficiency = sumw / sum(p.drawn_weight for p in parts)
+    xsec = sample.xsec_pb * efficiency
+    yields: dict[str, float] = {}
+    raw: dict[str, int] = {}
+    files, start = [], 0
+    for index, part in enumerate(parts):
+        events = part.events
+        size = len(part.weights)
+        masks = select(events)
+        normalization = xsec * lumi_fb * PB_PER_INVERSE_FB / sumw
+        event_weight = part.weights * event_scale_factor(events) * normalization
+        for region, mask in masks.items():
+            yields[region] = yields.get(region, 0.0) + float(event_weight[mask].sum())
+            raw[region] = raw.get(region, 0) + int(mask.sum())
+        bookkeeping = {
+            "runNumber": np.full(size, MC_RUN_NUMBER),
+            "eventNumber": event_numbers(sample.name, start, size),
+            "channelNumber": np.full(size, sample.dsid),
+            "mcWeight": part.weights,
+            "XSection": np.full(size, xsec),
+            "SumWeights": np.full(size, sumw),
+        }
+        path = out_dir / f"{sample.name}_{index}.root"
+        files.append(_write(path, events, bookkeeping, f"{generation}/{sample.name}/{index}"))
+        start += size
+    log.info("%s: %d events, filter efficiency %.3g, xsec %.4g pb, SR %.2f (%d raw)",
+             sample.name, n, efficiency, xsec, yields["sr"], raw["sr"])  # fmt: skip
+    return _MC(files, xsec, sumw, efficiency, yields, raw)
+
+
+def _generate_data(
+    out_dir: pathlib.Path,
+    counts: dict[str, int],
+    lumi_fb: float,
+    mu_inject: float,
+    seed: int,
+    per_file: int,
+    generation: str,
+) -> tuple[list[str], int, dict[str, int]]:
+    key = sample_key(DATA_SAMPLE)
+    parts, by_sample = [], {}
+    for sample in (s for s in SAMPLES if s.in_data):
+        pool = max(1000, counts[sample.name] // 2)
+        rng = stream(seed, key, 1, sample_key(sample.name))
+        made = _simulate(sample, rng, pool, is_data=True)
+        strength = mu_inject if sample.name == SIGNAL else 1.0
+        omega = (
+            sample.xsec_pb * lumi_fb * PB_PER_INVERSE_FB * strength / made.drawn_weight
+            * made.weights * event_scale_factor(made.events)
+        )  # fmt: skip
+        copies = rng.poisson(np.maximum(omega, 0.0))
+        parts.append(select_events(made.events, np.repeat(np.arange(pool), copies)))
+        by_sample[sample.name] = int(copies.sum())
+    data = concatenate_events(parts)
+    n = len(data.weight_scale_factor)
+    data = select_events(data, stream(seed, key, 2).permutation(n))
+    files, start = [], 0
+    for index, size in enumerate(file_sizes(n, per_file)):
+        stop = start + size
+        chunk = select_events(data, np.arange(start, stop))
+        zeros = np.zeros(size)
+        bookkeeping = {
+            "runNumber": np.full(size, DATA_RUN_NUMBER),
+            "eventNumber": event_numbers(DATA_SAMPLE, start, size),
+            "channelNumber": np.full(size, DATA_RUN_NUMBER),
+            "mcWeight": zeros,
+            "XSection": np.ones(size),
+            "SumWeights": np.ones(size),
+            **{b: zeros for b in chunk.branches if b.startswith("scaleFactor_")},
+        }
+        path = out_dir / f"{DATA_SAMPLE}_{index}.root"
+        files.append(_write(path, chunk, bookkeeping, f"{generation}/{DATA_SAMPLE}/{index}"))
+        start = stop
+    log.info("data: %d events: %s", n, by_sample)
+    return files, n, by_sample
+
+
+def mc_event_counts(events: int) -> dict[str, int]:
+    """MC events per sample for ``events`` in total (fixed shares, balanced statistics)."""
+    return {s.name: max(1, round(events * s.event_fraction)) for s in SAMPLES}
+
+
+def _check(events: int, lumi_fb: float, mu_inject: float, events_per_file: int) -> None:
+    if events < 1:
+        raise GenerationError(f"events must be at least 1, got {events}")
+    if events_per_file < 1:
+        raise GenerationError(f"events_per_file must be at least 1, got {events_per_file}")
+    if not (math.isfinite(lumi_fb) and lumi_fb > 0):
+        raise GenerationError(f"lumi_fb must be finite and positive, got {lumi_fb}")
+    if not (math.isfinite(mu_inject) and mu_inject >= 0):
+        raise GenerationError(f"mu_inject must be finite and >= 0, got {mu_inject}")
+
+
+def generate_tth2lss1tau(
+    out_dir: str | pathlib.Path,
+    *,
+    events: int = 600_000,
+    lumi_fb: float = 140.0,
+    mu_inject: float = 1.0,
+    seed: int = 42,
+    events_per_file: int = EVENTS_PER_FILE,
+) -> GeneratedSample:
+    """Generate the tth2lss1tau MC samples and pseudo-data in the open-data format.
+
+    Writes ``{sample}_{i}.root`` (TTree ``mini``, MeV), ``fileset.json`` and
+    ``generation.json`` (cross-sections, filter efficiencies, and the expected
+    preselection and SR yields per process at ``lumi_fb`` from :func:`select`, weighted and
+    raw); the same arguments give the same bytes.
+
+    Args:
+        out_dir: output folder (created; earlier files of these samples removed)
+        events: total MC events over all MC samples
+        lumi_fb: integrated luminosity of the pseudo-data and of the recorded yields, fb^-1
+        mu_inject: signal strength of ttH in the pseudo-data
+        seed: seed of every random stream
+        events_per_file: at most this many events per file
+
+    Raises:
+        GenerationError: for an argument that cannot be generated
+    """
+    _check(events, lumi_fb, mu_inject, events_per_file)
+    started = time.perf_counter()
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = [s.name for s in SAMPLES] + [DATA_SAMPLE]
+    pattern = re.compile(rf"^({'|'.join(map(re.escape, names))})_\d+\.root$")
+    for path in out_dir.iterdir():
+        if pattern.match(path.name):
+            path.unlink()
+    arguments = {
+        "events": int(events),
+        "lumi_fb": float(lumi_fb),
+        "mu_inject": float(mu_inject),
+        "seed": int(seed),
+        "events_per_file": int(events_per_file),
+    }
+    generation = json.dumps({"format": GENERATION_FORMAT, **arguments}, sort_keys=True)
+    counts = mc_event_counts(events)
+    fileset: dict[str, dict] = {}
+    mc: dict[str, _MC] = {}
+    for sample in SAMPLES:
+        made = _generate_mc(
+            out_dir, sample, counts[sample.name], seed, events_per_file, generation, lumi_fb
+        )
+        entry = mc_entry(made.files, sample.process, made.xsec_pb, made.sumw, sample.variation)
+        entry["metadata"]["filter_efficiency"] = made.filter_efficiency
+        fileset[sample.name] = entry
+        mc[sample.name] = made
+    data_files, counts[DATA_SAMPLE], by_sample = _generate_data(
+        out_dir, counts, lumi_fb, mu_inject, seed, events_per_file, generation
+    )
+    fileset[DATA_SAMPLE] = data_entry(data_files, mu_inject, lumi_fb, seed)
+    nominal = [s.name for s in SAMPLES if s.in_data]
+    record = {
+        "generator": "liberica.analysis.tth2lss1tau.generator",
+        "format": GENERATION_FORMAT,
+        **arguments,
+        "samples": counts,
+        "xsec_pb": {s.name: mc[s.name].xsec_pb for s in SAMPLES},
+        "xsec_before_filter_pb": {s.name: s.xsec_pb for s in SAMPLES},
+        "filter_efficiency": {s.name: mc[s.name].filter_efficiency for s in SAMPLES},
+        "expected_yields": {
+            region: {s: mc[s].yields[region] for s in nominal} for region in ("preselection", "sr")
+        },
+        "raw_mc_events": {
+            region: {s.name: mc[s.name].raw[region] for s in SAMPLES}
+            for region in ("preselection", "sr")
+        },
+        "data_events_by_sample": by_sample,
+        "selection": {
+            "btag_cut": BTAG_CUT,
+            "lepton_isolation": ISOLATION,
+            "d0_significance": D0_SIGNIFICANCE,
+            "z0_sin_theta_mm": Z0_SIN_THETA,
+            "tau_min_pt": TAU_MIN_PT,
+            "jet_min_pt": JET_MIN_PT,
+            "z_veto": list(Z_VETO),
+        },
+        "seeds": {
+            "mc": "numpy SeedSequence([seed, crc32(sample name), ...])",
+            "data": "numpy SeedSequence([seed, crc32('data'), ...]): independent of the MC",
+        },
+    }
+    fileset_path = write_fileset(out_dir, fileset, record)
+    log.info(
+        "generated the tth2lss1tau sample in %s (%.1f s)", out_dir, time.perf_counter() - started
+    )
+    return GeneratedSample(fileset_path, counts, float(mu_inject), float(lumi_fb), int(seed))
