@@ -77,8 +77,12 @@ BTAG_CUT = 0.11
 it keeps 98% of b, 48% of c and 1.4% of light jets)."""
 LEPTON_MIN_PT = 10.0
 LEPTON_MAX_ABS_ETA = 2.5
-ISOLATION = 0.1
+ISOLATION = 0.06
 """ptcone30/pT and etcone20/pT below this."""
+FILTER_ISOLATION = 0.15
+"""The filter's looser isolation (ptcone30/pT and etcone20/pT)."""
+LEPTON_JET_DELTA_R = 0.4
+"""Leptons closer than this to a selected jet are dropped (non-prompt leptons in their jet)."""
 D0_SIGNIFICANCE = {11: 5.0, 13: 3.0}
 Z0_SIN_THETA = 0.5
 TAU_MIN_PT = 25.0
@@ -143,7 +147,11 @@ def passes_filter(events: SimulatedEvents) -> np.ndarray:
     and two jets (pT > 25, |eta| < 2.5)."""
     lep = events.objects["lep"].fields
     tight = (
-        lep["isTightID"] & (lep["pt"] > LEPTON_MIN_PT) & (np.abs(lep["eta"]) < LEPTON_MAX_ABS_ETA)
+        lep["isTightID"]
+        & (lep["pt"] > LEPTON_MIN_PT)
+        & (np.abs(lep["eta"]) < LEPTON_MAX_ABS_ETA)
+        & (lep["ptcone30"] < FILTER_ISOLATION * lep["pt"])
+        & (lep["etcone20"] < FILTER_ISOLATION * lep["pt"])
     )
     plus = _count(events.objects["lep"], tight & (lep["charge"] > 0))
     minus = _count(events.objects["lep"], tight & (lep["charge"] < 0))
@@ -154,11 +162,39 @@ def passes_filter(events: SimulatedEvents) -> np.ndarray:
     return ((plus >= 2) | (minus >= 2)) & (jets >= 2)
 
 
+def _far_from(
+    objects: Objects, others: Objects, other_mask: np.ndarray, delta_r: float
+) -> np.ndarray:
+    """Which of ``objects`` lie farther than ``delta_r`` from every selected one of ``others``."""
+    event = _event_index(objects)
+    other_event = _event_index(others)[other_mask]
+    eta, phi = others.fields["eta"][other_mask], others.fields["phi"][other_mask]
+    starts = np.searchsorted(other_event, event, "left")
+    stops = np.searchsorted(other_event, event, "right")
+    far = np.ones(len(event), bool)
+    for k in range(int((stops - starts).max(initial=0))):
+        has = starts + k < stops
+        j = np.minimum(starts + k, max(len(eta) - 1, 0))
+        dphi = (objects.fields["phi"] - phi[j] + np.pi) % (2 * np.pi) - np.pi if len(eta) else 0.0
+        close = (
+            has & (np.hypot(objects.fields["eta"] - eta[j], dphi) < delta_r) if len(eta) else has
+        )
+        far &= ~close
+    return far
+
+
 def select(events: SimulatedEvents) -> dict[str, np.ndarray]:
     """The ``preselection`` and ``sr`` masks of the module docstring's selection."""
+    jet = events.objects["jet"].fields
+    good_jet = (
+        (jet["pt"] > JET_MIN_PT)
+        & (np.abs(jet["eta"]) < JET_MAX_ABS_ETA)
+        & ((jet["pt"] > 60.0) | (jet["jvt"] > 0.59))
+    )
     leptons = events.objects["lep"]
     lep = leptons.fields
     pt = lep["pt"]
+    isolated_from_jets = _far_from(leptons, events.objects["jet"], good_jet, LEPTON_JET_DELTA_R)
     theta = 2.0 * np.arctan(np.exp(-lep["eta"]))
     d0_cut = np.where(lep["type"] == 11, D0_SIGNIFICANCE[11], D0_SIGNIFICANCE[13])
     good = (
@@ -169,6 +205,7 @@ def select(events: SimulatedEvents) -> dict[str, np.ndarray]:
         & (lep["etcone20"] < ISOLATION * pt)
         & (lep["tracksigd0pvunbiased"] < d0_cut)
         & (np.abs(lep["z0"] * np.sin(theta)) < Z0_SIN_THETA)
+        & isolated_from_jets
     )
     n = len(leptons.counts)
     two = _count(leptons, good) == 2
@@ -191,12 +228,6 @@ def select(events: SimulatedEvents) -> dict[str, np.ndarray]:
     mll[events_with_pair] = np.sqrt(np.maximum(p4[:, 0] ** 2 - (p4[:, 1:] ** 2).sum(axis=1), 0.0))
     z_veto = ~same_flavour | (np.abs(mll - Z_VETO[0]) > Z_VETO[1])
 
-    jet = events.objects["jet"].fields
-    good_jet = (
-        (jet["pt"] > JET_MIN_PT)
-        & (np.abs(jet["eta"]) < JET_MAX_ABS_ETA)
-        & ((jet["pt"] > 60.0) | (jet["jvt"] > 0.59))
-    )
     jets = _count(events.objects["jet"], good_jet)
     bjets = _count(events.objects["jet"], good_jet & (jet["MV2c10"] > BTAG_CUT))
     tau = events.objects["tau"].fields
@@ -349,7 +380,7 @@ def _generate_data(
     key = sample_key(DATA_SAMPLE)
     parts, by_sample = [], {}
     for sample in (s for s in SAMPLES if s.in_data):
-        pool = max(1000, counts[sample.name] // 2)
+        pool = max(500, counts[sample.name] // 4)
         rng = stream(seed, key, 1, sample_key(sample.name))
         made = _simulate(sample, rng, pool, is_data=True)
         strength = mu_inject if sample.name == SIGNAL else 1.0

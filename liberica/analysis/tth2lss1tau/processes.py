@@ -22,7 +22,6 @@ in 80% of events; isolated in half of those) with the matching weights.
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -55,7 +54,6 @@ from liberica.samples.kinematics import (
     pt_eta_phi_e,
     sample_breit_wigner,
     sample_from_table,
-    sample_pair_masses,
     two_body_decay,
 )
 from liberica.samples.taus import TruthTaus, hadronic_decays
@@ -262,22 +260,18 @@ def top_decay(b: _Builder, top: np.ndarray, charge: int) -> tuple[np.ndarray, np
     return bottom, mode
 
 
-@functools.lru_cache(maxsize=2)
-def _pair_shapes(boson: str):
-    return (
-        (BreitWigner(W_MASS, W_WIDTH),) * 2 if boson == "W" else (BreitWigner(Z_MASS, Z_WIDTH),) * 2
-    )
-
-
 def higgs_decay(b: _Builder, higgs: np.ndarray) -> None:
     """H -> W W* (each W decayed), tau tau or Z Z* (SM shares, :data:`H_DECAYS`)."""
     rng, n = b.rng, b.n
     mode = b.choose(H_DECAYS, H_BIASED)
-    mass = np.full(n, HIGGS_MASS)
-    w1, w2 = sample_pair_masses(rng, mass, *_pair_shapes("W"), ordered=True)
-    z1, z2 = sample_pair_masses(rng, mass, *_pair_shapes("Z"), ordered=True)
+    # the on-shell boson from its Breit-Wigner, the off-shell one from the Breit-Wigner's
+    # tail below what is left (peaking at the kinematic limit)
     is_w = mode == WW
-    m1, m2 = np.where(is_w, w1, z1), np.where(is_w, w2, z2)
+    m1 = np.where(is_w, _w_masses(rng, n), _z_masses(rng, n))
+    high = np.maximum(HIGGS_MASS - m1 - 0.5, 12.0)
+    w2 = np.sqrt(BreitWigner(W_MASS, W_WIDTH).sample(rng, np.full(n, 100.0), high**2))
+    z2 = np.sqrt(BreitWigner(Z_MASS, Z_WIDTH).sample(rng, np.full(n, 144.0), high**2))
+    m2 = np.where(is_w, w2, z2)
     v1, v2 = two_body_decay(rng, higgs, m1, m2)
     plus = np.where(rng.random(n) < 0.5, 1, -1)
     w_decay(b, v1, plus, is_w)
