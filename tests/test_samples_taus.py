@@ -63,7 +63,8 @@ def test_charge_flips_rise_with_eta_and_spare_muons():
     flavour = np.where(np.arange(n) % 2 == 0, 11, 13)
     charge = np.where(np.arange(n) % 4 < 2, 1, -1).astype(np.int32)
     leptons = Objects(
-        np.full(n // 2, 2), {"pt": pt, "eta": eta, "type": flavour.astype(np.uint32), "charge": charge}
+        np.full(n // 2, 2),
+        {"pt": pt, "eta": eta, "type": flavour.astype(np.uint32), "charge": charge},
     )
     flipped = flip_charges(rng, leptons).fields["charge"] != charge
     assert not np.any(flipped & (flavour == 13))
@@ -74,6 +75,7 @@ def test_charge_flips_rise_with_eta_and_spare_muons():
     # opposite-sign ee pairs: the same-sign fraction is O(0.1-1%)
     pair_flip = 2 * flipped[electrons].mean()
     assert 0.001 < pair_flip < 0.02
-    assert charge_flip_probability(np.array([30.0]), np.array([2.0]))[0] > charge_flip_probability(
-        np.array([30.0]), np.array([0.0])
-    )[0]
+    assert (
+        charge_flip_probability(np.array([30.0]), np.array([2.0]))[0]
+        > charge_flip_probability(np.array([30.0]), np.array([0.0]))[0]
+    )

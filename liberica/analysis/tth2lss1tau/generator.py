@@ -79,8 +79,9 @@ LEPTON_MIN_PT = 10.0
 LEPTON_MAX_ABS_ETA = 2.5
 ISOLATION = 0.06
 """ptcone30/pT and etcone20/pT below this."""
-FILTER_ISOLATION = 0.15
-"""The filter's looser isolation (ptcone30/pT and etcone20/pT)."""
+FILTER_ISOLATION = ISOLATION
+"""The filter's isolation (ptcone30/pT and etcone20/pT): the selection's, which keeps the
+pseudo-data small (non-prompt leptons in jets would otherwise dominate it)."""
 LEPTON_JET_DELTA_R = 0.4
 """Leptons closer than this to a selected jet are dropped (non-prompt leptons in their jet)."""
 D0_SIGNIFICANCE = {11: 5.0, 13: 3.0}
