@@ -147,3 +147,30 @@ def test_large_r_jet_energy_and_mass_scales_vary_what_they_name():
     np.testing.assert_allclose(ak.flatten(varied["Down"].combined_mass), [85.5, 28.5])
     np.testing.assert_allclose(ak.flatten(varied["Up"].pt), [400.0, 250.0])
     assert ak.num(varied["Up"]).tolist() == [2, 0]
+
+
+def test_jet_energy_scale_scales_the_four_momentum_and_keeps_directions():
+    from liberica.processors import systematics
+    from liberica.processors.schema import behavior
+
+    jets = ak.zip(
+        {
+            "pt": [[100.0, 40.0], []],
+            "eta": [[0.5, -1.2], []],
+            "phi": [[0.1, 2.0], []],
+            "energy": [[120.0, 80.0], []],
+            "btag_mv2c10": [[0.9, -0.5], []],
+        },
+        with_name="PtEtaPhiELorentzVector",
+        behavior=behavior,
+    )
+    kind = systematics.get("jet_energy_scale")
+    assert kind.collection == "jets"
+    varied = dict(
+        kind.vary(Systematic("jes", "jet_energy_scale", {"relative_shift": 0.03}), jets, None)
+    )
+    assert ak.to_list(varied["Up"].pt[0]) == pytest.approx([103.0, 41.2])
+    assert ak.num(varied["Up"].pt).tolist() == [2, 0]
+    assert ak.to_list(varied["Down"].energy[0]) == pytest.approx([116.4, 77.6])
+    assert ak.to_list(varied["Up"].eta) == ak.to_list(jets.eta)
+    assert ak.to_list(varied["Up"].mass[0]) == pytest.approx(ak.to_list(jets.mass[0] * 1.03))

@@ -91,3 +91,19 @@ def test_lepton_sf_ratios_equal_numpys_bin_lookup_and_product_bit_for_bit(dtype)
         expected = ((factors[:, 0] * factors[:, 1]) * factors[:, 2]) * factors[:, 3]
         assert ratios[f"muon_sf{direction}"].tobytes() == expected.tobytes(), direction
     assert ratios["muon_sfUp"][0] == pytest.approx(1.02 * 1.02 * 1.01 * 1.005)
+
+
+def test_object_scale_factor_takes_each_present_object_in_its_pt_bin():
+    systematic = Systematic(
+        "tau_id",
+        "object_scale_factor",
+        {"object": "tau", "pt_edges": [25.0, 40.0], "relative_uncertainty": [0.1, 0.05]},
+    )
+    kind = systematics.get("object_scale_factor")
+    tau_pt = np.array([[30.0, np.nan], [50.0, 30.0], [np.nan, np.nan]])
+    rows = systematics.RowInputs(None, np.arange(3), {"tau_pt": tau_pt}, {})
+    up, down = kind.ratios(systematic, rows)
+    np.testing.assert_allclose(up, [1.1, 1.05 * 1.1, 1.0])
+    np.testing.assert_allclose(down, [0.9, 0.95 * 0.9, 1.0])
+    with pytest.raises(KeyError, match="tau_pt"):
+        kind.ratios(systematic, systematics.RowInputs(None, np.arange(3), {}, {}))

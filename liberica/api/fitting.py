@@ -158,18 +158,21 @@ def fit(
         LibericaError: templates that make no model (FitInputError), a fit that
             did not converge within its budget (FitFailure), a bad definition
     """
+    from liberica.fits.binning import final_edges
     from liberica.fits.measurement import build_workspace
     from liberica.fits.run import measure, observable_edges
     from liberica.fits.templates import TemplateRules
 
     with fit_inputs(run, analysis, regions=regions, config=config) as inputs:
         definition = inputs.definition
+        final = final_edges(inputs.metrics.get("binning"))
         start = time.perf_counter()
         workspace, template_report = build_workspace(
             inputs.config,
             None,
             TemplateRules(**definition.fit_templates),
-            observable_edges(definition),
+            observable_edges(definition, final),
+            final_regions=tuple(final),
         )
         workspace_s = round(time.perf_counter() - start, 2)
     metrics = inputs.metrics
@@ -279,17 +282,20 @@ def toys(
         progress: called with the number of toys just finished
     """
     from liberica.fits import toys as toys_module
+    from liberica.fits.binning import final_edges
     from liberica.fits.measurement import build_workspace
     from liberica.fits.run import observable_edges
     from liberica.fits.templates import TemplateRules
 
     workers = workers or toys_module.default_workers()
     with fit_inputs(run, analysis, regions=regions, config=config) as inputs:
+        final = final_edges(inputs.metrics.get("binning"))
         workspace, _ = build_workspace(
             inputs.config,
             None,
             TemplateRules(**inputs.definition.fit_templates),
-            observable_edges(inputs.definition),
+            observable_edges(inputs.definition, final),
+            final_regions=tuple(final),
         )
     start = time.perf_counter()
     sets = toys_module.run_toys(

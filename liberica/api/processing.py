@@ -171,6 +171,7 @@ def process(
     checkpoint: str | pathlib.Path | None = None,
     progress: bool = True,
     command: str | None = None,
+    binning: str | pathlib.Path | None = None,
 ) -> ProcessingResult:
     """Process a fileset with an analysis into histograms, cutflows and metrics, in memory.
 
@@ -196,6 +197,8 @@ def process(
         checkpoint: a folder for finished chunks, to resume
         progress: show progress bars
         command: the command line, for the provenance [default: ``Python API``]
+        binning: an earlier run's binning.json (or its run folder): the final edges of
+            the regions with a ``binning`` are taken from it (same definition only)
 
     Raises:
         LibericaError: one line naming the definition key, fileset sample, file,
@@ -233,6 +236,7 @@ def process(
         on_bad_file=on_bad_file,
         checkpoint=checkpoint,
         command=command,
+        binning=binning,
     )
 
 

@@ -10,6 +10,7 @@ from liberica.api.processing import DEFAULT_CACHE, Analysis, embedded_sample, lo
 
 if TYPE_CHECKING:
     from liberica.models.train import FoldReport
+    from liberica.orchestration.multiclass_training import MulticlassTraining
 
 
 class TrainResult(NamedTuple):
@@ -53,9 +54,12 @@ def train(
     all_backgrounds: bool = False,
     weighted: bool = True,
     seed: int = 42,
-    folds: int = 2,
+    folds: int | None = None,
     trials: int | None = None,
-) -> TrainResult:
+    architecture: str | None = None,
+    training_set: str = "extended",
+    settings: dict | None = None,
+) -> TrainResult | MulticlassTraining:
     """Train a classifier of the definition in K folds by eventNumber and export it to ONNX.
 
     Args:
@@ -70,8 +74,20 @@ def train(
         weighted: use the event weights (else count events)
         seed: the training seed
         folds: K; fold m scores eventNumber % K == (m + 1) % K and trains on the rest
+            [default: as many as the classifier names models]
         trials: an autoencoder's hyper-parameter search, in optuna trials [default: 24;
             0 trains the default configuration without a search]
+        architecture: a multiclass classifier's network: ``ft_transformer``, ``mlp`` or
+            ``binary_mlp`` (the baselines go to models named after the architecture)
+            [default: the definition's]
+        training_set: a multiclass classifier's training rows: ``extended`` (its
+            training selection) or ``selection`` (its scoring selection only)
+        settings: a multiclass training's ``models.multiclass.MulticlassConfig`` fields
+            (e.g. ``max_epochs``, ``d_token``, ``max_train_events``)
+
+    Returns:
+        TrainResult, or for a multiclass classifier the ``MulticlassTraining`` with its
+        evaluation on the scoring selection
 
     Raises:
         AnalysisDefinitionError: an unknown classifier, or ``folds`` other than
@@ -104,6 +120,7 @@ def train(
             f"no classifier {name!r} ({', '.join(definition.classifiers)})",
         )
     config = definition.classifiers[name]
+    folds = len(config.models) if folds is None else folds
     if len(config.models) != folds:
         raise AnalysisDefinitionError(
             definition.source,
@@ -142,6 +159,20 @@ def train(
     )
     feature_set = registered.feature_sets[config.feature_set]
     taken = fit_observables_taken(definition, name, feature_set.features)
+    if config.kind == "multiclass":
+        from liberica.orchestration.multiclass_training import train_and_evaluate
+
+        return train_and_evaluate(
+            config,
+            table,
+            feature_set,
+            pathlib.Path(out),
+            architecture=architecture,
+            training_set=training_set,
+            settings={"seed": seed, "folds": folds, **(settings or {})},
+            description=description,
+            source=definition.source,
+        )
     if config.kind == "autoencoder":
         return _train_autoencoder(
             definition,

@@ -872,10 +872,9 @@ def _fit_and_print(
 @click.option(
     "--folds",
     type=click.IntRange(min=2),
-    default=2,
-    show_default=True,
+    default=None,
     help="K: fold m scores eventNumber % K == (m + 1) % K and trains on the rest "
-    "(the definition lists K models).",
+    "(the definition lists K models) [default: the number of models it lists].",
 )
 @click.option(
     "--trials",
@@ -883,6 +882,27 @@ def _fit_and_print(
     default=None,
     help="An autoencoder's hyper-parameter search: optuna trials (TPE, Hyperband pruning), "
     "0 for none [default: 24].",
+)
+@click.option(
+    "--architecture",
+    type=click.Choice(["ft_transformer", "mlp", "binary_mlp"]),
+    default=None,
+    help="A multiclass classifier's network; the baselines' models are named after it "
+    "[default: the definition's].",
+)
+@click.option(
+    "--training-set",
+    type=click.Choice(["extended", "selection"]),
+    default="extended",
+    show_default=True,
+    help="A multiclass classifier's training rows: its training selection (extended) or "
+    "only the selection it scores.",
+)
+@click.option(
+    "--max-epochs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="A multiclass training's epoch limit (early stopping may stop sooner).",
 )
 def train(
     analysis: str | None,
@@ -893,8 +913,11 @@ def train(
     all_backgrounds: bool,
     unweighted: bool,
     seed: int,
-    folds: int,
+    folds: int | None,
     trials: int | None,
+    architecture: str | None,
+    training_set: str,
+    max_epochs: int | None,
 ) -> None:
     """Train a classifier of ANALYSIS in K folds by eventNumber and export it to ONNX.
 
@@ -912,8 +935,9 @@ def train(
 
             definition = api.load_definition(analysis or registry.DEFAULT_ANALYSIS)
             names = list(definition.classifiers) or [None]
+    settings = {} if max_epochs is None else {"max_epochs": max_epochs}
     for name in names:
-        with _one_line_errors(), _session().status(console, f"training {name}: {folds} folds"):
+        with _one_line_errors(), _session().status(console, f"training {name}"):
             result = api.train(
                 analysis,
                 classifier=name,
@@ -925,5 +949,8 @@ def train(
                 seed=seed,
                 folds=folds,
                 trials=trials,
+                architecture=architecture,
+                training_set=training_set,
+                settings=settings,
             )
         report.training(console, result)

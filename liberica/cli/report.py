@@ -298,6 +298,9 @@ def toys(console: Console, result, run_dir: pathlib.Path, folder: pathlib.Path) 
 
 def training(console: Console, result) -> None:
     """Each fold's model: what it trained on and scores, its AUCs and ONNX-torch agreement."""
+    if hasattr(result, "evaluation"):
+        _multiclass_training(console, result)
+        return
     out_dir = result.out
     if result.fit_observables_taken:
         taken = result.fit_observables_taken
@@ -334,6 +337,39 @@ def training(console: Console, result) -> None:
     console.print(
         f"models: {', '.join(str(r.path) for r in reports)}; ROC and score plots in {out_dir}"
     )
+
+
+def _multiclass_training(console: Console, result) -> None:
+    """Each fold of a multiclass training, and its evaluation on the scoring selection."""
+    table = Table(
+        title=f"{result.classifier}: {result.architecture}, {result.training_set} training set"
+    )
+    for column in ("trained on", "scores", "epochs", "stopped by", "s/epoch", "max |ONNX-torch|"):
+        table.add_column(column, justify="right")
+    for r in result.reports:
+        trained_on = [k for k in range(r.folds) if k != r.evaluates]
+        table.add_row(
+            f"eventNumber % {r.folds} in {trained_on}",
+            f"== {r.evaluates}",
+            str(r.epochs),
+            r.stop_reason.replace("_", " "),
+            f"{r.seconds_per_epoch:.1f}",
+            f"{r.onnx_max_abs_diff:.1e}",
+        )
+    console.print(table)
+    evaluation = result.evaluation
+    aucs = ", ".join(f"{name} {curve.auc:.3f}" for name, curve in evaluation.roc.items())
+    significance = evaluation.significance
+    console.print(f"one-against-rest AUC on {result.n_evaluated} scoring-selection events: {aucs}")
+    console.print(
+        f"p({result.classes[0]}) in {len(significance['edges']) - 1} bins of equal background: "
+        f"s/sqrt(b) = {significance['s_over_sqrt_b']:.3f}, "
+        f"Asimov Z = {significance['asimov_z']:.3f}"
+    )
+    if evaluation.importance is not None:
+        top = ", ".join(evaluation.importance.names[:5])
+        console.print(f"most important features (permutation): {top}")
+    console.print(f"models, evaluation.json, training.json and figures in {result.out}")
 
 
 def _autoencoder_training(console: Console, result) -> None:

@@ -95,6 +95,48 @@ class Observable(NamedTuple):
         return tuple(self.low + k * step for k in range(self.bins)) + (self.high,)
 
 
+class Binning(NamedTuple):
+    """A region's final bins, derived after processing from the MC of its fine observable
+    bins (``fits/binning.py``); the fit keeps them (``fits/templates.py`` merges no bin).
+
+    Attributes:
+        kind: ``equal_population``: bins of (as nearly as the fine bins allow) equal MC yield
+        bins: bins asked for; fewer are made where the minimum-statistics rule needs it
+        of: ``background`` or ``signal``: whose MC yield the bins share
+        processes: the MC processes whose yield counts (every process of kind ``of``
+            unless the definition names them)
+        min_mc_yield: least background MC per bin; None: the fit's template rule
+        max_mc_stat_error: largest relative MC-statistics error of the background per
+            bin; None: the fit's template rule
+    """
+
+    kind: str
+    bins: int
+    of: str = "background"
+    processes: tuple[str, ...] = ()
+    min_mc_yield: float | None = None
+    max_mc_stat_error: float | None = None
+
+
+class Discriminant(NamedTuple):
+    """The score a region takes from a multiclass classifier.
+
+    One class's probability (``numerator`` of one class, no ``denominator``), or
+    the ratio of the summed probabilities of the ``numerator`` classes to those of
+    the ``denominator`` classes (e.g. p(ttH) / (p(ttH) + p(ttW))).
+    """
+
+    numerator: tuple[str, ...]
+    denominator: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """How the discriminant is written: ``ttH`` or ``(ttH)/(ttH+ttW)``."""
+        if not self.denominator:
+            return "+".join(self.numerator)
+        return f"({'+'.join(self.numerator)})/({'+'.join(self.denominator)})"
+
+
 class Region(NamedTuple):
     """A region: a selection, the categories it keeps, a score cut, and its observable.
 
@@ -107,6 +149,10 @@ class Region(NamedTuple):
         score: keep rows with score in [low, high) (a top edge at 1 inclusive)
         versus: a second observable: the region is a 2-D histogram (observable x
             versus) of the nominal variation, to choose cuts from; it is never fitted
+        binning: final bins made after processing from the observable's fine ones, or
+            None (the observable's bins are the region's)
+        output: of a multiclass classifier, the output the region's score is (its
+            score cut and a ``score`` observable take it); None: the first output
     """
 
     name: str
@@ -116,6 +162,8 @@ class Region(NamedTuple):
     classifier: str | None = None
     score: tuple[float, float] | None = None
     versus: str | None = None
+    binning: Binning | None = None
+    output: Discriminant | None = None
 
 
 class ClassifierConfig(NamedTuple):
@@ -133,9 +181,14 @@ class ClassifierConfig(NamedTuple):
         background: processes of the background class, for training
         output: what its output means
         negative_weights: how training takes negative event weights (``clip``, ``abs``)
-        kind: ``classifier`` (signal against background) or ``autoencoder`` (trained
-            on the background only; its output is the reconstruction error)
+        kind: ``classifier`` (signal against background), ``autoencoder`` (trained
+            on the background only; its output is the reconstruction error) or
+            ``multiclass`` (one softmax output per class)
         scaling: an autoencoder's input scaling inside its graph (``standard``, ``minmax``)
+        classes: a multiclass classifier's classes in output order, each with the
+            processes it takes
+        training_selection: the selection whose MC rows train it (default: ``selection``)
+        architecture: a multiclass classifier's network (``ft_transformer``, ``mlp``)
     """
 
     name: str
@@ -149,6 +202,14 @@ class ClassifierConfig(NamedTuple):
     negative_weights: str = "clip"
     kind: str = "classifier"
     scaling: str = "standard"
+    classes: dict[str, tuple[str, ...]] = {}
+    training_selection: str = ""
+    architecture: str = "ft_transformer"
+
+    @property
+    def trained_on(self) -> str:
+        """The selection whose rows train the classifier."""
+        return self.training_selection or self.selection
 
 
 class Systematic(NamedTuple):
@@ -550,6 +611,7 @@ def validate(config: dict, source: str = "<analysis definition>") -> registry.An
             for index, process in enumerate(classifier.get(role, [])):
                 if process not in processes:
                     _fail(source, f"{key}.{role}[{index}]", f"unknown process '{process}'")
+        _check_multiclass(classifier, key, processes, analysis, source)
 
     for name, region in config["regions"].items():
         key = f"regions.{name}"
@@ -618,6 +680,10 @@ def validate(config: dict, source: str = "<analysis definition>") -> registry.An
                 )
         if "score" in region and not region["score"][0] < region["score"][1]:
             _fail(source, f"{key}.score", "lower edge is not below the upper edge")
+        if "binning" in region:
+            _check_binning(config, name, source)
+        if "output" in region:
+            _check_output(region, key, classifiers, source)
 
     for name, systematic in config["systematics"].items():
         key = f"systematics.{name}"
@@ -657,6 +723,110 @@ def validate(config: dict, source: str = "<analysis definition>") -> registry.An
     if "checks" in config:
         _check_checks(config, source)
     return analysis
+
+
+def _fine_bins(observable: dict) -> int:
+    return len(observable["edges"]) - 1 if "edges" in observable else int(observable["bins"])
+
+
+def _check_binning(config: dict, region_name: str, source: str) -> None:
+    """A region's binning: 1-D, asking no more bins than its fine observable has, counting
+    known MC processes of its kind ``of``."""
+    region = config["regions"][region_name]
+    binning = region["binning"]
+    key = f"regions.{region_name}.binning"
+    if "versus" in region:
+        _fail(source, key, "a 2-D region (versus) is not rebinned: it is never fitted")
+    fine = _fine_bins(config["observables"][region["observable"]])
+    if binning["bins"] > fine:
+        _fail(
+            source,
+            f"{key}.bins",
+            f"{binning['bins']} bins asked of observable '{region['observable']}', "
+            f"which has {fine} fine bins",
+        )
+    of = binning.get("of", "background")
+    for index, process in enumerate(binning.get("processes", [])):
+        if process not in config["processes"]:
+            _fail(
+                source,
+                f"{key}.processes[{index}]",
+                f"unknown process '{process}' {_known('processes', config['processes'])}",
+            )
+        if config["processes"][process]["kind"] != of:
+            _fail(source, f"{key}.processes[{index}]", f"'{process}' is not a {of} process")
+    if "processes" not in binning and not any(
+        p["kind"] == of for p in config["processes"].values()
+    ):
+        _fail(source, f"{key}.of", f"the definition has no {of} process")
+
+
+def _binning(block: dict | None, processes: dict[str, Process]) -> Binning | None:
+    """A region's validated ``binning`` block, or None."""
+    if block is None:
+        return None
+    of = block.get("of", "background")
+    return Binning(
+        kind=block["kind"],
+        bins=int(block["bins"]),
+        of=of,
+        processes=tuple(block.get("processes", [n for n, p in processes.items() if p.kind == of])),
+        min_mc_yield=float(block["min_mc_yield"]) if "min_mc_yield" in block else None,
+        max_mc_stat_error=float(block["max_mc_stat_error"])
+        if "max_mc_stat_error" in block
+        else None,
+    )
+
+
+def _check_multiclass(
+    classifier: dict, key: str, processes: dict, analysis: registry.Analysis, source: str
+) -> None:
+    """A multiclass classifier's classes, training selection and architecture."""
+    multiclass = classifier.get("kind") == "multiclass"
+    for field in ("classes", "architecture"):
+        if field in classifier and not multiclass:
+            _fail(source, f"{key}.{field}", "only a classifier of kind multiclass has it")
+    if multiclass and "classes" not in classifier:
+        _fail(source, f"{key}.classes", "a multiclass classifier names its classes")
+    seen: dict[str, str] = {}
+    for name, members in classifier.get("classes", {}).items():
+        for index, process in enumerate(members):
+            where = f"{key}.classes.{name}[{index}]"
+            if process not in processes:
+                _fail(source, where, f"unknown process '{process}'")
+            if process in seen:
+                _fail(source, where, f"process '{process}' is already in class '{seen[process]}'")
+            seen[process] = name
+    training = classifier.get("training_selection")
+    if training is not None and training not in analysis.selections:
+        _fail(
+            source,
+            f"{key}.training_selection",
+            f"unknown selection '{training}' {_known('selections', analysis.selections)}",
+        )
+
+
+def _check_output(region: dict, key: str, classifiers: dict, source: str) -> None:
+    """A region's ``output``: classes of its multiclass classifier."""
+    name = region.get("classifier")
+    if name is None or classifiers[name].get("kind") != "multiclass":
+        _fail(source, f"{key}.output", "takes an output of the region's multiclass classifier")
+    classes = classifiers[name]["classes"]
+    output = region["output"]
+    parts = {"": [output]} if isinstance(output, str) else output
+    for part, names in parts.items():
+        for index, value in enumerate(names):
+            where = f"{key}.output" + (f".{part}[{index}]" if part else "")
+            if value not in classes:
+                _fail(source, where, f"unknown class '{value}' {_known('classes', classes)}")
+
+
+def _discriminant(output: str | dict | None) -> Discriminant | None:
+    if output is None:
+        return None
+    if isinstance(output, str):
+        return Discriminant((output,))
+    return Discriminant(tuple(output["numerator"]), tuple(output.get("denominator", ())))
 
 
 def _check_checks(config: dict, source: str) -> None:
@@ -846,6 +1016,8 @@ def _build(
                 classifier=r.get("classifier"),
                 score=tuple(float(x) for x in r["score"]) if "score" in r else None,
                 versus=r.get("versus"),
+                binning=_binning(r.get("binning"), processes),
+                output=_discriminant(r.get("output")),
             )
             for name, r in config["regions"].items()
         },
@@ -875,6 +1047,9 @@ def _build(
                 negative_weights=c.get("negative_weights", "clip"),
                 kind=c.get("kind", "classifier"),
                 scaling=c.get("scaling", "standard"),
+                classes={k: tuple(v) for k, v in c.get("classes", {}).items()},
+                training_selection=c.get("training_selection", ""),
+                architecture=c.get("architecture", "ft_transformer"),
             )
             for name, c in config.get("classifiers", {}).items()
         },

@@ -50,12 +50,28 @@ class FeatureSet:
         name: identifier stored in the models' metadata, e.g. ``hzz4l-v1``
         features: feature names in input column order
         function: import path ``module:function`` of ``f(result, rows) -> (n, F) float32``
+        categorical: the features that are categories (flavours, charges, track
+            counts), which a network embeds instead of scaling
+        missing: the value a feature takes where it does not exist (e.g. no second
+            tau), or None if every feature always exists
     """
 
-    def __init__(self, name: str, features: tuple[str, ...], function: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        features: tuple[str, ...],
+        function: str,
+        categorical: tuple[str, ...] = (),
+        missing: float | None = None,
+    ) -> None:
+        unknown = sorted(set(categorical) - set(features))
+        if unknown:
+            raise ValueError(f"feature set {name}: categorical {unknown} are not features")
         self.name = name
         self.features = tuple(features)
         self.function = function
+        self.categorical = tuple(categorical)
+        self.missing = missing
 
     def compute(self, result: Any, rows: Any) -> Any:
         """The feature matrix of ``rows`` of a selection result."""

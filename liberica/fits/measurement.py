@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import pathlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, NamedTuple
 
 import cabinetry
@@ -99,6 +99,7 @@ def build_workspace(
     workspace_path: pathlib.Path | None = None,
     rules: TemplateRules | None = None,
     edges: dict[str, np.ndarray] | None = None,
+    final_regions: Collection[str] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Collect the templates from histograms.root, make them usable, check, write the workspace.
 
@@ -107,6 +108,8 @@ def build_workspace(
         workspace_path: where the pyhf workspace is written (None: not written)
         rules: the template rules (``fits/templates.py``), default ones if None
         edges: bin edges per region, for the report of merged bins
+        final_regions: regions whose edges are final (an equal-population binning):
+            the rules merge none of their bins
 
     Returns:
         tuple: the workspace, and what the template rules changed
@@ -118,7 +121,7 @@ def build_workspace(
     cabinetry.templates.collect(config, method="uproot")
     with np.errstate(invalid="ignore", divide="ignore"):  # emptied samples: templates.apply
         built = cabinetry.workspace.build(config)
-    workspace, report = templates.apply(built, rules or TemplateRules(), edges)
+    workspace, report = templates.apply(built, rules or TemplateRules(), edges, final_regions)
     check_model_covers_data(workspace)
     if workspace_path is not None:
         workspace_path.parent.mkdir(parents=True, exist_ok=True)

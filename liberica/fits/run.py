@@ -8,7 +8,7 @@ import json
 import logging
 import pathlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import cabinetry
@@ -44,10 +44,18 @@ def _data_per_channel(model, data) -> list[np.ndarray]:
     return [main[model.config.channel_slices[c]] for c in model.config.channels]
 
 
-def observable_edges(definition: AnalysisDefinition) -> dict[str, np.ndarray]:
-    """Each region's bin edges, from its observable's binning (explicit or regular)."""
+def observable_edges(
+    definition: AnalysisDefinition, final: Mapping[str, Sequence[float]] | None = None
+) -> dict[str, np.ndarray]:
+    """Each region's bin edges: its final edges where a run rebinned it (``final``,
+    ``fits.binning.final_edges`` of the run's binning report), else its observable's
+    binning (explicit or regular)."""
+    final = final or {}
     return {
-        name: np.asarray(definition.observables[region.observable].bin_edges())
+        name: np.asarray(
+            final[name] if name in final else definition.observables[region.observable].bin_edges(),
+            dtype=float,
+        )
         for name, region in definition.regions.items()
     }
 

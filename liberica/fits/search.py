@@ -110,6 +110,7 @@ def _profile_likelihood(
     run_dir: pathlib.Path, metrics: dict, definition: AnalysisDefinition, name: str, region: str
 ) -> dict[str, Any]:
     """mu and Z with every systematic: the template fit of the selection's region alone."""
+    from liberica.fits.binning import final_edges
     from liberica.fits.config import build_config
     from liberica.fits.measurement import build_workspace
     from liberica.fits.run import fit_workspace, observable_edges
@@ -118,11 +119,13 @@ def _profile_likelihood(
     one = definition._replace(fit_regions=(region,))
     config = build_config(one, run_dir, template_systematics=metrics.get("systematics", True))
     folder = run_dir / "search" / name
+    final = final_edges(metrics.get("binning"))
     workspace, report = build_workspace(
         config,
         None,
         TemplateRules(**definition.fit_templates),
-        observable_edges(definition),
+        observable_edges(definition, final),
+        final_regions=tuple(final),
     )
     results = fit_workspace(
         workspace,

@@ -40,12 +40,19 @@ processed histograms stay as they are:
 
 The rule lives in the analysis definition (``fit_templates``); what it did is
 logged and returned, for ``results.json``.
+
+A region whose edges are final (an equal-population ``binning``,
+``fits/binning.py``) is not merged: its binning applied the minimum-statistics
+rule already, and its edges are the ones a run recorded and another reuses.
+The report lists it under ``kept`` with its edges; the floor, the emptied
+variations and the ranges apply to it as to every region.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Collection
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -204,7 +211,10 @@ def _widen_nuisance_bounds(workspace: dict[str, Any], bound: float, report: dict
 
 
 def apply(
-    workspace: dict[str, Any], rules: TemplateRules, edges: dict[str, np.ndarray] | None = None
+    workspace: dict[str, Any],
+    rules: TemplateRules,
+    edges: dict[str, np.ndarray] | None = None,
+    final_regions: Collection[str] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The workspace with the rules applied, and a report of what changed.
 
@@ -212,16 +222,20 @@ def apply(
         workspace: a pyhf workspace (not modified)
         rules: the merging and floor rules
         edges: bin edges per region, to name merged bins by their range
+        final_regions: regions whose edges are final (equal-population binning):
+            their bins are not merged
 
     Returns:
-        tuple: the new workspace, and ``{"merged": {region: [...]}, "floored": [...],
-        "emptied": [...], "edges": {region: edges}}``
+        tuple: the new workspace, and ``{"merged": {region: [...]}, "kept": {region:
+        why}, "floored": [...], "emptied": [...], "edges": {region: edges}}`` (``edges``:
+        the regions merged or kept)
     """
     workspace = copy.deepcopy(workspace)
     observations = {o["name"]: o for o in workspace["observations"]}
     report: dict[str, Any] = {
         "rules": rules._asdict(),
         "merged": {},
+        "kept": {},
         "floored": [],
         "emptied": [],
         "edges": {},
@@ -231,8 +245,15 @@ def apply(
         name = channel["name"]
         _repair_emptied(channel, report)
         total, variance = _background_mc(channel, poi)
-        groups = bin_groups(total, variance, rules)
         region_edges = None if edges is None else np.asarray(edges.get(name), dtype=float)
+        if name in final_regions:
+            groups = [[index] for index in range(len(total))]
+            report["kept"][name] = "equal-population edges are final: no bin merged"
+            if region_edges is not None and region_edges.ndim == 1:
+                report["edges"][name] = [float(x) for x in region_edges]
+            log.info("fit region %s: its %d final bins kept", name, len(total))
+        else:
+            groups = bin_groups(total, variance, rules)
         if len(groups) < len(total):
             merged = []
             for group in (g for g in groups if len(g) > 1):

@@ -21,6 +21,7 @@ from liberica.core import definition as definition_module
 from liberica.models.loading import load_classifiers
 from liberica.orchestration import fileset as fileset_module
 from liberica.orchestration import outputs
+from liberica.orchestration.binning import BINNING_FILE, check_reuse, final_binning
 from liberica.orchestration.checkpoints import RunCheckpointer
 from liberica.orchestration.chunks import uproot_options, work_items
 from liberica.orchestration.clusters import ClusterStartError, Profile, open_executor
@@ -210,8 +211,23 @@ def classifiers_of(
             config, analysis.feature_sets[config.feature_set], analysis.models_folder(), models
         )
         log.info("classifier %s: %s", name, ", ".join(c.name for c in classifiers[name]))
+        _check_classes(config, classifiers[name])
         _check_fit_observables(definition, name, classifiers[name], allow_fit_observable)
     return classifiers
+
+
+def _check_classes(config: definition_module.ClassifierConfig, models: list) -> None:
+    """A multiclass classifier's models name its classes as outputs, in its order."""
+    from liberica.models.spec import ModelSpecError
+
+    if config.kind != "multiclass":
+        return
+    outputs, classes = tuple(models[0].spec.outputs), tuple(config.classes)
+    if outputs != classes:
+        raise ModelSpecError(
+            f"{models[0].name}: outputs {list(outputs)}, but classifier {config.name!r} "
+            f"has the classes {list(classes)}"
+        )
 
 
 def fit_observables_taken(
@@ -312,6 +328,7 @@ def run_processor(
     on_bad_file: str | None = None,
     checkpoint: str | pathlib.Path | CheckpointerABC | None = None,
     command: str | None = None,
+    binning: str | pathlib.Path | None = None,
 ) -> ProcessingResult:
     """Process a fileset with an analysis and (optionally) write the outputs.
 
@@ -345,6 +362,8 @@ def run_processor(
             recomputing (``metrics["chunks_resumed"]``)
         command: the command line that asked for the run (provenance; default:
             ``Python API``)
+        binning: an earlier run's binning.json (or run folder): its edges for the
+            regions with a ``binning``, instead of new ones (same definition only)
 
     Returns:
         ProcessingResult: histograms, cutflows and metrics
@@ -357,6 +376,8 @@ def run_processor(
     )
     if output_dir is not None:
         outputs.check_writable(output_dir)
+    if binning is not None:  # before any file is opened: another definition's edges are refused
+        check_reuse(binning, definition)
     if profile is None:
         profile = Profile(executor, executor, {"workers": workers})
     policy = on_bad_file or profile.on_bad_file
@@ -431,6 +452,10 @@ def run_processor(
         output["histograms"], output["counts"] = book_histograms(definition, systematics)
     for key in ("events", "sum_mc_weights", "cutflow"):
         output.setdefault(key, {})
+    # regions with a binning: final edges from the merged MC, every template rebinned
+    output["histograms"], output["counts"], binning_report = final_binning(
+        definition, output["histograms"], output["counts"], fileset, binning
+    )
     events_processed = int(sum(output["events"].values()))
     cores = opened.cores
     # chunks loaded from checkpoints took no processing: the rates count the others
@@ -491,6 +516,8 @@ def run_processor(
         "events_resumed": int(resumed["events"]),
         "events_computed": int(events_computed),
     }
+    if binning_report:
+        metrics["binning"] = binning_report
     if classifiers:
         metrics["classifier"] = _classifier_metrics(output["inference"], classifiers, metrics)
     weight_checks = evaluate_weights(
@@ -548,7 +575,8 @@ def provenance(
 def write_outputs(
     result: ProcessingResult, output_dir: pathlib.Path, started: float | None = None
 ) -> ProcessingResult:
-    """Write histograms.root, histograms.pkl, cutflow.json and metrics.json.
+    """Write histograms.root, histograms.pkl, cutflow.json, metrics.json (and binning.json
+    for a run with rebinned regions).
 
     Args:
         result: the processing result
@@ -560,6 +588,8 @@ def write_outputs(
     n_written = outputs.write_root(output_dir / "histograms.root", result.histograms)
     outputs.write_pickle(output_dir / "histograms.pkl", result.histograms, result.counts)
     outputs.write_json(output_dir / "cutflow.json", result.cutflow)
+    if "binning" in result.metrics:
+        outputs.write_json(output_dir / BINNING_FILE, result.metrics["binning"])
     if result.features is not None:
         outputs.write_features(output_dir / "features.parquet", result.features)
     if started is not None:

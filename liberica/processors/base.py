@@ -37,7 +37,13 @@ import awkward as ak
 import numpy as np
 from coffea import processor
 
-from liberica.core.definition import SCORE, AnalysisDefinition, ClassifierConfig
+from liberica.core.definition import (
+    SCORE,
+    AnalysisDefinition,
+    ClassifierConfig,
+    Discriminant,
+    Region,
+)
 from liberica.models import inference
 from liberica.models.spec import Classifier
 from liberica.processors import allocator, collector, histograms, weight_audit
@@ -47,8 +53,25 @@ from liberica.processors.formats import get as get_format
 
 
 def score_key(classifier: str) -> str:
-    """The observables key of a classifier's score."""
+    """The observables key of a classifier's score (its first output)."""
     return f"{SCORE}:{classifier}"
+
+
+def region_score_key(region: Region) -> str:
+    """The observables key of the score a region cuts on or histograms: its classifier's
+    first output, or the output (a class, or a ratio of summed classes) it names."""
+    key = score_key(region.classifier)
+    return key if region.output is None else f"{key}:{region.output.label}"
+
+
+def _discriminant(columns: dict[str, np.ndarray], output: Discriminant) -> np.ndarray:
+    """A region's score from the outputs ``{class: probabilities}`` of its classifier."""
+    numerator = sum(columns[name] for name in output.numerator)
+    if not output.denominator:
+        return numerator
+    denominator = sum(columns[name] for name in output.denominator)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 0, numerator / denominator, 0.0)
 
 
 def _peak_rss_mb() -> int:
@@ -92,6 +115,10 @@ class AnalysisProcessor(processor.ProcessorABC):
     """Whether each MC chunk returns its weight audit under ``weight_audit``."""
     dump_data: ClassVar[bool] = False
     """Whether ``dump_features`` also returns the data's rows (a data-driven hunt's input)."""
+    extra_scale_factors: ClassVar[tuple[str, ...]] = ()
+    """Per-event scale-factor branches multiplied into the format's nominal MC weight
+    (e.g. ``scaleFactor_TAU`` and ``scaleFactor_BTAG`` for an analysis selecting taus
+    and b-jets); list them in :meth:`columns` too."""
 
     def __init__(
         self,
@@ -162,19 +189,36 @@ class AnalysisProcessor(processor.ProcessorABC):
             timing["rows_scored"] += len(rows)
             outputs = self.classifiers[name][0].spec.outputs
             columns = scores.reshape(len(rows), -1)
+            by_class = {output: columns[:, k] for k, output in enumerate(outputs)}
             for k, output in enumerate(outputs):
                 score = np.full(len(result.passed), np.nan)
                 score[rows] = columns[:, k]
-                # a region takes the first output; a multi-class model's others by name
-                result.observables[score_key(name) if k == 0 else f"{score_key(name)}:{output}"] = (
-                    score
-                )
+                # a region takes the first output, or a multi-class model's by name
+                if k == 0:
+                    result.observables[score_key(name)] = score
+                if len(outputs) > 1:
+                    result.observables[f"{score_key(name)}:{output}"] = score
+            for region in self.definition.regions.values():
+                if region.classifier != name or region.output is None:
+                    continue
+                key = region_score_key(region)
+                if key not in result.observables:
+                    score = np.full(len(result.passed), np.nan)
+                    score[rows] = _discriminant(by_class, region.output)
+                    result.observables[key] = score
 
     def _feature_rows(
-        self, events: ak.Array, result: Any, process: str, weight: np.ndarray
+        self, events: ak.Array, results: dict[str, Any], process: str, weight: np.ndarray
     ) -> np.ndarray:
-        """Nominal features of the selected rows as a structured array, for training."""
-        feature_set = self._feature_sets[self.dump_features.feature_set]
+        """Nominal features of the training selection's rows as a structured array.
+
+        A classifier trained on a looser selection than the one it scores (an
+        extended training set) also gets ``in_selection``: whether the row's event
+        passes the scoring selection.
+        """
+        config = self.dump_features
+        result = results[config.trained_on]
+        feature_set = self._feature_sets[config.feature_set]
         rows = np.flatnonzero(result.passed)
         features = feature_set.compute(result, rows)
         event_index = result.event_index[rows]
@@ -185,6 +229,9 @@ class AnalysisProcessor(processor.ProcessorABC):
             ("process", "U16"),
         ]
         dtype += [(category, np.int8) for category in result.categories]
+        extended = config.trained_on != config.selection
+        if extended:
+            dtype.append(("in_selection", np.bool_))
         table = np.empty(len(rows), dtype=dtype)
         for k, name in enumerate(feature_set.features):
             table[name] = features[:, k]
@@ -196,6 +243,11 @@ class AnalysisProcessor(processor.ProcessorABC):
         table["process"] = process
         for category, codes in result.categories.items():
             table[category] = codes[rows]
+        if extended:
+            scoring = results[config.selection]
+            table["in_selection"] = np.isin(
+                event_index, scoring.event_index[np.flatnonzero(scoring.passed)]
+            )
         return table
 
     # -- regions ---------------------------------------------------------------------
@@ -224,7 +276,7 @@ class AnalysisProcessor(processor.ProcessorABC):
                 mask = mask & in_categories
             if region.score is not None:
                 low, high = region.score
-                score = result.observables[score_key(region.classifier)]
+                score = result.observables[region_score_key(region)]
                 with np.errstate(invalid="ignore"):
                     # [low, high), with a top edge at 1 inclusive
                     mask = (
@@ -245,13 +297,13 @@ class AnalysisProcessor(processor.ProcessorABC):
             rows = np.flatnonzero(masks[name])
             variable = self.definition.observables[region.observable].variable
             if variable == SCORE:
-                variable = score_key(region.classifier)
+                variable = region_score_key(region)
             observables = results[region.selection].observables
             versus = None
             if region.versus is not None:
                 second = self.definition.observables[region.versus].variable
                 if second == SCORE:
-                    second = score_key(region.classifier)
+                    second = region_score_key(region)
                 versus = observables[second][rows]
             weights_of_region = weights_of[region.selection]
             filler.fill(
@@ -322,6 +374,8 @@ class AnalysisProcessor(processor.ProcessorABC):
             weight = np.ones(n)
         else:
             weight = self.format.nominal_weight(events, metadata, self.lumi_fb)
+            for branch in self.extra_scale_factors:
+                weight = weight * np.asarray(events[branch], dtype=np.float64)
         event_number = np.asarray(events[self.format.event_number], dtype=np.int64)
         if self.audit_weights and not is_data:
             output["weight_audit"] = {
@@ -387,8 +441,7 @@ class AnalysisProcessor(processor.ProcessorABC):
 
         dumps = self.dump_features is not None and not sample_variation
         if dumps and (self.dump_data or not is_data):
-            result = results[self.dump_features.selection]
-            output["features"] = [self._feature_rows(events, result, process, weight)]
+            output["features"] = [self._feature_rows(events, results, process, weight)]
         output["cutflow"] = {sample: self._cutflow(results, masks, weight)}
         output["events"] = {sample: n}
         if unphysical:

@@ -2,7 +2,7 @@
 
 The files store energies in MeV. This schema is the only place that knows
 that: the collections it exposes (``events.leptons``, ``events.jets``,
-``events.large_r_jets``, ``events.photons``, ``events.met``) carry four-vector
+``events.large_r_jets``, ``events.taus``, ``events.photons``, ``events.met``) carry four-vector
 behaviour and are in GeV.
 
 Real open-data files store per-object quantities as ``std::vector<T>``
@@ -180,6 +180,22 @@ class OpenDataEvents(base.NanoEvents):
             "PtEtaPhiELorentzVector",
         )
         return ak.with_field(jets, _gev(self["largeRjet_m"]), "combined_mass")
+
+    @property
+    def taus(self) -> ak.Array:
+        """Hadronic taus (their visible decay products), in GeV, with charge, the tight
+        identification, the number of tracks and the identification BDT score."""
+        return _zip_objects(
+            self,
+            "tau",
+            {
+                "tau_charge": "charge",
+                "tau_isTightID": "is_tight",
+                "tau_nTracks": "n_tracks",
+                "tau_BDTid": "bdt_id",
+            },
+            "PtEtaPhiECandidate",
+        )
 
     @property
     def photons(self) -> ak.Array:

@@ -9,7 +9,8 @@ global state, so a chunk gives the same answer on any worker and any chunking.
 The kinds ``lepton_momentum_scale`` and ``lepton_resolution`` register here
 (``processors/systematics.py``); they replace an analysis's ``leptons``.
 ``large_r_jet_energy_scale`` and ``large_r_jet_mass_scale`` replace its
-``large_r_jets`` (an awkward collection such as the schema's).
+``large_r_jets`` (an awkward collection such as the schema's), and
+``jet_energy_scale`` its small-R ``jets``.
 """
 
 from __future__ import annotations
@@ -311,3 +312,29 @@ class LargeRJetMassScale(SystematicKind):
         shift = systematic.options["relative_shift"]
         for direction, sign in (("Up", 1), ("Down", -1)):
             yield direction, _scaled_large_r_jets(columns, 1.0, 1.0 + sign * shift)
+
+
+def scaled_jets(jets: ak.Array, factor: float) -> ak.Array:
+    """Small-R jets with their four-momentum scaled by ``factor`` (direction kept)."""
+    varied = ak.with_field(jets, jets.pt * factor, "pt")
+    return ak.with_field(varied, jets.energy * factor, "energy")
+
+
+@register
+class JetEnergyScale(SystematicKind):
+    """The small-R jets' four-momentum scaled by 1 +- ``relative_shift``."""
+
+    name = "jet_energy_scale"
+    category = "object"
+    collection = "jets"
+    options = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["relative_shift"],
+        "properties": {"relative_shift": _SHIFT},
+    }
+
+    def vary(self, systematic: Any, columns: ak.Array, chunk: ChunkInputs):
+        shift = systematic.options["relative_shift"]
+        for direction, sign in (("Up", 1), ("Down", -1)):
+            yield direction, scaled_jets(columns, 1.0 + sign * shift)

@@ -3,7 +3,7 @@
 The nominal weight is mcWeight x scale factors x xsec x lumi / sumw, with xsec
 in pb and lumi in fb^-1. Weight variations are ratios to nominal, per selected
 row; the kinds here register themselves (``processors/systematics.py``):
-``lepton_scale_factor`` and ``pileup_weight``.
+``lepton_scale_factor``, ``object_scale_factor`` and ``pileup_weight``.
 """
 
 from __future__ import annotations
@@ -163,3 +163,41 @@ class PileupWeight(SystematicKind):
     def ratios(self, systematic: Any, rows: RowInputs) -> tuple[np.ndarray, np.ndarray]:
         pileup_sf = rows.event_branch("scaleFactor_PILEUP")
         return _pileup_ratio(systematic, pileup_sf, 1), _pileup_ratio(systematic, pileup_sf, -1)
+
+
+@register
+class ObjectScaleFactor(SystematicKind):
+    """Per-object scale-factor uncertainty in bins of pT, for one kind of selected object.
+
+    Like ``lepton_scale_factor`` for any object the selection hands to the weights
+    (e.g. hadronic taus): the rows' ``{object}_pt`` (rows x k, NaN where a row has
+    fewer than k such objects). Each row's weight changes by the product over its
+    objects of 1 +- the relative uncertainty of their pT bin.
+    """
+
+    name = "object_scale_factor"
+    category = "weight"
+    options = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["object", "pt_edges", "relative_uncertainty"],
+        "properties": {
+            "object": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+            "pt_edges": LeptonScaleFactor.options["properties"]["pt_edges"],
+            "relative_uncertainty": LeptonScaleFactor.options["properties"]["relative_uncertainty"],
+        },
+    }
+
+    def check(self, name: str, options: dict[str, Any]) -> list[tuple[str, str]]:
+        return LeptonScaleFactor.check(self, name, options)
+
+    def ratios(self, systematic: Any, rows: RowInputs) -> tuple[np.ndarray, np.ndarray]:
+        pt = np.atleast_2d(rows.object_array(f"{systematic.options['object']}_pt", systematic.name))
+        present = np.isfinite(pt).astype(np.int32)  # "flavour" 1: an object in this slot
+        return _lepton_sf_ratios(
+            np.ascontiguousarray(pt, dtype=np.float64),
+            np.ascontiguousarray(present),
+            1,
+            np.asarray(systematic.options["pt_edges"], dtype=np.float64),
+            np.asarray(systematic.options["relative_uncertainty"], dtype=np.float64),
+        )
