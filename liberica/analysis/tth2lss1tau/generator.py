@@ -76,21 +76,24 @@ BTAG_CUT = 0.11
 """MV2c10 cut of the b-tag the selection uses (called the 85% WP; in this detector model
 it keeps 98% of b, 48% of c and 1.4% of light jets)."""
 LEPTON_MIN_PT = 10.0
-LEPTON_MAX_ABS_ETA = 2.5
+ELECTRON_MAX_ABS_ETA = 2.47
+MUON_MAX_ABS_ETA = 2.5
+LEADING_LEPTON_MIN_PT = 20.0
 ISOLATION = 0.06
-"""ptcone30/pT and etcone20/pT below this."""
-FILTER_ISOLATION = ISOLATION
-"""The filter's isolation (ptcone30/pT and etcone20/pT): the selection's, which keeps the
-pseudo-data small (non-prompt leptons in jets would otherwise dominate it)."""
-LEPTON_JET_DELTA_R = 0.4
-"""Leptons closer than this to a selected jet are dropped (non-prompt leptons in their jet)."""
+"""ptcone30/pT and etcone20/pT below this (the definition's ``max_ptcone30_over_pt`` and
+``max_etcone20_over_pt``)."""
+OVERLAP_DELTA_R = 0.4
+"""Jets closer than this to a selected lepton or tau are removed (the processor's)."""
 D0_SIGNIFICANCE = {11: 5.0, 13: 3.0}
 Z0_SIN_THETA = 0.5
 TAU_MIN_PT = 25.0
+TAU_MAX_ABS_ETA = 2.5
 JET_MIN_PT = 25.0
 JET_MAX_ABS_ETA = 2.5
 Z_VETO = (91.2, 10.0)
-FILTER_JET_PT = 25.0
+MIN_M_LL = 12.0
+FILTER_JET_PT = 24.0
+"""Below the selection's 25 GeV: a jet energy scale shifted by 3% keeps the filter looser."""
 
 
 class GenerationError(LibericaError, ValueError):
@@ -109,22 +112,23 @@ class Sample(NamedTuple):
     event_fraction: float
     negative_weight_fraction: float
     variation: str | None
-    generate: Callable[[np.random.Generator, int], physics.Truth]
+    generate: Callable[[np.random.Generator, int], physics.Drawn]
     in_data: bool = True
+    tau_less_fraction: float = 0.15
 
 
 SAMPLES: tuple[Sample, ...] = (
-    Sample("ttH", "ttH", 346345, round(0.507 * 0.3043, 6), 0.26, 0.03, None, physics.generate_tth),
-    Sample("ttW", "ttW", 700168, 0.72, 0.12, 0.04, None, physics.generate_ttw),
-    Sample("ttZ", "ttZ", 410218, 0.88, 0.12, 0.04, None, physics.generate_ttz),
-    Sample("ttbar", "ttbar", 410470, 831.76, 0.18, 0.005, None, physics.generate_ttbar),
-    Sample("VV", "VV", 364253, 63.9, 0.06, 0.01, None, physics.generate_vv),
-    Sample("tZ", "tZ", 410560, 0.90, 0.04, 0.02, None, physics.generate_tz),
-    Sample("tttt", "tttt", 410080, 0.012, 0.03, 0.03, None, physics.generate_tttt),
-    Sample("other", "other", 410408, 0.20, 0.04, 0.02, None, physics.generate_other),
-    Sample("ttW_alt", "ttW", 410155, 0.72, 0.06, 0.04, "ttw_modelling",
+    Sample("ttH", "ttH", 346345, round(0.507 * 0.3043, 6), 0.345, 0.03, None, physics.generate_tth),
+    Sample("ttW", "ttW", 700168, 0.60, 0.085, 0.04, None, physics.generate_ttw),
+    Sample("ttZ", "ttZ", 410218, 0.88, 0.14, 0.04, None, physics.generate_ttz),
+    Sample("ttbar", "ttbar", 410470, 831.76, 0.14, 0.005, None, physics.generate_ttbar),
+    Sample("VV", "VV", 364253, 63.9, 0.04, 0.01, None, physics.generate_vv),
+    Sample("tZ", "tZ", 410560, 0.90, 0.025, 0.02, None, physics.generate_tz),
+    Sample("tttt", "tttt", 410080, 0.012, 0.015, 0.03, None, physics.generate_tttt),
+    Sample("other", "other", 410408, 0.50, 0.025, 0.02, None, physics.generate_other),
+    Sample("ttW_alt", "ttW", 410155, 0.60, 0.07, 0.04, "ttw_modelling",
            physics.generate_ttw_alternative, in_data=False),
-    Sample("ttbar_alt", "ttbar", 410557, 831.76, 0.09, 0.005, "ttbar_modelling",
+    Sample("ttbar_alt", "ttbar", 410557, 831.76, 0.115, 0.005, "ttbar_modelling",
            physics.generate_ttbar_alternative, in_data=False),
 )  # fmt: skip
 """The MC samples, in fileset order (``data`` follows)."""
@@ -143,24 +147,57 @@ def _count(objects: Objects, mask: np.ndarray) -> np.ndarray:
     return np.bincount(_event_index(objects)[mask], minlength=len(objects.counts))
 
 
-def passes_filter(events: SimulatedEvents) -> np.ndarray:
-    """The generation filter: a same-sign pair among tight leptons (pT > 10, |eta| < 2.5)
-    and two jets (pT > 25, |eta| < 2.5)."""
+def _good_leptons(events: SimulatedEvents) -> np.ndarray:
+    """The leptons passing the definition's lepton cuts (per lepton)."""
     lep = events.objects["lep"].fields
-    tight = (
+    pt, eta = lep["pt"], lep["eta"]
+    electron = lep["type"] == 11
+    d0_cut = np.where(electron, D0_SIGNIFICANCE[11], D0_SIGNIFICANCE[13])
+    return (
         lep["isTightID"]
-        & (lep["pt"] > LEPTON_MIN_PT)
-        & (np.abs(lep["eta"]) < LEPTON_MAX_ABS_ETA)
-        & (lep["ptcone30"] < FILTER_ISOLATION * lep["pt"])
-        & (lep["etcone20"] < FILTER_ISOLATION * lep["pt"])
+        & (pt > LEPTON_MIN_PT)
+        & (np.abs(eta) < np.where(electron, ELECTRON_MAX_ABS_ETA, MUON_MAX_ABS_ETA))
+        & (lep["ptcone30"] < ISOLATION * pt)
+        & (lep["etcone20"] < ISOLATION * pt)
+        & (np.abs(lep["tracksigd0pvunbiased"]) < d0_cut)
+        & (np.abs(lep["z0"] / np.cosh(eta)) < Z0_SIN_THETA)
     )
-    plus = _count(events.objects["lep"], tight & (lep["charge"] > 0))
-    minus = _count(events.objects["lep"], tight & (lep["charge"] < 0))
+
+
+def _fired(events: SimulatedEvents) -> np.ndarray:
+    return np.asarray(events.branches["trigE"], bool) | np.asarray(events.branches["trigM"], bool)
+
+
+def passes_filter(events: SimulatedEvents) -> np.ndarray:
+    """The generation filter, looser than the preselection under every variation: a
+    trigger, a same-sign pair among the selection's leptons, one of them above 20 GeV, and
+    two jets above :data:`FILTER_JET_PT` (|eta| < 2.5), one b-tagged."""
+    leptons = events.objects["lep"]
+    lep = leptons.fields
+    good = _good_leptons(events)
+    plus = _count(leptons, good & (lep["charge"] > 0))
+    minus = _count(leptons, good & (lep["charge"] < 0))
+    hard = _count(leptons, good & (lep["pt"] > LEADING_LEPTON_MIN_PT))
     jet = events.objects["jet"].fields
-    jets = _count(
-        events.objects["jet"], (jet["pt"] > FILTER_JET_PT) & (np.abs(jet["eta"]) < JET_MAX_ABS_ETA)
+    central = (jet["pt"] > FILTER_JET_PT) & (np.abs(jet["eta"]) < JET_MAX_ABS_ETA)
+    jets = _count(events.objects["jet"], central)
+    bjets = _count(events.objects["jet"], central & (jet["MV2c10"] > BTAG_CUT))
+    return _fired(events) & ((plus >= 2) | (minus >= 2)) & (hard >= 1) & (jets >= 2) & (bjets >= 1)
+
+
+def has_tau_candidate(events: SimulatedEvents) -> np.ndarray:
+    """Events with a tau passing the selection's tau cuts (the others are prescaled)."""
+    return _count(events.objects["tau"], _good_taus(events)) >= 1
+
+
+def _good_taus(events: SimulatedEvents) -> np.ndarray:
+    tau = events.objects["tau"].fields
+    return (
+        tau["isTightID"]
+        & (tau["pt"] > TAU_MIN_PT)
+        & (np.abs(tau["eta"]) < TAU_MAX_ABS_ETA)
+        & ((tau["nTracks"] == 1) | (tau["nTracks"] == 3))
     )
-    return ((plus >= 2) | (minus >= 2)) & (jets >= 2)
 
 
 def _far_from(
@@ -173,49 +210,33 @@ def _far_from(
     starts = np.searchsorted(other_event, event, "left")
     stops = np.searchsorted(other_event, event, "right")
     far = np.ones(len(event), bool)
+    if not len(eta):
+        return far
     for k in range(int((stops - starts).max(initial=0))):
         has = starts + k < stops
-        j = np.minimum(starts + k, max(len(eta) - 1, 0))
-        dphi = (objects.fields["phi"] - phi[j] + np.pi) % (2 * np.pi) - np.pi if len(eta) else 0.0
-        close = (
-            has & (np.hypot(objects.fields["eta"] - eta[j], dphi) < delta_r) if len(eta) else has
-        )
-        far &= ~close
+        j = np.minimum(starts + k, len(eta) - 1)
+        dphi = (objects.fields["phi"] - phi[j] + np.pi) % (2 * np.pi) - np.pi
+        far &= ~(has & (np.hypot(objects.fields["eta"] - eta[j], dphi) < delta_r))
     return far
 
 
 def select(events: SimulatedEvents) -> dict[str, np.ndarray]:
-    """The ``preselection`` and ``sr`` masks of the module docstring's selection."""
-    jet = events.objects["jet"].fields
-    good_jet = (
-        (jet["pt"] > JET_MIN_PT)
-        & (np.abs(jet["eta"]) < JET_MAX_ABS_ETA)
-        & ((jet["pt"] > 60.0) | (jet["jvt"] > 0.59))
-    )
+    """The ``preselection`` and ``sr`` masks of the module docstring's selection (the
+    processor's, in numpy)."""
     leptons = events.objects["lep"]
     lep = leptons.fields
     pt = lep["pt"]
-    isolated_from_jets = _far_from(leptons, events.objects["jet"], good_jet, LEPTON_JET_DELTA_R)
-    theta = 2.0 * np.arctan(np.exp(-lep["eta"]))
-    d0_cut = np.where(lep["type"] == 11, D0_SIGNIFICANCE[11], D0_SIGNIFICANCE[13])
-    good = (
-        lep["isTightID"]
-        & (pt > LEPTON_MIN_PT)
-        & (np.abs(lep["eta"]) < LEPTON_MAX_ABS_ETA)
-        & (lep["ptcone30"] < ISOLATION * pt)
-        & (lep["etcone20"] < ISOLATION * pt)
-        & (lep["tracksigd0pvunbiased"] < d0_cut)
-        & (np.abs(lep["z0"] * np.sin(theta)) < Z0_SIN_THETA)
-        & isolated_from_jets
-    )
+    good = _good_leptons(events)
     n = len(leptons.counts)
     two = _count(leptons, good) == 2
     pair = np.flatnonzero(good & two[_event_index(leptons)]).reshape(-1, 2)
-    events_with_pair = np.flatnonzero(two)
+    with_pair = np.flatnonzero(two)
     same_sign = np.zeros(n, bool)
-    same_sign[events_with_pair] = lep["charge"][pair[:, 0]] * lep["charge"][pair[:, 1]] > 0
+    same_sign[with_pair] = lep["charge"][pair[:, 0]] * lep["charge"][pair[:, 1]] > 0
     same_flavour = np.zeros(n, bool)
-    same_flavour[events_with_pair] = lep["type"][pair[:, 0]] == lep["type"][pair[:, 1]]
+    same_flavour[with_pair] = lep["type"][pair[:, 0]] == lep["type"][pair[:, 1]]
+    leading = np.zeros(n)
+    leading[with_pair] = pt[pair].max(axis=1)
     p4 = np.stack(
         [
             lep["E"][pair],
@@ -226,21 +247,25 @@ def select(events: SimulatedEvents) -> dict[str, np.ndarray]:
         axis=-1,
     ).sum(axis=1)
     mll = np.zeros(n)
-    mll[events_with_pair] = np.sqrt(np.maximum(p4[:, 0] ** 2 - (p4[:, 1:] ** 2).sum(axis=1), 0.0))
+    mll[with_pair] = np.sqrt(np.maximum(p4[:, 0] ** 2 - (p4[:, 1:] ** 2).sum(axis=1), 0.0))
     z_veto = ~same_flavour | (np.abs(mll - Z_VETO[0]) > Z_VETO[1])
-
-    jets = _count(events.objects["jet"], good_jet)
-    bjets = _count(events.objects["jet"], good_jet & (jet["MV2c10"] > BTAG_CUT))
-    tau = events.objects["tau"].fields
-    good_tau = (
-        tau["isTightID"]
-        & (tau["pt"] > TAU_MIN_PT)
-        & (np.abs(tau["eta"]) < 2.5)
-        & ((tau["nTracks"] == 1) | (tau["nTracks"] == 3))
+    pair_cuts = (
+        _fired(events) & two & same_sign & (leading > LEADING_LEPTON_MIN_PT) & (mll > MIN_M_LL)
     )
+    pair_cuts &= z_veto
+
+    good_tau = _good_taus(events)
     taus = _count(events.objects["tau"], good_tau)
-    preselection = two & same_sign & (jets >= 2)
-    sr = preselection & (taus == 1) & (jets >= 4) & (bjets >= 1) & z_veto
+    jet_objects = events.objects["jet"]
+    jet = jet_objects.fields
+    good_jet = (jet["pt"] > JET_MIN_PT) & (np.abs(jet["eta"]) < JET_MAX_ABS_ETA)
+    # overlap removal: jets near a selected lepton or tau are that object
+    good_jet &= _far_from(jet_objects, leptons, good, OVERLAP_DELTA_R)
+    good_jet &= _far_from(jet_objects, events.objects["tau"], good_tau, OVERLAP_DELTA_R)
+    jets = _count(jet_objects, good_jet)
+    bjets = _count(jet_objects, good_jet & (jet["MV2c10"] > BTAG_CUT))
+    preselection = pair_cuts & (jets >= 2) & (bjets >= 1)
+    sr = pair_cuts & (taus == 1) & (jets >= 4) & (bjets >= 1)
     return {"preselection": preselection, "sr": sr}
 
 
@@ -286,29 +311,37 @@ class _Simulated(NamedTuple):
 
 
 def _simulate(sample: Sample, rng: np.random.Generator, n: int, is_data: bool) -> _Simulated:
-    """``n`` filtered events, their weights (generator x biasing) and the drawn weight sum."""
+    """``n`` filtered events, their weights (generator x biasing) and the drawn weight sum
+    (over every drawn event, those the generator-level choice or the filter dropped
+    included). Events without a tau candidate are kept with probability
+    ``sample.tau_less_fraction`` and their weight divided by it: the statistics go to the
+    signal region, which needs one."""
     parts, weights, have, drawn, drawn_weight = [], [], 0, 0, 0.0
     efficiency = 0.05
     while have < n:
         need = n - have
         batch = int(min(max(1.2 * need / efficiency + 256, 1024), _MAX_BATCH))
-        truth = sample.generate(rng, batch)
+        made = sample.generate(rng, batch)
         sign = np.where(rng.random(batch) < sample.negative_weight_fraction, -1.0, 1.0)
-        weight = (sign * rng.lognormal(0.0, 0.05, batch) * truth.weight).astype(np.float32)
-        first = np.flatnonzero(_prefilter(truth))
-        simulated = _reconstruct(rng, physics.take(truth, first), is_data)
-        passed = first[passes_filter(simulated)]
-        kept = np.flatnonzero(passes_filter(simulated))
+        weight = (sign * rng.lognormal(0.0, 0.05, batch) * made.weight).astype(np.float32)
+        first = np.flatnonzero(_prefilter(made.truth))
+        simulated = _reconstruct(rng, physics.take(made.truth, first), is_data)
+        filtered = passes_filter(simulated)
+        tau_less = ~has_tau_candidate(simulated)
+        prescaled = tau_less & (rng.random(len(filtered)) >= sample.tau_less_fraction)
+        kept = np.flatnonzero(filtered & ~prescaled)
+        passed = made.kept[first[kept]]
+        boost = np.where(tau_less[kept], 1.0 / sample.tau_less_fraction, 1.0)
+        boost = (boost * made.boost[first[kept]]).astype(np.float32)
         if len(passed) > need:
-            last = passed[need - 1]
-            batch_drawn = int(last) + 1
-            kept, passed = kept[:need], passed[:need]
+            batch_drawn = int(passed[need - 1]) + 1
+            kept, passed, boost = kept[:need], passed[:need], boost[:need]
         else:
             batch_drawn = batch
         drawn += batch_drawn
-        drawn_weight += float(np.sum(weight[:batch_drawn], dtype=np.float64))
+        drawn_weight += float(np.sum(weight[:batch_drawn], dtype=np.float64)) / made.forced
         parts.append(select_events(simulated, kept))
-        weights.append(weight[passed])
+        weights.append(weight[passed] * boost)
         have += len(passed)
         efficiency = max((have + 1.0) / (drawn + 2.0), 1e-4)
     return _Simulated(concatenate_events(parts), np.concatenate(weights), drawn_weight, drawn)

@@ -22,6 +22,7 @@ in 80% of events; isolated in half of those) with the matching weights.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -29,7 +30,6 @@ import numpy as np
 from liberica.samples.detector import (
     ELECTRON,
     FROM_TAU,
-    HEAVY_FLAVOUR,
     MUON,
     PROMPT,
     TruthEvents,
@@ -67,18 +67,23 @@ E, MU, TAU_E, TAU_MU, TAU_HAD, HADRONIC, INVISIBLE, TAUTAU, WW, ZZ = range(10)
 W_DECAYS = {E: 0.1071, MU: 0.1063, TAU_E: 0.1138 * 0.1782, TAU_MU: 0.1138 * 0.1739,
             TAU_HAD: 0.1138 * 0.6479, HADRONIC: 0.6741}  # fmt: skip
 """W decay modes and their branching fractions (PDG; tau decays folded in)."""
-W_BIASED = {E: 0.19, MU: 0.19, TAU_E: 0.03, TAU_MU: 0.03, TAU_HAD: 0.26, HADRONIC: 0.30}
+W_BIASED = {E: 0.16, MU: 0.16, TAU_E: 0.025, TAU_MU: 0.025, TAU_HAD: 0.28, HADRONIC: 0.35}
 """The probabilities the W decays are drawn with (weights restore :data:`W_DECAYS`)."""
 Z_DECAYS = {E: 0.03363, MU: 0.03366, TAUTAU: 0.03370, INVISIBLE: 0.2000, HADRONIC: 0.6991}
-Z_BIASED = {E: 0.25, MU: 0.25, TAUTAU: 0.25, INVISIBLE: 0.05, HADRONIC: 0.20}
+Z_BIASED = {E: 0.2, MU: 0.2, TAUTAU: 0.2, INVISIBLE: 0.1, HADRONIC: 0.3}
 H_DECAYS = {WW: 0.2152, TAUTAU: 0.0627, ZZ: 0.0264}
 """The Higgs decays of the ttH sample (its cross-section is sigma(ttH) x their sum, 0.3043)."""
 H_BIASED = {WW: 0.45, TAUTAU: 0.45, ZZ: 0.10}
 TAU_DECAYS = {E: 0.1782, MU: 0.1739, TAU_HAD: 0.6479}
+TAU_BIASED = {E: 0.3, MU: 0.3, TAU_HAD: 0.4}
+ISR_FLAVOURS = (0.94, 0.05, 0.01)
+"""Radiated jets' flavours: light, c, b."""
+VV_ISR_FLAVOURS = (0.7, 0.2, 0.1)
+"""The flavours VV's radiated jets are drawn with (its SR needs a b-tag)."""
 
 B_TO_LEPTON = 0.22
 """BR of a b hadron to e or mu (direct or cascade), per b quark."""
-ISOLATED_NON_PROMPT = 0.012
+ISOLATED_NON_PROMPT = 0.0086
 """Share of non-prompt leptons from b decays that are isolated (the ones a tight selection
 keeps); tuned so that ttbar's 2lSS+1tau yield is the reference's fake total (22.4)."""
 
@@ -104,26 +109,14 @@ class Truth(NamedTuple):
 class _Builder:
     """Collects the slots of ``n`` events (leptons, jets, taus, invisibles) and their weight."""
 
-    def __init__(self, rng: np.random.Generator, n: int) -> None:
+    def __init__(self, rng: np.random.Generator, n: int, weight: np.ndarray | None = None) -> None:
         self.rng = rng
         self.n = n
         self.leptons: list[tuple] = []
         self.jets: list[tuple] = []
         self.taus: list[tuple] = []
         self.invisible = np.zeros((n, 4))
-        self.weight = np.ones(n)
-
-    def choose(
-        self, physical: dict[int, float], biased: dict[int, float], valid=True
-    ) -> np.ndarray:
-        """A mode per event drawn from ``biased``; the weight of valid events takes
-        physical / biased."""
-        modes = np.array(list(biased))
-        drawn = np.array([biased[m] for m in modes])
-        true = np.array([physical.get(m, 0.0) for m in modes]) / sum(physical.values())
-        index = np.searchsorted(np.cumsum(drawn) / drawn.sum(), self.rng.random(self.n), "right")
-        self.weight *= np.where(valid, (true / (drawn / drawn.sum()))[index], 1.0)
-        return modes[index]
+        self.weight = np.ones(n) if weight is None else weight
 
     def lepton(self, p4, flavour, charge, origin=PROMPT, valid=True) -> None:
         self.leptons.append((p4, flavour, charge, origin, valid))
@@ -136,9 +129,8 @@ class _Builder:
     def neutrino(self, p4, valid=True) -> None:
         self.invisible += np.where(np.asarray(valid)[..., None], p4, 0.0)
 
-    def tau(self, p4, charge, valid=True) -> None:
-        """A tau: leptonic (e, mu, physical shares) or hadronic (visible part kept)."""
-        mode = _choose_plain(self.rng, TAU_DECAYS, self.n)
+    def tau(self, p4, charge, mode, valid=True) -> None:
+        """A tau decaying by ``mode``: leptonic (e, mu) or hadronic (visible part kept)."""
         self.tau_decay(p4, charge, mode, valid)
 
     def tau_decay(self, p4, charge, mode, valid=True) -> None:
@@ -161,7 +153,14 @@ class _Builder:
         n = self.n
 
         def stack(rows: list[tuple], k: int) -> np.ndarray:
-            return np.stack([np.broadcast_to(np.asarray(r[k]), (n,)) for r in rows], axis=1)
+            columns = [np.asarray(r[k]) for r in rows]
+            widths = [c.shape[1] if c.ndim == 2 else 1 for c in columns]
+            out = np.empty((n, sum(widths)), np.result_type(*columns))
+            start = 0
+            for column, width in zip(columns, widths, strict=True):
+                out[:, start : start + width] = column if column.ndim == 2 else column[..., None]
+                start += width
+            return out
 
         pts, etas, phis = [], [], []
         for p4, *_ in self.leptons:
@@ -188,10 +187,105 @@ class _Builder:
         return Truth(events, taus, self.weight)
 
 
-def _choose_plain(rng: np.random.Generator, probabilities: dict[int, float], n: int) -> np.ndarray:
-    modes = np.array(list(probabilities))
-    p = np.array(list(probabilities.values()))
-    return modes[np.searchsorted(np.cumsum(p) / p.sum(), rng.random(n), "right")]
+class Drawn(NamedTuple):
+    """A batch of drawn events: those kept at generator level, with every draw's weight.
+
+    Attributes:
+        truth: the kept events (kinematics built for these only)
+        weight: per drawn event, the biasing weight (true over drawn probability)
+        kept: indices of the kept events among the drawn ones
+        boost: per kept event, the factor its weight takes for the prescaled ones dropped
+        forced: the probability of the choice forced on every drawn event (the weights
+            include it; the normalization divides it out)
+    """
+
+    truth: Truth
+    weight: np.ndarray
+    kept: np.ndarray
+    boost: np.ndarray
+    forced: float = 1.0
+
+
+class _Config:
+    """The discrete choices of ``n`` drawn events (decay modes, radiation), their biasing
+    weight and the light leptons' charges, drawn before any kinematics."""
+
+    def __init__(self, rng: np.random.Generator, n: int) -> None:
+        self.rng, self.n = rng, n
+        self.weight = np.ones(n)
+        self.plus = np.zeros(n, np.int64)
+        self.minus = np.zeros(n, np.int64)
+        self.hadronic_taus = np.zeros(n, np.int64)
+        self.modes: dict[str, np.ndarray] = {}
+
+    def draw(self, name: str, physical: dict, biased: dict, valid=True) -> np.ndarray:
+        """Mode ``name`` per event from ``biased``; valid events' weights take physical /
+        biased."""
+        modes = np.array(list(biased))
+        drawn = np.array([biased[m] for m in modes], dtype=float)
+        drawn /= drawn.sum()
+        true = np.array([physical.get(m, 0.0) for m in modes]) / sum(physical.values())
+        index = np.searchsorted(np.cumsum(drawn), self.rng.random(self.n), "right")
+        index = np.minimum(index, len(modes) - 1)
+        self.weight *= np.where(valid, (true / drawn)[index], 1.0)
+        self.modes[name] = modes[index]
+        return self.modes[name]
+
+    def count(self, charge, light, hadronic) -> None:
+        """Book a light lepton (where ``light``) of ``charge`` and hadronic taus."""
+        charge = np.broadcast_to(charge, (self.n,))
+        self.plus += light & (charge > 0)
+        self.minus += light & (charge < 0)
+        self.hadronic_taus += hadronic
+
+    def w(self, name: str, charge, valid=True) -> None:
+        """A W of ``charge`` decaying by :data:`W_BIASED`."""
+        mode = self.draw(name, W_DECAYS, W_BIASED, valid)
+        light = valid & np.isin(mode, (E, MU, TAU_E, TAU_MU))
+        self.count(charge, light, valid & (mode == TAU_HAD))
+
+    def tau(self, name: str, charge, valid=True) -> None:
+        """A tau of ``charge`` decaying by :data:`TAU_BIASED`."""
+        mode = self.draw(name, TAU_DECAYS, TAU_BIASED, valid)
+        self.count(charge, valid & (mode != TAU_HAD), valid & (mode == TAU_HAD))
+
+    def z(self, name: str, valid=True) -> None:
+        """A Z decaying by :data:`Z_BIASED` (its taus decayed)."""
+        mode = self.draw(name, Z_DECAYS, Z_BIASED, valid)
+        light = valid & ((mode == E) | (mode == MU))
+        self.count(1, light, False)
+        self.count(-1, light, False)
+        self.tau(f"{name}_tau-", -1, valid & (mode == TAUTAU))
+        self.tau(f"{name}_tau+", 1, valid & (mode == TAUTAU))
+
+    def radiation(self, mean: float, biased_mean: float, max_jets: int = 5,
+                  flavours: tuple[float, float, float] = ISR_FLAVOURS) -> None:  # fmt: skip
+        """Radiated jets: Poisson(``mean``) (at most ``max_jets``) drawn from
+        Poisson(``biased_mean``), flavours (light, c, b) :data:`ISR_FLAVOURS` drawn from
+        ``flavours``, with the weights."""
+        rng, n = self.rng, self.n
+        count = np.minimum(rng.poisson(biased_mean, n), max_jets)
+        self.weight *= (
+            _truncated_poisson(mean, max_jets) / _truncated_poisson(biased_mean, max_jets)
+        )[count]
+        drawn = np.asarray(flavours) / np.sum(flavours)
+        index = np.searchsorted(np.cumsum(drawn), rng.random((n, max_jets)), "right")
+        index = np.minimum(index, 2)
+        ratio = np.where(
+            np.arange(max_jets) < count[:, None], (np.asarray(ISR_FLAVOURS) / drawn)[index], 1.0
+        )
+        self.weight *= ratio.prod(axis=1)
+        self.modes["isr_count"] = count
+        self.modes["isr_flavour"] = np.array([0, 4, 5])[index]
+
+    def same_sign(self) -> np.ndarray:
+        """Events with two light leptons of the same charge."""
+        return (self.plus >= 2) | (self.minus >= 2)
+
+    def kept(self, mask: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """The kept indices, their modes and weights."""
+        index = np.flatnonzero(mask)
+        return index, {k: v[index] for k, v in self.modes.items()}, self.weight[index]
 
 
 # -- decays -----------------------------------------------------------------------------------
@@ -209,11 +303,10 @@ def _top_masses(rng: np.random.Generator, n: int) -> np.ndarray:
     return sample_breit_wigner(rng, TOP_MASS, TOP_WIDTH, n, 160.0, 185.0)
 
 
-def w_decay(b: _Builder, w: np.ndarray, charge, valid=True) -> np.ndarray:
-    """W -> e nu, mu nu, tau nu (tau decayed) or q q' (one charm quark in half); the modes."""
+def w_decay(b: _Builder, w: np.ndarray, charge, mode: np.ndarray, valid=True) -> None:
+    """W -> e nu, mu nu, tau nu (tau decayed) or q q' (one charm quark in half) by ``mode``."""
     rng, n = b.rng, b.n
     valid = np.broadcast_to(valid, (n,))
-    mode = b.choose(W_DECAYS, W_BIASED, valid)
     charge = np.broadcast_to(charge, (n,))
     is_tau = (mode == TAU_E) | (mode == TAU_MU) | (mode == TAU_HAD)
     lepton_mass = np.where(mode == E, ELECTRON_MASS, np.where(mode == MU, MUON_MASS, TAU_MASS))
@@ -227,22 +320,22 @@ def w_decay(b: _Builder, w: np.ndarray, charge, valid=True) -> np.ndarray:
     hadronic = valid & (mode == HADRONIC)
     b.jet(quark1, np.where(rng.random(n) < 0.5, 4, 0), hadronic)
     b.jet(quark2, 0, hadronic)
-    return mode
 
 
-def z_decay(b: _Builder, z: np.ndarray, valid=True) -> None:
-    """Z -> e e, mu mu, tau tau (taus decayed), nu nu or q q (22% b quarks)."""
+def z_decay(b: _Builder, z: np.ndarray, modes: dict, name: str, valid=True) -> None:
+    """Z -> e e, mu mu, tau tau (taus decayed), nu nu or q q (22% b quarks) by
+    ``modes[name]``."""
     rng, n = b.rng, b.n
     valid = np.broadcast_to(valid, (n,))
-    mode = b.choose(Z_DECAYS, Z_BIASED, valid)
+    mode = modes[name]
     mass = np.where(mode == E, ELECTRON_MASS, np.where(mode == MU, MUON_MASS, TAU_MASS))
     minus, plus = two_body_decay(rng, z, mass, mass)
     light = valid & ((mode == E) | (mode == MU))
     flavour = np.where(mode == E, ELECTRON, MUON)
     b.lepton(minus, flavour, -1, PROMPT, light)
     b.lepton(plus, flavour, 1, PROMPT, light)
-    b.tau(minus, -1, valid & (mode == TAUTAU))
-    b.tau(plus, 1, valid & (mode == TAUTAU))
+    b.tau(minus, -1, modes[f"{name}_tau-"], valid & (mode == TAUTAU))
+    b.tau(plus, 1, modes[f"{name}_tau+"], valid & (mode == TAUTAU))
     b.neutrino(z, valid & (mode == INVISIBLE))
     quark = np.where(rng.random(n) < 0.22, 5, np.where(rng.random(n) < 0.3, 4, 0))
     hadronic = valid & (mode == HADRONIC)
@@ -253,17 +346,17 @@ def z_decay(b: _Builder, z: np.ndarray, valid=True) -> None:
     b.jet(q2, quark, hadronic)
 
 
-def top_decay(b: _Builder, top: np.ndarray, charge: int) -> tuple[np.ndarray, np.ndarray]:
-    """t -> W b (W decayed); the b quark's four-momentum and the W's mode."""
+def top_decay(b: _Builder, top: np.ndarray, charge, mode: np.ndarray) -> np.ndarray:
+    """t -> W b (W decayed by ``mode``); the b quark's four-momentum."""
     w, bottom = two_body_decay(b.rng, top, _w_masses(b.rng, b.n), B_MASS)
-    mode = w_decay(b, w, charge)
-    return bottom, mode
+    w_decay(b, w, charge, mode)
+    return bottom
 
 
-def higgs_decay(b: _Builder, higgs: np.ndarray) -> None:
-    """H -> W W* (each W decayed), tau tau or Z Z* (SM shares, :data:`H_DECAYS`)."""
+def higgs_decay(b: _Builder, higgs: np.ndarray, modes: dict) -> None:
+    """H -> W W* (each W decayed), tau tau or Z Z* by ``modes``."""
     rng, n = b.rng, b.n
-    mode = b.choose(H_DECAYS, H_BIASED)
+    mode = modes["H"]
     # the on-shell boson from its Breit-Wigner, the off-shell one from the Breit-Wigner's
     # tail below what is left (peaking at the kinematic limit)
     is_w = mode == WW
@@ -273,14 +366,14 @@ def higgs_decay(b: _Builder, higgs: np.ndarray) -> None:
     z2 = np.sqrt(BreitWigner(Z_MASS, Z_WIDTH).sample(rng, np.full(n, 144.0), high**2))
     m2 = np.where(is_w, w2, z2)
     v1, v2 = two_body_decay(rng, higgs, m1, m2)
-    plus = np.where(rng.random(n) < 0.5, 1, -1)
-    w_decay(b, v1, plus, is_w)
-    w_decay(b, v2, -plus, is_w)
-    z_decay(b, v1, mode == ZZ)
-    z_decay(b, v2, mode == ZZ)
+    plus = modes["H_plus"]
+    w_decay(b, v1, plus, modes["HW1"], is_w)
+    w_decay(b, v2, -plus, modes["HW2"], is_w)
+    z_decay(b, v1, modes, "HZ1", mode == ZZ)
+    z_decay(b, v2, modes, "HZ2", mode == ZZ)
     tau_minus, tau_plus = two_body_decay(rng, higgs, TAU_MASS, TAU_MASS)
-    b.tau(tau_minus, -1, mode == TAUTAU)
-    b.tau(tau_plus, 1, mode == TAUTAU)
+    b.tau(tau_minus, -1, modes["Htau-"], mode == TAUTAU)
+    b.tau(tau_plus, 1, modes["Htau+"], mode == TAUTAU)
 
 
 # -- production and radiation -------------------------------------------------------------------
@@ -310,21 +403,17 @@ def produce(
     return out
 
 
-def radiation(b: _Builder, mean: float, biased_mean: float, max_jets: int = 5) -> None:
-    """Initial-state radiation: Poisson(``mean``) jets (at most ``max_jets``) of pT 20 GeV +
-    Exp(28 GeV), drawn from Poisson(``biased_mean``) with the weight; light, 5% c, 1% b;
-    and a pileup jet in 10% of events."""
+def radiation(b: _Builder, modes: dict) -> None:
+    """Initial-state radiation: the configuration's jets (pT 20 GeV + Exp(28 GeV)), and a
+    pileup jet in 10% of events."""
     rng, n = b.rng, b.n
-    count = np.minimum(rng.poisson(biased_mean, n), max_jets)
-    true = _truncated_poisson(mean, max_jets)
-    drawn = _truncated_poisson(biased_mean, max_jets)
-    b.weight *= (true / drawn)[count]
-    for slot in range(max_jets):
-        pt = 20.0 + rng.exponential(28.0, n)
-        eta = np.clip(rng.normal(0.0, 1.8, n), -4.5, 4.5)
-        u = rng.random(n)
-        p4 = p4_from_pt_eta_phi_m(pt, eta, rng.uniform(-np.pi, np.pi, n), 0.1 * pt)
-        b.jet(p4, np.where(u < 0.01, 5, np.where(u < 0.06, 4, 0)), slot < count)
+    count, flavours = modes["isr_count"], modes["isr_flavour"]
+    slots = flavours.shape[1]
+    pt = 20.0 + rng.exponential(28.0, (n, slots))
+    eta = np.clip(rng.normal(0.0, 1.8, (n, slots)), -4.5, 4.5)
+    phi = rng.uniform(-np.pi, np.pi, (n, slots))
+    valid = np.arange(slots) < count[:, None]
+    b.jets.append((pt, eta, phi, 0.1 * pt, flavours, np.zeros((n, slots), bool), valid))
     pt = 15.0 + rng.exponential(6.0, n)
     pileup = rng.random(n) < 0.1
     b.jets.append((pt, rng.uniform(-4.5, 4.5, n), rng.uniform(-np.pi, np.pi, n), 0.1 * pt,
@@ -339,158 +428,240 @@ def _truncated_poisson(mean: float, cap: int) -> np.ndarray:
     return pmf
 
 
-def _top_pair(b: _Builder, tops: tuple[np.ndarray, np.ndarray]) -> tuple[list, list]:
-    """Both tops decayed; the b quarks' four-momenta and the W modes."""
-    bottoms, modes = [], []
-    for top, charge in zip(tops, (1, -1), strict=True):
-        bottom, mode = top_decay(b, top, charge)
-        bottoms.append(bottom)
-        modes.append(mode)
-    return bottoms, modes
+def _top_pair(b: _Builder, tops: tuple[np.ndarray, np.ndarray], modes: dict) -> list:
+    """Both tops decayed (W modes ``W+``, ``W-``); the b quarks' four-momenta."""
+    return [
+        top_decay(b, top, charge, modes[name])
+        for top, charge, name in zip(tops, (1, -1), ("W+", "W-"), strict=True)
+    ]
+
+
+TAU_LESS_KEPT = 1.0
+"""Share of the events without a hadronic tau at generator level that are kept (their
+weight divided by it): their tau can only be a jet faking one."""
+
+
+def _finish(config: _Config, mask: np.ndarray, build: Callable) -> Drawn:
+    """Kinematics (``build(builder, modes)``) for the kept events of ``config`` (those without
+    a hadronic tau prescaled by :data:`TAU_LESS_KEPT`)."""
+    tau_less = config.hadronic_taus == 0
+    prescaled = tau_less & (config.rng.random(config.n) >= TAU_LESS_KEPT)
+    index, modes, weight = config.kept(mask & ~prescaled)
+    boost = np.where(tau_less[index], 1.0 / TAU_LESS_KEPT, 1.0)
+    b = _Builder(config.rng, len(index), weight * boost)
+    build(b, modes)
+    return Drawn(b.build(), config.weight, index, boost)
 
 
 # -- processes ----------------------------------------------------------------------------------
 
 
-def generate_tth(rng: np.random.Generator, n: int) -> Truth:
-    """t tbar H, H -> W W*, tau tau, Z Z*; tops -> W b."""
-    b = _Builder(rng, n)
-    t1, t2, higgs = produce(
-        rng, [_top_masses(rng, n), _top_masses(rng, n), np.full(n, HIGGS_MASS)], 150.0, 45.0
-    )
-    bottoms, _ = _top_pair(b, (t1, t2))
-    for bottom in bottoms:
-        b.jet(bottom, 5)
-    higgs_decay(b, higgs)
-    radiation(b, 1.3, 2.0)
-    return b.build()
+def generate_tth(rng: np.random.Generator, n: int) -> Drawn:
+    """t tbar H, H -> W W*, tau tau, Z Z*; tops -> W b; kept: a same-sign light pair."""
+    c = _Config(rng, n)
+    c.w("W+", 1)
+    c.w("W-", -1)
+    higgs = c.draw("H", H_DECAYS, H_BIASED)
+    c.modes["H_plus"] = np.where(rng.random(n) < 0.5, 1, -1)
+    c.w("HW1", c.modes["H_plus"], higgs == WW)
+    c.w("HW2", -c.modes["H_plus"], higgs == WW)
+    c.z("HZ1", higgs == ZZ)
+    c.z("HZ2", higgs == ZZ)
+    c.tau("Htau-", -1, higgs == TAUTAU)
+    c.tau("Htau+", 1, higgs == TAUTAU)
+    c.radiation(1.3, 2.0)
+
+    def build(b: _Builder, modes: dict) -> None:
+        m = b.n
+        t1, t2, h = produce(
+            b.rng, [_top_masses(b.rng, m), _top_masses(b.rng, m), np.full(m, HIGGS_MASS)],
+            150.0, 45.0,
+        )  # fmt: skip
+        for bottom in _top_pair(b, (t1, t2), modes):
+            b.jet(bottom, 5)
+        higgs_decay(b, h, modes)
+        radiation(b, modes)
+
+    return _finish(c, c.same_sign(), build)
 
 
 def generate_ttw(
     rng: np.random.Generator, n: int, pt_scale: float = 45.0, radiation_mean: float = 1.3
-) -> Truth:
-    """t tbar W (W+ twice as often as W-), every W decayed."""
-    b = _Builder(rng, n)
-    t1, t2, w = produce(
-        rng, [_top_masses(rng, n), _top_masses(rng, n), _w_masses(rng, n)], 150.0, pt_scale
-    )
-    bottoms, _ = _top_pair(b, (t1, t2))
-    for bottom in bottoms:
-        b.jet(bottom, 5)
-    w_decay(b, w, np.where(rng.random(n) < 2.0 / 3.0, 1, -1))
-    radiation(b, radiation_mean, radiation_mean + 0.7)
-    return b.build()
+) -> Drawn:
+    """t tbar W (W+ twice as often as W-), every W decayed; kept: a same-sign light pair."""
+    c = _Config(rng, n)
+    c.w("W+", 1)
+    c.w("W-", -1)
+    c.modes["W_charge"] = np.where(rng.random(n) < 2.0 / 3.0, 1, -1)
+    c.w("W", c.modes["W_charge"])
+    c.radiation(radiation_mean, radiation_mean + 1.2)
+
+    def build(b: _Builder, modes: dict) -> None:
+        m = b.n
+        t1, t2, w = produce(
+            b.rng, [_top_masses(b.rng, m), _top_masses(b.rng, m), _w_masses(b.rng, m)],
+            150.0, pt_scale,
+        )  # fmt: skip
+        for bottom in _top_pair(b, (t1, t2), modes):
+            b.jet(bottom, 5)
+        w_decay(b, w, modes["W_charge"], modes["W"])
+        radiation(b, modes)
+
+    return _finish(c, c.same_sign(), build)
 
 
-def generate_ttw_alternative(rng: np.random.Generator, n: int) -> Truth:
+def generate_ttw_alternative(rng: np.random.Generator, n: int) -> Drawn:
     """The alternative ttW model (``ttw_modelling``): a 10% harder system pT, more radiation."""
     return generate_ttw(rng, n, pt_scale=49.5, radiation_mean=1.6)
 
 
-def generate_ttz(rng: np.random.Generator, n: int) -> Truth:
-    """t tbar Z, Z -> l l, tau tau, nu nu, q q."""
-    b = _Builder(rng, n)
-    t1, t2, z = produce(
-        rng, [_top_masses(rng, n), _top_masses(rng, n), _z_masses(rng, n)], 150.0, 45.0
-    )
-    bottoms, _ = _top_pair(b, (t1, t2))
-    for bottom in bottoms:
-        b.jet(bottom, 5)
-    z_decay(b, z)
-    radiation(b, 1.3, 2.0)
-    return b.build()
+def generate_ttz(rng: np.random.Generator, n: int) -> Drawn:
+    """t tbar Z, Z -> l l, tau tau, nu nu, q q; kept: a same-sign light pair."""
+    c = _Config(rng, n)
+    c.w("W+", 1)
+    c.w("W-", -1)
+    c.z("Z")
+    c.radiation(1.3, 2.0)
+
+    def build(b: _Builder, modes: dict) -> None:
+        m = b.n
+        t1, t2, z = produce(
+            b.rng, [_top_masses(b.rng, m), _top_masses(b.rng, m), _z_masses(b.rng, m)],
+            150.0, 45.0,
+        )  # fmt: skip
+        for bottom in _top_pair(b, (t1, t2), modes):
+            b.jet(bottom, 5)
+        z_decay(b, z, modes, "Z")
+        radiation(b, modes)
+
+    return _finish(c, c.same_sign(), build)
 
 
 def generate_ttbar(
     rng: np.random.Generator, n: int, radiation_mean: float = 1.1, np_fraction_scale: float = 1.0
-) -> Truth:
-    """t tbar with a non-prompt lepton from a b decay (forced, see the module docstring)."""
-    b = _Builder(rng, n)
-    t1, t2 = produce(rng, [_top_masses(rng, n), _top_masses(rng, n)], 120.0, 30.0)
-    bottoms, _ = _top_pair(b, (t1, t2))
-    p_np = 1.0 - (1.0 - B_TO_LEPTON) ** 2
-    has_np = rng.random(n) < 0.8
-    b.weight *= np.where(has_np, p_np / 0.8, (1.0 - p_np) / 0.2)
-    isolated = rng.random(n) < 0.5
-    p_iso = ISOLATED_NON_PROMPT
-    b.weight *= np.where(has_np, np.where(isolated, p_iso / 0.5, (1.0 - p_iso) / 0.5), 1.0)
-    which = rng.random(n) < 0.5  # the b (of the top) or the bbar (of the antitop)
-    direct = rng.random(n) < 0.6  # b -> l- (direct) or b -> c -> l+ (cascade)
-    fraction = rng.beta(2.0, 3.5, n) * np_fraction_scale
-    fraction = np.where(isolated, np.maximum(fraction, rng.uniform(0.6, 0.95, n)), fraction)
-    fraction = np.minimum(fraction, 0.95)
-    for index, (bottom, quark_charge) in enumerate(zip(bottoms, (-1, 1), strict=True)):
-        mine = has_np & (which == (index == 0))
-        pt, eta, phi, _ = pt_eta_phi_e(bottom)
-        flavour = np.where(rng.random(n) < 0.5, ELECTRON, MUON)
-        mass = np.where(flavour == ELECTRON, ELECTRON_MASS, MUON_MASS)
-        lepton = p4_from_pt_eta_phi_m(fraction * pt, eta + rng.normal(0, 0.02, n), phi, mass)
-        charge = np.where(direct, quark_charge, -quark_charge)
-        b.lepton(lepton, flavour, charge, np.where(isolated, FROM_TAU, HEAVY_FLAVOUR), mine)
-        remaining = np.where(mine, 1.0 - fraction, 1.0)
-        jet = p4_from_pt_eta_phi_m(remaining * pt, eta, phi, B_MASS)
-        b.jet(jet, 5)
-    radiation(b, radiation_mean, radiation_mean + 1.0)
-    return b.build()
+) -> Drawn:
+    """t tbar with an isolated non-prompt lepton from a b decay (see the module docstring);
+    kept: a same-sign light pair."""
+    c = _Config(rng, n)
+    c.w("W+", 1)
+    c.w("W-", -1)
+    # one b quark decays to an isolated lepton: probability of the event p_np x iso
+    forced = (1.0 - (1.0 - B_TO_LEPTON) ** 2) * ISOLATED_NON_PROMPT
+    c.weight *= forced
+    c.modes["np_from_top"] = rng.random(n) < 0.5  # the b (of the top) or the bbar
+    c.modes["np_direct"] = rng.random(n) < 0.6  # b -> l- (direct) or b -> c -> l+ (cascade)
+    quark_charge = np.where(c.modes["np_from_top"], -1, 1)
+    c.modes["np_charge"] = np.where(c.modes["np_direct"], quark_charge, -quark_charge)
+    c.count(c.modes["np_charge"], True, False)
+    c.radiation(radiation_mean, radiation_mean + 1.4)
+
+    def build(b: _Builder, modes: dict) -> None:
+        m, r = b.n, b.rng
+        t1, t2 = produce(r, [_top_masses(r, m), _top_masses(r, m)], 120.0, 30.0)
+        bottoms = _top_pair(b, (t1, t2), modes)
+        fraction = np.maximum(r.beta(2.0, 3.5, m) * np_fraction_scale, r.uniform(0.6, 0.95, m))
+        fraction = np.minimum(fraction, 0.95)
+        for index, bottom in enumerate(bottoms):
+            mine = modes["np_from_top"] == (index == 0)
+            pt, eta, phi, _ = pt_eta_phi_e(bottom)
+            flavour = np.where(r.random(m) < 0.5, ELECTRON, MUON)
+            mass = np.where(flavour == ELECTRON, ELECTRON_MASS, MUON_MASS)
+            lepton = p4_from_pt_eta_phi_m(fraction * pt, eta + r.normal(0, 0.02, m), phi, mass)
+            b.lepton(lepton, flavour, modes["np_charge"], FROM_TAU, mine)
+            remaining = np.where(mine, 1.0 - fraction, 1.0)
+            b.jet(p4_from_pt_eta_phi_m(remaining * pt, eta, phi, B_MASS), 5)
+        radiation(b, modes)
+
+    return _finish(c, c.same_sign(), build)._replace(forced=forced)
 
 
-def generate_ttbar_alternative(rng: np.random.Generator, n: int) -> Truth:
+def generate_ttbar_alternative(rng: np.random.Generator, n: int) -> Drawn:
     """The alternative ttbar model (``ttbar_modelling``): more radiation, 5% harder non-prompt
     leptons."""
     return generate_ttbar(rng, n, radiation_mean=1.35, np_fraction_scale=1.05)
 
 
-def generate_vv(rng: np.random.Generator, n: int) -> Truth:
-    """W Z (74%) and Z Z (26%), every boson decayed; jets from radiation."""
-    b = _Builder(rng, n)
+def generate_vv(rng: np.random.Generator, n: int) -> Drawn:
+    """W Z (74%) and Z Z (26%), every boson decayed; jets from radiation (biased towards many
+    and heavy-flavour ones); kept: a same-sign light pair."""
+    c = _Config(rng, n)
     is_wz = rng.random(n) < 47.0 / 63.9
-    v1, z = produce(
-        rng, [np.where(is_wz, _w_masses(rng, n), _z_masses(rng, n)), _z_masses(rng, n)], 100.0, 20.0
-    )
-    w_decay(b, v1, np.where(rng.random(n) < 0.6, 1, -1), is_wz)
-    z_decay(b, v1, ~is_wz)
-    z_decay(b, z)
-    radiation(b, 1.0, 3.0, max_jets=6)
-    return b.build()
+    c.modes["is_wz"] = is_wz
+    c.modes["W_charge"] = np.where(rng.random(n) < 0.6, 1, -1)
+    c.w("W", c.modes["W_charge"], is_wz)
+    c.z("Z1", ~is_wz)
+    c.z("Z2")
+    c.radiation(2.2, 3.4, max_jets=7, flavours=VV_ISR_FLAVOURS)
+
+    def build(b: _Builder, modes: dict) -> None:
+        m, r = b.n, b.rng
+        wz = modes["is_wz"]
+        v1, z = produce(r, [np.where(wz, _w_masses(r, m), _z_masses(r, m)), _z_masses(r, m)],
+                        100.0, 20.0)  # fmt: skip
+        w_decay(b, v1, modes["W_charge"], modes["W"], wz)
+        z_decay(b, v1, modes, "Z1", ~wz)
+        z_decay(b, z, modes, "Z2")
+        radiation(b, modes)
+
+    return _finish(c, c.same_sign() & (c.modes["isr_count"] >= 2), build)
 
 
-def generate_tz(rng: np.random.Generator, n: int) -> Truth:
-    """t Z q (t-channel): a forward light jet; Z decayed."""
-    b = _Builder(rng, n)
-    top, z, quark = produce(rng, [_top_masses(rng, n), _z_masses(rng, n), np.zeros(n)], 150.0, 30.0)
-    bottom, _ = top_decay(b, top, np.where(rng.random(n) < 0.65, 1, -1))
-    b.jet(bottom, 5)
-    pt, eta, phi, _ = pt_eta_phi_e(quark)
-    b.jet(p4_from_pt_eta_phi_m(pt, eta + np.sign(eta) * rng.uniform(0.5, 1.5, n), phi, 0.0), 0)
-    z_decay(b, z)
-    radiation(b, 1.2, 2.2)
-    return b.build()
+def generate_tz(rng: np.random.Generator, n: int) -> Drawn:
+    """t Z q (t-channel): a forward light jet; Z decayed; kept: a same-sign light pair."""
+    c = _Config(rng, n)
+    c.modes["t_charge"] = np.where(rng.random(n) < 0.65, 1, -1)
+    c.w("W+", c.modes["t_charge"])
+    c.z("Z")
+    c.radiation(1.2, 3.0)
+
+    def build(b: _Builder, modes: dict) -> None:
+        m, r = b.n, b.rng
+        top, z, quark = produce(r, [_top_masses(r, m), _z_masses(r, m), np.zeros(m)], 150.0, 30.0)
+        b.jet(top_decay(b, top, modes["t_charge"], modes["W+"]), 5)
+        pt, eta, phi, _ = pt_eta_phi_e(quark)
+        b.jet(p4_from_pt_eta_phi_m(pt, eta + np.sign(eta) * r.uniform(0.5, 1.5, m), phi, 0.0), 0)
+        z_decay(b, z, modes, "Z")
+        radiation(b, modes)
+
+    return _finish(c, c.same_sign(), build)
 
 
-def generate_tttt(rng: np.random.Generator, n: int) -> Truth:
-    """Four tops, each -> W b."""
-    b = _Builder(rng, n)
-    tops = produce(rng, [_top_masses(rng, n) for _ in range(4)], 200.0, 45.0)
-    for top, charge in zip(tops, (1, -1, 1, -1), strict=True):
-        bottom, _ = top_decay(b, top, charge)
-        b.jet(bottom, 5)
-    radiation(b, 1.0, 1.0)
-    return b.build()
+def generate_tttt(rng: np.random.Generator, n: int) -> Drawn:
+    """Four tops, each -> W b; kept: a same-sign light pair."""
+    c = _Config(rng, n)
+    names = ("W1", "W2", "W3", "W4")
+    for name, charge in zip(names, (1, -1, 1, -1), strict=True):
+        c.w(name, charge)
+    c.radiation(1.0, 1.0)
+
+    def build(b: _Builder, modes: dict) -> None:
+        tops = produce(b.rng, [_top_masses(b.rng, b.n) for _ in range(4)], 200.0, 45.0)
+        for top, charge, name in zip(tops, (1, -1, 1, -1), names, strict=True):
+            b.jet(top_decay(b, top, charge, modes[name]), 5)
+        radiation(b, modes)
+
+    return _finish(c, c.same_sign(), build)
 
 
-def generate_other(rng: np.random.Generator, n: int) -> Truth:
-    """The small rest (tWZ, ttWW, tWH lumped): t W Z, every boson decayed."""
-    b = _Builder(rng, n)
-    top, w, z = produce(
-        rng, [_top_masses(rng, n), _w_masses(rng, n), _z_masses(rng, n)], 150.0, 35.0
-    )
-    charge = np.where(rng.random(n) < 0.5, 1, -1)
-    bottom, _ = top_decay(b, top, charge)
-    b.jet(bottom, 5)
-    w_decay(b, w, -charge)
-    z_decay(b, z)
-    radiation(b, 1.5, 2.5)
-    return b.build()
+def generate_other(rng: np.random.Generator, n: int) -> Drawn:
+    """The small rest (tWZ, ttWW, tWH lumped): t W Z, every boson decayed; kept: a same-sign
+    light pair."""
+    c = _Config(rng, n)
+    c.modes["t_charge"] = np.where(rng.random(n) < 0.5, 1, -1)
+    c.w("W+", c.modes["t_charge"])
+    c.w("W", -c.modes["t_charge"])
+    c.z("Z")
+    c.radiation(1.5, 3.0)
+
+    def build(b: _Builder, modes: dict) -> None:
+        m, r = b.n, b.rng
+        top, w, z = produce(r, [_top_masses(r, m), _w_masses(r, m), _z_masses(r, m)], 150.0, 35.0)
+        b.jet(top_decay(b, top, modes["t_charge"], modes["W+"]), 5)
+        w_decay(b, w, -modes["t_charge"], modes["W"])
+        z_decay(b, z, modes, "Z")
+        radiation(b, modes)
+
+    return _finish(c, c.same_sign(), build)
 
 
 def take(truth: Truth, index: np.ndarray) -> Truth:
