@@ -1,39 +1,50 @@
 """The embedded ttH 2lSS+1tau sample: MC samples and Poisson pseudo-data (tree ``mini``, MeV).
 
 Samples (13 TeV; processes in ``processes.py``; cross-sections in pb before the filter):
-``ttH`` (0.507 x BR(H -> WW*, tautau, ZZ*) 0.3043), ``ttW`` (0.72, EW part included),
-``ttZ`` (0.88), ``ttbar`` (831.76: the fakes, a non-prompt lepton from a b decay, with
-electron charge flips and jet -> tau fakes), ``VV`` (WZ 47.0 + ZZ 16.9), ``tZ`` (tZq, 0.90),
-``tttt`` (0.012), ``other`` (tWZ-like, 0.20); the alternative samples ``ttW_alt``
-(variation ``ttw_modelling``) and ``ttbar_alt`` (``ttbar_modelling``).
+``ttH`` (0.507 x BR(H -> WW*, tautau, ZZ*) 0.3043), ``ttW`` (0.60), ``ttZ`` (0.88),
+``ttbar`` (831.76: the fakes, an isolated non-prompt lepton from a b decay, with electron
+charge flips and jet -> tau fakes), ``VV`` (WZ 47.0 + ZZ 16.9), ``tZ`` (tZq, 0.90),
+``tttt`` (0.012), ``other`` (tWZ, ttWW, tWH, VH lumped, 0.50); the alternative samples
+``ttW_alt`` (variation ``ttw_modelling``) and ``ttbar_alt`` (``ttbar_modelling``).
 
-Every event is drawn with biased decay modes and a biasing weight (``processes.py``), and
-kept only if it passes the filter (:func:`passes_filter`): two tight leptons (pT > 10 GeV,
-|eta| < 2.5) forming a same-sign pair, and two jets (pT > 25 GeV, |eta| < 2.5). Any
-selection at least as tight as the filter sees the right yields: ``mcWeight`` = generator
-weight (+-lognormal, a few % negative for the NLO ttX samples) x biasing weight,
-``SumWeights`` their sum over the written events and ``XSection`` the filtered
-cross-section, sigma x (sum of mcWeight written / sum over all drawn events).
+Generation in the phase space that passes (``processes.py``): every event's decay modes and
+radiation are drawn first, from biased probabilities, with the weight true / drawn; only
+events with a same-sign pair of light leptons at generator level get kinematics (those
+without a hadronic tau prescaled, the weight divided by the kept share). After the
+detector model an event is kept if it passes the filter (:func:`passes_filter`, looser
+than the preselection under every variation); those without a tau candidate are kept
+with probability :attr:`Sample.tau_less_fraction` (weight divided by it): the signal
+region, which needs one, gets the statistics. ``mcWeight`` = generator weight
+(+-lognormal, a few % negative for the NLO ttX samples) x biasing weight, ``SumWeights``
+their sum over the written events and ``XSection`` the filtered cross-section, sigma x
+(sum of mcWeight written / sum over all drawn events, divided by the probability of a
+forced choice: ttbar's isolated non-prompt lepton). Sample sizes are set for statistics
+(:data:`SAMPLES`' shares), not in proportion to the cross-sections; the samples are
+generated in parallel processes (each has its own random streams: the bytes do not
+depend on the number of processes).
 
-Selection (:func:`select`, the numpy reference for the coffea one; GeV):
-leptons: tight ID, pT > 10, |eta| < 2.5, ptcone30/pT < 0.1, etcone20/pT < 0.1,
-d0 significance < 5 (e) / 3 (mu), |z0 sin(theta)| < 0.5 mm; taus: tight, pT > 25, |eta| <
-2.5, 1 or 3 tracks; jets: pT > 25, |eta| < 2.5, JVT > 0.59 below 60 GeV; b-tag MV2c10 >
-:data:`BTAG_CUT`. ``preselection``: exactly two such leptons, same sign, >= 2 jets.
-``sr``: preselection, exactly one tau, >= 4 jets, >= 1 b-tag, |m_ll - 91.2| > 10 for ee and
-mumu.
+Selection (:func:`select`, the processor's in numpy; GeV): leptons: tight ID, pT > 10,
+|eta| < 2.47 (e) / 2.5 (mu), ptcone30/pT < 0.06, etcone20/pT < 0.06, |d0| significance < 5
+(e) / 3 (mu), |z0 sin(theta)| < 0.5 mm; taus: tight, pT > 25, |eta| < 2.5, 1 or 3 tracks;
+jets: pT > 25, |eta| < 2.5, not within Delta R 0.4 of a selected lepton or tau; b-tag
+MV2c10 > :data:`BTAG_CUT`. Both selections: a trigger, exactly two such leptons, same sign,
+the leading above 20, m_ll > 12, |m_ll - 91.2| > 10 for ee and mumu, >= 1 b-tag;
+``preselection``: >= 2 jets; ``sr``: exactly one tau, >= 4 jets.
 
 Pseudo-data: for each nominal sample a fresh pool of filtered events (its own random
-streams, truth dropped) is drawn; each event enters ``k ~ Poisson(omega)`` times with
-omega its expected yield at ``lumi_fb`` (ttH x ``mu_inject``). The sum is a Poisson draw
-of the MC mixture.
+streams, truth dropped; about three times the expected count) is drawn; each event enters
+``k ~ Poisson(omega)`` times with omega its expected yield at ``lumi_fb`` (ttH x
+``mu_inject``). The sum is a Poisson draw of the MC mixture.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import logging
 import math
+import multiprocessing
+import os
 import pathlib
 import re
 import time
@@ -118,17 +129,17 @@ class Sample(NamedTuple):
 
 
 SAMPLES: tuple[Sample, ...] = (
-    Sample("ttH", "ttH", 346345, round(0.507 * 0.3043, 6), 0.345, 0.03, None, physics.generate_tth),
-    Sample("ttW", "ttW", 700168, 0.60, 0.085, 0.04, None, physics.generate_ttw),
-    Sample("ttZ", "ttZ", 410218, 0.88, 0.14, 0.04, None, physics.generate_ttz),
-    Sample("ttbar", "ttbar", 410470, 831.76, 0.14, 0.005, None, physics.generate_ttbar),
-    Sample("VV", "VV", 364253, 63.9, 0.04, 0.01, None, physics.generate_vv),
-    Sample("tZ", "tZ", 410560, 0.90, 0.025, 0.02, None, physics.generate_tz),
-    Sample("tttt", "tttt", 410080, 0.012, 0.015, 0.03, None, physics.generate_tttt),
+    Sample("ttH", "ttH", 346345, round(0.507 * 0.3043, 6), 0.25, 0.03, None, physics.generate_tth),
+    Sample("ttW", "ttW", 700168, 0.60, 0.08, 0.04, None, physics.generate_ttw),
+    Sample("ttZ", "ttZ", 410218, 0.88, 0.13, 0.04, None, physics.generate_ttz),
+    Sample("ttbar", "ttbar", 410470, 831.76, 0.17, 0.005, None, physics.generate_ttbar),
+    Sample("VV", "VV", 364253, 63.9, 0.06, 0.01, None, physics.generate_vv),
+    Sample("tZ", "tZ", 410560, 0.90, 0.03, 0.02, None, physics.generate_tz),
+    Sample("tttt", "tttt", 410080, 0.012, 0.01, 0.03, None, physics.generate_tttt),
     Sample("other", "other", 410408, 0.50, 0.025, 0.02, None, physics.generate_other),
-    Sample("ttW_alt", "ttW", 410155, 0.60, 0.07, 0.04, "ttw_modelling",
+    Sample("ttW_alt", "ttW", 410155, 0.60, 0.08, 0.04, "ttw_modelling",
            physics.generate_ttw_alternative, in_data=False),
-    Sample("ttbar_alt", "ttbar", 410557, 831.76, 0.115, 0.005, "ttbar_modelling",
+    Sample("ttbar_alt", "ttbar", 410557, 831.76, 0.145, 0.005, "ttbar_modelling",
            physics.generate_ttbar_alternative, in_data=False),
 )  # fmt: skip
 """The MC samples, in fileset order (``data`` follows)."""
@@ -280,7 +291,9 @@ def event_scale_factor(events: SimulatedEvents) -> np.ndarray:
 
 # -- simulation -------------------------------------------------------------------------------
 
-_MAX_BATCH = 200_000
+_MAX_BATCH = 40_000
+MAX_WORKERS = 4
+"""At most this many samples are generated at once (processes)."""
 
 
 def _reconstruct(rng: np.random.Generator, truth: physics.Truth, is_data: bool) -> SimulatedEvents:
@@ -359,6 +372,7 @@ class _MC(NamedTuple):
     filter_efficiency: float
     yields: dict[str, float]
     raw: dict[str, int]
+    sr_weight_spread: float
 
 
 def _generate_mc(
@@ -376,7 +390,7 @@ def _generate_mc(
     xsec = sample.xsec_pb * efficiency
     yields: dict[str, float] = {}
     raw: dict[str, int] = {}
-    files, start = [], 0
+    files, start, sr_weights = [], 0, []
     for index, part in enumerate(parts):
         events = part.events
         size = len(part.weights)
@@ -386,6 +400,7 @@ def _generate_mc(
         for region, mask in masks.items():
             yields[region] = yields.get(region, 0.0) + float(event_weight[mask].sum())
             raw[region] = raw.get(region, 0) + int(mask.sum())
+        sr_weights.append(np.abs(part.weights[masks["sr"]]))
         bookkeeping = {
             "runNumber": np.full(size, MC_RUN_NUMBER),
             "eventNumber": event_numbers(sample.name, start, size),
@@ -399,35 +414,35 @@ def _generate_mc(
         start += size
     log.info("%s: %d events, filter efficiency %.3g, xsec %.4g pb, SR %.2f (%d raw)",
              sample.name, n, efficiency, xsec, yields["sr"], raw["sr"])  # fmt: skip
-    return _MC(files, xsec, sumw, efficiency, yields, raw)
+    in_sr = np.concatenate(sr_weights)
+    spread = float(in_sr.max() / np.median(in_sr)) if len(in_sr) else 0.0
+    return _MC(files, xsec, sumw, efficiency, yields, raw, spread)
 
 
-def _generate_data(
-    out_dir: pathlib.Path,
-    counts: dict[str, int],
-    lumi_fb: float,
-    mu_inject: float,
-    seed: int,
-    per_file: int,
-    generation: str,
-) -> tuple[list[str], int, dict[str, int]]:
-    key = sample_key(DATA_SAMPLE)
-    parts, by_sample = [], {}
-    for sample in (s for s in SAMPLES if s.in_data):
-        pool = max(500, counts[sample.name] // 4)
-        rng = stream(seed, key, 1, sample_key(sample.name))
-        made = _simulate(sample, rng, pool, is_data=True)
-        strength = mu_inject if sample.name == SIGNAL else 1.0
-        omega = (
-            sample.xsec_pb * lumi_fb * PB_PER_INVERSE_FB * strength / made.drawn_weight
-            * made.weights * event_scale_factor(made.events)
-        )  # fmt: skip
-        copies = rng.poisson(np.maximum(omega, 0.0))
-        parts.append(select_events(made.events, np.repeat(np.arange(pool), copies)))
-        by_sample[sample.name] = int(copies.sum())
+def _data_part(
+    sample: Sample, mc: _MC, n: int, lumi_fb: float, mu_inject: float, seed: int
+) -> SimulatedEvents:
+    """The pseudo-data events of ``sample``: a fresh pool of filtered events (about three
+    times the expected count, at most ``n // 4``), each entering Poisson(omega) times."""
+    expected = mc.xsec_pb * lumi_fb * PB_PER_INVERSE_FB
+    pool = int(min(max(500, 3.0 * expected), max(500, n // 4)))
+    rng = stream(seed, sample_key(DATA_SAMPLE), 1, sample_key(sample.name))
+    made = _simulate(sample, rng, pool, is_data=True)
+    strength = mu_inject if sample.name == SIGNAL else 1.0
+    omega = (
+        sample.xsec_pb * lumi_fb * PB_PER_INVERSE_FB * strength / made.drawn_weight
+        * made.weights * event_scale_factor(made.events)
+    )  # fmt: skip
+    copies = rng.poisson(np.maximum(omega, 0.0))
+    return select_events(made.events, np.repeat(np.arange(pool), copies))
+
+
+def _write_data(
+    out_dir: pathlib.Path, parts: list[SimulatedEvents], seed: int, per_file: int, generation: str
+) -> tuple[list[str], int]:
     data = concatenate_events(parts)
     n = len(data.weight_scale_factor)
-    data = select_events(data, stream(seed, key, 2).permutation(n))
+    data = select_events(data, stream(seed, sample_key(DATA_SAMPLE), 2).permutation(n))
     files, start = [], 0
     for index, size in enumerate(file_sizes(n, per_file)):
         stop = start + size
@@ -445,8 +460,46 @@ def _generate_data(
         path = out_dir / f"{DATA_SAMPLE}_{index}.root"
         files.append(_write(path, chunk, bookkeeping, f"{generation}/{DATA_SAMPLE}/{index}"))
         start = stop
-    log.info("data: %d events: %s", n, by_sample)
-    return files, n, by_sample
+    return files, n
+
+
+class _Task(NamedTuple):
+    out_dir: pathlib.Path
+    name: str
+    n: int
+    lumi_fb: float
+    mu_inject: float
+    seed: int
+    per_file: int
+    generation: str
+
+
+def _run(task: _Task) -> tuple[_MC, SimulatedEvents | None]:
+    """One sample: its MC files, and its pseudo-data events if the data contain it."""
+    sample = _BY_NAME[task.name]
+    mc = _generate_mc(task.out_dir, sample, task.n, task.seed, task.per_file, task.generation,
+                      task.lumi_fb)  # fmt: skip
+    if not sample.in_data:
+        return mc, None
+    return mc, _data_part(sample, mc, task.n, task.lumi_fb, task.mu_inject, task.seed)
+
+
+def _workers(tasks: int) -> int:
+    return max(1, min(tasks, MAX_WORKERS, len(os.sched_getaffinity(0))))
+
+
+def _run_all(tasks: list[_Task]) -> list[tuple[_MC, SimulatedEvents | None]]:
+    """The tasks, in worker processes when more than one core is free (each sample has its
+    own random streams, so the result does not depend on it)."""
+    workers = _workers(len(tasks))
+    if workers == 1:
+        return [_run(t) for t in tasks]
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        # the largest first, for balance
+        order = sorted(range(len(tasks)), key=lambda i: -tasks[i].n)
+        futures = {i: pool.submit(_run, tasks[i]) for i in order}
+        return [futures[i].result() for i in range(len(tasks))]
 
 
 def mc_event_counts(events: int) -> dict[str, int]:
@@ -510,19 +563,27 @@ def generate_tth2lss1tau(
     }
     generation = json.dumps({"format": GENERATION_FORMAT, **arguments}, sort_keys=True)
     counts = mc_event_counts(events)
+    tasks = [
+        _Task(out_dir, s.name, counts[s.name], float(lumi_fb), float(mu_inject), int(seed),
+              int(events_per_file), generation)
+        for s in SAMPLES
+    ]  # fmt: skip
     fileset: dict[str, dict] = {}
     mc: dict[str, _MC] = {}
-    for sample in SAMPLES:
-        made = _generate_mc(
-            out_dir, sample, counts[sample.name], seed, events_per_file, generation, lumi_fb
-        )
+    data_parts: list[SimulatedEvents] = []
+    by_sample: dict[str, int] = {}
+    for sample, (made, data_part) in zip(SAMPLES, _run_all(tasks), strict=True):
         entry = mc_entry(made.files, sample.process, made.xsec_pb, made.sumw, sample.variation)
         entry["metadata"]["filter_efficiency"] = made.filter_efficiency
         fileset[sample.name] = entry
         mc[sample.name] = made
-    data_files, counts[DATA_SAMPLE], by_sample = _generate_data(
-        out_dir, counts, lumi_fb, mu_inject, seed, events_per_file, generation
+        if data_part is not None:
+            data_parts.append(data_part)
+            by_sample[sample.name] = len(data_part.weight_scale_factor)
+    data_files, counts[DATA_SAMPLE] = _write_data(
+        out_dir, data_parts, seed, events_per_file, generation
     )
+    log.info("data: %d events: %s", counts[DATA_SAMPLE], by_sample)
     fileset[DATA_SAMPLE] = data_entry(data_files, mu_inject, lumi_fb, seed)
     nominal = [s.name for s in SAMPLES if s.in_data]
     record = {
@@ -540,6 +601,7 @@ def generate_tth2lss1tau(
             region: {s.name: mc[s.name].raw[region] for s in SAMPLES}
             for region in ("preselection", "sr")
         },
+        "sr_weight_spread": {s.name: mc[s.name].sr_weight_spread for s in SAMPLES},
         "data_events_by_sample": by_sample,
         "selection": {
             "btag_cut": BTAG_CUT,

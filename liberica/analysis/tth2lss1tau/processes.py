@@ -1,23 +1,24 @@
 """tth2lss1tau's processes at generator level: top quarks, W/Z/H decays, taus, radiation (GeV).
 
-Each ``generate_*`` function draws ``n`` events as a :class:`Truth`: the leptons, jets and
-invisible momentum the detector model takes, the hadronic taus, and a per-event
-*biasing weight*. Rare decay modes are drawn more often than nature does and the
-weight (true probability / drawn probability, a product over every biased choice)
-restores the physical mixture: each W decays by :data:`W_BIASED` instead of
-:data:`W_DECAYS`, each Z by ``Z_BIASED``, the Higgs by ``H_BIASED``, and the number
-of radiated jets from a Poisson of a larger mean. The weights' mean is 1 over all
-drawn events, so the sample's normalization is unchanged; they make the rare
-2lSS+1tau topologies common in the MC, which balances its statistics.
+Each ``generate_*`` function draws ``n`` events in two steps. First the discrete choices
+(:class:`_Config`: every W, Z, Higgs and tau decay mode, the number and flavours of
+radiated jets), drawn from biased probabilities (:data:`W_BIASED` instead of
+:data:`W_DECAYS`, ``Z_BIASED``, ``H_BIASED``, ``TAU_BIASED``, Poisson radiation of a larger
+mean) with the weight true / drawn probability, a product over the choices. Only events
+with two light leptons (e, mu, from W, Z or tau decays, or ttbar's non-prompt one) of the
+same charge are kept, and of those without a hadronic tau a process-dependent share
+(weight divided by it). Then the kinematics, for the kept events only. The result
+(:class:`Drawn`) holds every drawn event's weight, so the generator's normalization
+counts the dropped ones: the weights' mean over drawn events is 1 (the forced
+probability for ttbar).
 
 ttbar (the fakes): a b (or bbar) hadron decays semileptonically to a non-prompt e or mu
-(BR 0.22 per b quark for e or mu, direct or cascade), carrying a fraction Beta(2, 3.5)
-of the b's momentum, the rest staying a b jet. In a fraction
-:data:`ISOLATED_NON_PROMPT` of them the lepton takes nearly all the momentum and is
-isolated: the detector then sees a prompt-like isolation and a small displacement
-(origin ``FROM_TAU`` of the detector model); the others sit in their jet (origin
-``HEAVY_FLAVOUR``: poor isolation, large d0 significance). These are forced (drawn
-in 80% of events; isolated in half of those) with the matching weights.
+(BR 0.22 per b quark for e or mu, direct or cascade). Only the isolated ones (a fraction
+:data:`ISOLATED_NON_PROMPT` of them, where the lepton takes nearly all the momentum; the
+detector sees a prompt-like isolation and a small displacement, origin ``FROM_TAU``) can
+pass a tight selection: they are forced in every event, the weight being their
+probability (:attr:`Drawn.forced`); the non-isolated ones, in their jet, are not
+generated (their selection efficiency in the detector model is ~5% of the isolated ones').
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ E, MU, TAU_E, TAU_MU, TAU_HAD, HADRONIC, INVISIBLE, TAUTAU, WW, ZZ = range(10)
 W_DECAYS = {E: 0.1071, MU: 0.1063, TAU_E: 0.1138 * 0.1782, TAU_MU: 0.1138 * 0.1739,
             TAU_HAD: 0.1138 * 0.6479, HADRONIC: 0.6741}  # fmt: skip
 """W decay modes and their branching fractions (PDG; tau decays folded in)."""
-W_BIASED = {E: 0.16, MU: 0.16, TAU_E: 0.025, TAU_MU: 0.025, TAU_HAD: 0.28, HADRONIC: 0.35}
+W_BIASED = {E: 0.18, MU: 0.18, TAU_E: 0.03, TAU_MU: 0.03, TAU_HAD: 0.2, HADRONIC: 0.38}
 """The probabilities the W decays are drawn with (weights restore :data:`W_DECAYS`)."""
 Z_DECAYS = {E: 0.03363, MU: 0.03366, TAUTAU: 0.03370, INVISIBLE: 0.2000, HADRONIC: 0.6991}
 Z_BIASED = {E: 0.2, MU: 0.2, TAUTAU: 0.2, INVISIBLE: 0.1, HADRONIC: 0.3}
@@ -78,7 +79,7 @@ TAU_DECAYS = {E: 0.1782, MU: 0.1739, TAU_HAD: 0.6479}
 TAU_BIASED = {E: 0.3, MU: 0.3, TAU_HAD: 0.4}
 ISR_FLAVOURS = (0.94, 0.05, 0.01)
 """Radiated jets' flavours: light, c, b."""
-VV_ISR_FLAVOURS = (0.7, 0.2, 0.1)
+VV_ISR_FLAVOURS = (0.8, 0.15, 0.05)
 """The flavours VV's radiated jets are drawn with (its SR needs a b-tag)."""
 
 B_TO_LEPTON = 0.22
@@ -104,6 +105,27 @@ class Truth(NamedTuple):
     events: TruthEvents
     taus: TruthTaus
     weight: np.ndarray
+
+
+def _scatter(values: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
+    """``values`` of the events ``index`` in an array of ``n`` events (zeros elsewhere)."""
+    out = np.zeros((n, *values.shape[1:]), values.dtype)
+    out[index] = values
+    return out
+
+
+def _decay_where(
+    rng: np.random.Generator, parent: np.ndarray, m1, m2, where: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two-body decays of the ``where`` events only (zero four-momenta elsewhere)."""
+    index = np.flatnonzero(where)
+    n = len(parent)
+
+    def sub(mass):
+        return mass[index] if np.ndim(mass) else mass
+
+    first, second = two_body_decay(rng, parent[index], sub(m1), sub(m2))
+    return _scatter(first, index, n), _scatter(second, index, n)
 
 
 class _Builder:
@@ -134,20 +156,35 @@ class _Builder:
         self.tau_decay(p4, charge, mode, valid)
 
     def tau_decay(self, p4, charge, mode, valid=True) -> None:
-        valid = np.broadcast_to(valid, (self.n,))
-        pt, eta, phi, _ = pt_eta_phi_e(p4)
-        x = sample_from_table(self.rng, _TAU_X, _TAU_LEPTON_DENSITY, self.n)
+        """Taus decaying by ``mode``; the kinematics computed for the valid ones only."""
+        n = self.n
+        valid = np.broadcast_to(valid, (n,))
+        mode = np.broadcast_to(mode, (n,))
+        index = np.flatnonzero(valid)
+        m = len(index)
+        sub_p4, sub_mode = p4[index], mode[index]
+        pt, eta, phi, _ = pt_eta_phi_e(sub_p4)
+        x = sample_from_table(self.rng, _TAU_X, _TAU_LEPTON_DENSITY, m)
         flavour = np.where(mode == E, ELECTRON, MUON)
-        mass = np.where(flavour == ELECTRON, ELECTRON_MASS, MUON_MASS)
-        lepton = p4_from_pt_eta_phi_m(x * pt, eta, phi, mass)
+        mass = np.where(sub_mode == E, ELECTRON_MASS, MUON_MASS)
+        lepton = _scatter(p4_from_pt_eta_phi_m(x * pt, eta, phi, mass), index, n)
         leptonic = valid & (mode != TAU_HAD)
         self.lepton(lepton, flavour, charge, FROM_TAU, leptonic)
         self.neutrino(p4 - lepton, leptonic)
-        visible, neutrinos, prongs = hadronic_decays(self.rng, p4)
+        visible, neutrinos, prongs = hadronic_decays(self.rng, sub_p4)
         hadronic = valid & (mode == TAU_HAD)
         vpt, veta, vphi, _ = pt_eta_phi_e(visible)
-        self.taus.append((vpt, veta, vphi, prongs, charge, hadronic))
-        self.neutrino(neutrinos, hadronic)
+        self.taus.append(
+            (
+                _scatter(vpt, index, n),
+                _scatter(veta, index, n),
+                _scatter(vphi, index, n),
+                _scatter(prongs, index, n),
+                charge,
+                hadronic,
+            )
+        )
+        self.neutrino(_scatter(neutrinos, index, n), hadronic)
 
     def build(self) -> Truth:
         n = self.n
@@ -155,12 +192,13 @@ class _Builder:
         def stack(rows: list[tuple], k: int) -> np.ndarray:
             columns = [np.asarray(r[k]) for r in rows]
             widths = [c.shape[1] if c.ndim == 2 else 1 for c in columns]
-            out = np.empty((n, sum(widths)), np.result_type(*columns))
+            # filled slot by slot as rows (contiguous writes), returned as (n, slots)
+            out = np.empty((sum(widths), n), np.result_type(*columns))
             start = 0
             for column, width in zip(columns, widths, strict=True):
-                out[:, start : start + width] = column if column.ndim == 2 else column[..., None]
+                out[start : start + width] = column.T if column.ndim == 2 else column
                 start += width
-            return out
+            return out.T
 
         pts, etas, phis = [], [], []
         for p4, *_ in self.leptons:
@@ -310,14 +348,14 @@ def w_decay(b: _Builder, w: np.ndarray, charge, mode: np.ndarray, valid=True) ->
     charge = np.broadcast_to(charge, (n,))
     is_tau = (mode == TAU_E) | (mode == TAU_MU) | (mode == TAU_HAD)
     lepton_mass = np.where(mode == E, ELECTRON_MASS, np.where(mode == MU, MUON_MASS, TAU_MASS))
-    charged, neutrino = two_body_decay(rng, w, lepton_mass, 0.0)
+    charged, neutrino = _decay_where(rng, w, lepton_mass, 0.0, valid & (mode != HADRONIC))
     b.neutrino(neutrino, valid & (mode != HADRONIC))
     b.lepton(charged, np.where(mode == E, ELECTRON, MUON), charge, PROMPT,
              valid & ((mode == E) | (mode == MU)))  # fmt: skip
     tau_mode = np.select([mode == TAU_E, mode == TAU_MU], [E, MU], TAU_HAD)
     b.tau_decay(charged, charge, tau_mode, valid & is_tau)
-    quark1, quark2 = two_body_decay(rng, w, 0.0, 0.0)
     hadronic = valid & (mode == HADRONIC)
+    quark1, quark2 = _decay_where(rng, w, 0.0, 0.0, hadronic)
     b.jet(quark1, np.where(rng.random(n) < 0.5, 4, 0), hadronic)
     b.jet(quark2, 0, hadronic)
 
@@ -329,7 +367,8 @@ def z_decay(b: _Builder, z: np.ndarray, modes: dict, name: str, valid=True) -> N
     valid = np.broadcast_to(valid, (n,))
     mode = modes[name]
     mass = np.where(mode == E, ELECTRON_MASS, np.where(mode == MU, MUON_MASS, TAU_MASS))
-    minus, plus = two_body_decay(rng, z, mass, mass)
+    charged = valid & ((mode == E) | (mode == MU) | (mode == TAUTAU))
+    minus, plus = _decay_where(rng, z, mass, mass, charged)
     light = valid & ((mode == E) | (mode == MU))
     flavour = np.where(mode == E, ELECTRON, MUON)
     b.lepton(minus, flavour, -1, PROMPT, light)
@@ -339,9 +378,8 @@ def z_decay(b: _Builder, z: np.ndarray, modes: dict, name: str, valid=True) -> N
     b.neutrino(z, valid & (mode == INVISIBLE))
     quark = np.where(rng.random(n) < 0.22, 5, np.where(rng.random(n) < 0.3, 4, 0))
     hadronic = valid & (mode == HADRONIC)
-    q1, q2 = two_body_decay(
-        rng, z, np.where(quark == 5, B_MASS, 0.0), np.where(quark == 5, B_MASS, 0.0)
-    )
+    quark_mass = np.where(quark == 5, B_MASS, 0.0)
+    q1, q2 = _decay_where(rng, z, quark_mass, quark_mass, hadronic)
     b.jet(q1, quark, hadronic)
     b.jet(q2, quark, hadronic)
 
@@ -436,18 +474,14 @@ def _top_pair(b: _Builder, tops: tuple[np.ndarray, np.ndarray], modes: dict) -> 
     ]
 
 
-TAU_LESS_KEPT = 1.0
-"""Share of the events without a hadronic tau at generator level that are kept (their
-weight divided by it): their tau can only be a jet faking one."""
-
-
-def _finish(config: _Config, mask: np.ndarray, build: Callable) -> Drawn:
-    """Kinematics (``build(builder, modes)``) for the kept events of ``config`` (those without
-    a hadronic tau prescaled by :data:`TAU_LESS_KEPT`)."""
+def _finish(config: _Config, mask: np.ndarray, build: Callable, tau_less_kept: float) -> Drawn:
+    """Kinematics (``build(builder, modes)``) for the kept events of ``config``; those without
+    a hadronic tau at generator level (their tau can only be a jet faking one) are kept
+    with probability ``tau_less_kept``, their weight divided by it."""
     tau_less = config.hadronic_taus == 0
-    prescaled = tau_less & (config.rng.random(config.n) >= TAU_LESS_KEPT)
+    prescaled = tau_less & (config.rng.random(config.n) >= tau_less_kept)
     index, modes, weight = config.kept(mask & ~prescaled)
-    boost = np.where(tau_less[index], 1.0 / TAU_LESS_KEPT, 1.0)
+    boost = np.where(tau_less[index], 1.0 / tau_less_kept, 1.0)
     b = _Builder(config.rng, len(index), weight * boost)
     build(b, modes)
     return Drawn(b.build(), config.weight, index, boost)
@@ -482,7 +516,7 @@ def generate_tth(rng: np.random.Generator, n: int) -> Drawn:
         higgs_decay(b, h, modes)
         radiation(b, modes)
 
-    return _finish(c, c.same_sign(), build)
+    return _finish(c, c.same_sign(), build, 0.4)
 
 
 def generate_ttw(
@@ -507,7 +541,7 @@ def generate_ttw(
         w_decay(b, w, modes["W_charge"], modes["W"])
         radiation(b, modes)
 
-    return _finish(c, c.same_sign(), build)
+    return _finish(c, c.same_sign(), build, 1.0)
 
 
 def generate_ttw_alternative(rng: np.random.Generator, n: int) -> Drawn:
@@ -534,7 +568,7 @@ def generate_ttz(rng: np.random.Generator, n: int) -> Drawn:
         z_decay(b, z, modes, "Z")
         radiation(b, modes)
 
-    return _finish(c, c.same_sign(), build)
+    return _finish(c, c.same_sign(), build, 0.2)
 
 
 def generate_ttbar(
@@ -572,7 +606,7 @@ def generate_ttbar(
             b.jet(p4_from_pt_eta_phi_m(remaining * pt, eta, phi, B_MASS), 5)
         radiation(b, modes)
 
-    return _finish(c, c.same_sign(), build)._replace(forced=forced)
+    return _finish(c, c.same_sign(), build, 1.0)._replace(forced=forced)
 
 
 def generate_ttbar_alternative(rng: np.random.Generator, n: int) -> Drawn:
@@ -591,7 +625,7 @@ def generate_vv(rng: np.random.Generator, n: int) -> Drawn:
     c.w("W", c.modes["W_charge"], is_wz)
     c.z("Z1", ~is_wz)
     c.z("Z2")
-    c.radiation(2.2, 3.4, max_jets=7, flavours=VV_ISR_FLAVOURS)
+    c.radiation(1.9, 2.6, max_jets=7, flavours=VV_ISR_FLAVOURS)
 
     def build(b: _Builder, modes: dict) -> None:
         m, r = b.n, b.rng
@@ -603,7 +637,7 @@ def generate_vv(rng: np.random.Generator, n: int) -> Drawn:
         z_decay(b, z, modes, "Z2")
         radiation(b, modes)
 
-    return _finish(c, c.same_sign() & (c.modes["isr_count"] >= 2), build)
+    return _finish(c, c.same_sign() & (c.modes["isr_count"] >= 2), build, 0.4)
 
 
 def generate_tz(rng: np.random.Generator, n: int) -> Drawn:
@@ -623,7 +657,7 @@ def generate_tz(rng: np.random.Generator, n: int) -> Drawn:
         z_decay(b, z, modes, "Z")
         radiation(b, modes)
 
-    return _finish(c, c.same_sign(), build)
+    return _finish(c, c.same_sign(), build, 0.3)
 
 
 def generate_tttt(rng: np.random.Generator, n: int) -> Drawn:
@@ -640,7 +674,7 @@ def generate_tttt(rng: np.random.Generator, n: int) -> Drawn:
             b.jet(top_decay(b, top, charge, modes[name]), 5)
         radiation(b, modes)
 
-    return _finish(c, c.same_sign(), build)
+    return _finish(c, c.same_sign(), build, 0.3)
 
 
 def generate_other(rng: np.random.Generator, n: int) -> Drawn:
@@ -661,7 +695,7 @@ def generate_other(rng: np.random.Generator, n: int) -> Drawn:
         z_decay(b, z, modes, "Z")
         radiation(b, modes)
 
-    return _finish(c, c.same_sign(), build)
+    return _finish(c, c.same_sign(), build, 0.3)
 
 
 def take(truth: Truth, index: np.ndarray) -> Truth:
