@@ -29,6 +29,7 @@ def sample(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def record(sample) -> dict:
+    """generation.json: the numpy selection's yields and raw counts."""
     return json.loads((sample.fileset_path.parent / "generation.json").read_text())
 
 
@@ -50,21 +51,41 @@ def test_fileset_names_processes_variations_and_data(sample):
     assert np.mean(np.asarray(arrays["mcWeight"]) < 0) < 0.1
 
 
+NO_MODEL = """
+extends: tth2lss1tau
+name: tth_nomodel
+classifiers: ~
+regions: {sr_ptth: ~}
+fit: {regions: [sr_lep1_pt]}
+"""
+
+
 @pytest.mark.slow
-def test_sr_yields_within_a_factor_1p5_of_the_thesis(record):
-    """The numpy selection's SR yields (the processor's cuts) at 140 fb^-1."""
-    sr = record["expected_yields"]["sr"]
-    for process, reference in REFERENCE_SR.items():
-        assert reference / 1.5 < sr[process] < 1.5 * reference, (process, sr[process])
+def test_processor_sr_yields_within_a_factor_1p5_of_the_thesis(sample, record, tmp_path):
+    """The coffea processor's SR yields at 140 fb^-1, and the numpy selection agreeing."""
+    from liberica.api.processing import process
+
+    definition = tmp_path / "tth_nomodel.yaml"
+    definition.write_text(NO_MODEL)
+    result = process(
+        str(definition), sample.fileset_path, systematics=False, workers=2, progress=False
+    )
+    histogram = result.histograms["sr_lep1_pt"][{"variation": "nominal"}]
+    processes = list(histogram.axes["process"])
+    values = histogram.values(flow=True)
+    sr = {p: float(values[:, i].sum()) for i, p in enumerate(processes)}
+    for process_name, reference in REFERENCE_SR.items():
+        assert reference / 1.5 < sr[process_name] < 1.5 * reference, (process_name, sr)
     rare = sr["tZ"] + sr["tttt"] + sr["other"]
     assert REFERENCE_RARE / 1.5 < rare < 1.5 * REFERENCE_RARE, rare
+    for process_name, value in record["expected_yields"]["sr"].items():
+        assert value == pytest.approx(sr[process_name], rel=1e-3), process_name
     raw = record["raw_mc_events"]
     assert raw["sr"]["ttH"] > 1_000
-    for name in sr:
+    for name in raw["sr"]:
         assert raw["preselection"][name] > 3 * raw["sr"][name], name
-    # moderate MC weights in the SR; the pseudo-data small
-    assert max(record["sr_weight_spread"][s] for s in ("ttH", "ttW", "ttZ", "ttbar")) < 50
-    assert 0 < record["samples"]["data"] < 60_000
+    # moderate MC weights in the SR
+    assert max(record["sr_weight_spread"].values()) < 50
 
 
 def _weighted_mean(values: np.ndarray, drawn: physics.Drawn) -> float:

@@ -32,7 +32,7 @@ the leading above 20, m_ll > 12, |m_ll - 91.2| > 10 for ee and mumu, >= 1 b-tag;
 ``preselection``: >= 2 jets; ``sr``: exactly one tau, >= 4 jets.
 
 Pseudo-data: for each nominal sample a fresh pool of filtered events (its own random
-streams, truth dropped; about three times the expected count) is drawn; each event enters
+streams, truth dropped; about twice the expected count) is drawn; each event enters
 ``k ~ Poisson(omega)`` times with omega its expected yield at ``lumi_fb`` (ttH x
 ``mu_inject``). The sum is a Poisson draw of the MC mixture.
 """
@@ -125,22 +125,25 @@ class Sample(NamedTuple):
     variation: str | None
     generate: Callable[[np.random.Generator, int], physics.Drawn]
     in_data: bool = True
-    tau_less_fraction: float = 0.15
+    tau_less_fraction: float = 0.3
 
 
 SAMPLES: tuple[Sample, ...] = (
-    Sample("ttH", "ttH", 346345, round(0.507 * 0.3043, 6), 0.25, 0.03, None, physics.generate_tth),
-    Sample("ttW", "ttW", 700168, 0.60, 0.08, 0.04, None, physics.generate_ttw),
-    Sample("ttZ", "ttZ", 410218, 0.88, 0.13, 0.04, None, physics.generate_ttz),
-    Sample("ttbar", "ttbar", 410470, 831.76, 0.17, 0.005, None, physics.generate_ttbar),
-    Sample("VV", "VV", 364253, 63.9, 0.06, 0.01, None, physics.generate_vv),
-    Sample("tZ", "tZ", 410560, 0.90, 0.03, 0.02, None, physics.generate_tz),
-    Sample("tttt", "tttt", 410080, 0.012, 0.01, 0.03, None, physics.generate_tttt),
-    Sample("other", "other", 410408, 0.50, 0.025, 0.02, None, physics.generate_other),
-    Sample("ttW_alt", "ttW", 410155, 0.60, 0.08, 0.04, "ttw_modelling",
-           physics.generate_ttw_alternative, in_data=False),
-    Sample("ttbar_alt", "ttbar", 410557, 831.76, 0.145, 0.005, "ttbar_modelling",
-           physics.generate_ttbar_alternative, in_data=False),
+    Sample("ttH", "ttH", 346345, round(0.507 * 0.3043, 6), 0.364, 0.03, None, physics.generate_tth),
+    Sample("ttW", "ttW", 700168, 0.60, 0.086, 0.04, None, physics.generate_ttw,
+           tau_less_fraction=0.15),
+    Sample("ttZ", "ttZ", 410218, 0.88, 0.134, 0.04, None, physics.generate_ttz),
+    Sample("ttbar", "ttbar", 410470, 831.76, 0.125, 0.005, None, physics.generate_ttbar,
+           tau_less_fraction=0.1),
+    Sample("VV", "VV", 364253, 63.9, 0.054, 0.01, None, physics.generate_vv),
+    Sample("tZ", "tZ", 410560, 0.90, 0.019, 0.02, None, physics.generate_tz,
+           tau_less_fraction=0.15),
+    Sample("tttt", "tttt", 410080, 0.012, 0.006, 0.03, None, physics.generate_tttt),
+    Sample("other", "other", 410408, 0.50, 0.021, 0.02, None, physics.generate_other),
+    Sample("ttW_alt", "ttW", 410155, 0.60, 0.077, 0.04, "ttw_modelling",
+           physics.generate_ttw_alternative, in_data=False, tau_less_fraction=0.15),
+    Sample("ttbar_alt", "ttbar", 410557, 831.76, 0.115, 0.005, "ttbar_modelling",
+           physics.generate_ttbar_alternative, in_data=False, tau_less_fraction=0.1),
 )  # fmt: skip
 """The MC samples, in fileset order (``data`` follows)."""
 
@@ -422,10 +425,10 @@ def _generate_mc(
 def _data_part(
     sample: Sample, mc: _MC, n: int, lumi_fb: float, mu_inject: float, seed: int
 ) -> SimulatedEvents:
-    """The pseudo-data events of ``sample``: a fresh pool of filtered events (about three
-    times the expected count, at most ``n // 4``), each entering Poisson(omega) times."""
+    """The pseudo-data events of ``sample``: a fresh pool of filtered events (about twice
+    the expected count, at most ``n // 6``), each entering Poisson(omega) times."""
     expected = mc.xsec_pb * lumi_fb * PB_PER_INVERSE_FB
-    pool = int(min(max(500, 3.0 * expected), max(500, n // 4)))
+    pool = int(min(max(500, 2.0 * expected), max(500, n // 6)))
     rng = stream(seed, sample_key(DATA_SAMPLE), 1, sample_key(sample.name))
     made = _simulate(sample, rng, pool, is_data=True)
     strength = mu_inject if sample.name == SIGNAL else 1.0

@@ -516,7 +516,7 @@ def generate_tth(rng: np.random.Generator, n: int) -> Drawn:
         higgs_decay(b, h, modes)
         radiation(b, modes)
 
-    return _finish(c, c.same_sign(), build, 0.4)
+    return _finish(c, c.same_sign(), build, 0.6)
 
 
 def generate_ttw(
@@ -587,7 +587,7 @@ def generate_ttbar(
     quark_charge = np.where(c.modes["np_from_top"], -1, 1)
     c.modes["np_charge"] = np.where(c.modes["np_direct"], quark_charge, -quark_charge)
     c.count(c.modes["np_charge"], True, False)
-    c.radiation(radiation_mean, radiation_mean + 1.4)
+    c.radiation(radiation_mean, radiation_mean + 1.0)
 
     def build(b: _Builder, modes: dict) -> None:
         m, r = b.n, b.rng
@@ -610,9 +610,9 @@ def generate_ttbar(
 
 
 def generate_ttbar_alternative(rng: np.random.Generator, n: int) -> Drawn:
-    """The alternative ttbar model (``ttbar_modelling``): more radiation, 5% harder non-prompt
+    """The alternative ttbar model (``ttbar_modelling``): more radiation, 3% harder non-prompt
     leptons."""
-    return generate_ttbar(rng, n, radiation_mean=1.35, np_fraction_scale=1.05)
+    return generate_ttbar(rng, n, radiation_mean=1.25, np_fraction_scale=1.03)
 
 
 def generate_vv(rng: np.random.Generator, n: int) -> Drawn:
@@ -657,7 +657,7 @@ def generate_tz(rng: np.random.Generator, n: int) -> Drawn:
         z_decay(b, z, modes, "Z")
         radiation(b, modes)
 
-    return _finish(c, c.same_sign(), build, 0.3)
+    return _finish(c, c.same_sign(), build, 0.6)
 
 
 def generate_tttt(rng: np.random.Generator, n: int) -> Drawn:
@@ -674,7 +674,7 @@ def generate_tttt(rng: np.random.Generator, n: int) -> Drawn:
             b.jet(top_decay(b, top, charge, modes[name]), 5)
         radiation(b, modes)
 
-    return _finish(c, c.same_sign(), build, 0.3)
+    return _finish(c, c.same_sign(), build, 0.6)
 
 
 def generate_other(rng: np.random.Generator, n: int) -> Drawn:
@@ -695,7 +695,7 @@ def generate_other(rng: np.random.Generator, n: int) -> Drawn:
         z_decay(b, z, modes, "Z")
         radiation(b, modes)
 
-    return _finish(c, c.same_sign(), build, 0.3)
+    return _finish(c, c.same_sign(), build, 0.6)
 
 
 def take(truth: Truth, index: np.ndarray) -> Truth:
