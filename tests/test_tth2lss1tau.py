@@ -88,3 +88,53 @@ def test_discriminants_are_classes_or_ratios_of_summed_classes():
     ratio = _discriminant(columns, Discriminant(("ttH",), ("ttH", "ttW")))
     np.testing.assert_allclose(ratio, [0.75, 0.25, 0.0])  # 0/0 is 0, not NaN
     assert Discriminant(("ttH",), ("ttH", "ttW")).label == "(ttH)/(ttH+ttW)"
+
+
+@pytest.fixture(scope="module")
+def dumped(tmp_path_factory):
+    """A small sample processed nominal-only with the classifier's training rows dumped."""
+    from liberica.analysis.tth2lss1tau.generator import generate_tth2lss1tau
+    from liberica.core.definition import without_classifier
+    from liberica.orchestration.pipeline import run_processor
+
+    sample = generate_tth2lss1tau(tmp_path_factory.mktemp("tth_sel"), events=24_000, seed=3)
+    loaded = definition.load("tth2lss1tau")
+    result = run_processor(
+        without_classifier(loaded),
+        sample.fileset_path,
+        executor="iterative",
+        systematics=False,
+        dump_features=loaded.classifiers["tth_ft"],
+        status=False,
+    )
+    return loaded, result
+
+
+def test_the_selections_are_what_appendix_a2_says(dumped):
+    from liberica.analysis.tth2lss1tau import CHANNEL_CODES, MISSING
+
+    loaded, result = dumped
+    table = result.features
+    sr = table["in_selection"]
+    assert 0 < sr.sum() < len(table)  # the extended set holds the signal region and more
+    assert set(np.unique(table["total_charge"])) <= {-2.0, 2.0}  # same sign, both leptons
+    assert np.all(table["n_bjets"] >= 1) and np.all(table["n_jets"] >= 2)
+    assert np.all(table["lep1_pt"] > 20.0) and np.all(table["lep2_pt"] > 10.0)
+    assert np.all(table["m_ll"] > 12.0)
+    # in the signal region: one tau of 1 or 3 tracks, four jets, the Z veto on ee and mumu
+    assert set(np.unique(table["tau_n_tracks"][sr])) <= {1.0, 3.0}
+    assert np.all(table["tau_pt"][sr] > 25.0) and np.all(table["tau2_pt"][sr] == MISSING)
+    assert np.all(table["n_jets"][sr] >= 4)
+    same_flavour = table["channel"] != CHANNEL_CODES["emu"]
+    assert np.all(np.abs(table["m_ll"][sr & same_flavour] - 91.2) > 10.0)
+    # e-mu is exempt: some e-mu pairs sit in the Z window (the veto does not touch them)
+    emu = table["channel"] == CHANNEL_CODES["emu"]
+    assert np.any(np.abs(table["m_ll"][emu] - 91.2) < 10.0)
+    # the preselection has events without a tau: their tau features are the missing code
+    assert np.any(table["tau_pt"][~sr] == MISSING)
+    # every class of the classifier has rows, and the cutflow ends where the region starts
+    assert set(np.unique(table["process"])) >= {"ttH", "ttW", "ttZ", "ttbar"}
+    cutflow = result.cutflow["ttH"]["sr_lep1_pt"]
+    assert list(cutflow)[-3:] == ["sr_taus", "sr_jets", "sr_bjets"]
+    steps = [step["raw"] for step in cutflow.values()]
+    assert steps == sorted(steps, reverse=True)
