@@ -17,7 +17,8 @@ of its pure read with every systematic and the classifier.
 
 The samples (hzz4l: default 20M MC events in 41 files of at most 500k events;
 hllj: 10M; dilepton_ad: its default 1.2M, with both autoencoders as its classifier,
-``--analyses dilepton_ad``) are generated once and cached.
+``--analyses dilepton_ad``; tth2lss1tau: its default 600k, the FT-Transformer scoring
+every chunk's signal-region events) are generated once and cached.
 
     python benchmarks/performance.py [--events 20000000] [--hllj-events 10000000]
                                      [--events-per-file 500000] [--analyses hzz4l,hllj]
@@ -255,6 +256,12 @@ CONFIGURATIONS = {
         ("(b) nominal, no classifier, iterative", (False, False, "iterative")),
         ("(c) all systematics, no classifier, iterative", (True, False, "iterative")),
         ("(d) all systematics + classifier, iterative", (True, True, "iterative")),
+        ("(e) full job, futures x2", (True, True, "futures")),
+    ],
+    "tth2lss1tau": [
+        ("(b) nominal, no classifier, iterative", (False, False, "iterative")),
+        ("(c) all systematics, no classifier, iterative", (True, False, "iterative")),
+        ("(d) all systematics + FT-Transformer, iterative", (True, True, "iterative")),
         ("(e) full job, futures x2", (True, True, "futures")),
     ],
     "dilepton_ad": [

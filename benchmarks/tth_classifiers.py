@@ -1,7 +1,7 @@
 """tth2lss1tau's classifiers side by side on the same folds and events (issue 27's numbers).
 
     python benchmarks/tth_classifiers.py [--events 600000] [--max-epochs 30]
-        [--max-train-events 300000] [--d-token 64] [--blocks 3] [--only ft_transformer,...]
+        [--max-train-events 300000] [--d-token 64] [--blocks 3] [--only mlp:extended,...]
 
 The embedded sample is processed once (nominal, no classifier), dumping the features of
 the extended training set (the preselection) with ``in_selection`` marking the signal
@@ -46,7 +46,11 @@ def main() -> None:
     parser.add_argument("--max-train-events", type=int, default=300_000)
     parser.add_argument("--d-token", type=int, default=64)
     parser.add_argument("--blocks", type=int, default=3)
-    parser.add_argument("--only", default=None, help="architectures to run, comma-separated")
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="runs to make, comma-separated ARCHITECTURE:TRAINING_SET (e.g. mlp:extended)",
+    )
     args = parser.parse_args()
 
     definition = liberica.load_definition("tth2lss1tau")
@@ -65,7 +69,7 @@ def main() -> None:
     print(f"dumped {len(table)} rows in {time.perf_counter() - start:.0f} s")
     wanted = set(args.only.split(",")) if args.only else None
     for architecture, training_set in RUNS:
-        if wanted is not None and architecture not in wanted:
+        if wanted is not None and f"{architecture}:{training_set}" not in wanted:
             continue
         settings = {
             "max_epochs": args.max_epochs,

@@ -106,8 +106,14 @@ def test_the_higgs_peak_is_hidden_by_mc_alone(runs):
         assert 110.0 <= low and up <= 140.0
         assert entry["s_over_b"] > 0.3
         assert entry["signal"] / entry["background"] == pytest.approx(entry["s_over_b"])
-    # only MC decides: the unblinded run hides the same bins
-    assert _json(runs["unblinded"], "blinding.json")["regions"] == summary["regions"]
+    # only MC decides: the unblinded run hides the same bins (by the rule; the blinded
+    # run also hides the whole of its selections' regions without a hidden bin)
+    whole = set(summary["wholly_hidden"])
+    unblinded = _json(runs["unblinded"], "blinding.json")
+    assert {r: c for r, c in unblinded["regions"].items() if r not in whole} == {
+        r: c for r, c in summary["regions"].items() if r not in whole
+    }
+    assert unblinded["wholly_hidden"] == [] and whole <= set(summary["withheld_totals"])
     assert _json(runs["blinded"], "metrics.json")["blinding"] == summary
     # the selection of the hidden bins is withheld whole; the baseline's is not
     assert (
@@ -144,6 +150,49 @@ def test_histograms_hold_no_hidden_data(runs):
                 )
     # the hidden bins did hold data: the check above could fail
     assert sum(_data(runs["unblinded"])[r][i].sum() for r, i in hidden.items()) > 0
+
+
+def test_no_region_of_a_blinded_selection_gives_the_hidden_bins_back(runs):
+    """The attack: one region's data total less another's visible bins of the same
+    selection would be the second one's hidden bins."""
+    summary = _json(runs["blinded"], "blinding.json")
+    loaded = definition_module.load(runs["definition"])
+    shown = {r: v.sum() for r, v in _data(runs["blinded"], "counts").items()}
+    full = _data(runs["unblinded"], "counts")
+    hidden = _hidden(summary)
+    attacked = 0
+    for region, index in hidden.items():
+        if region in summary["wholly_hidden"]:
+            continue
+        content = int(full[region][index].sum())
+        siblings = [
+            r
+            for r, v in loaded.regions.items()
+            if v.selection == loaded.regions[region].selection and r != region
+        ]
+        for sibling in siblings:
+            assert shown[sibling] - shown[region] != content, (sibling, region)
+            attacked += 1
+    assert attacked > 0
+    for region in summary["wholly_hidden"]:
+        assert shown[region] == 0 and full[region].sum() > 0
+
+
+def test_the_count_of_scored_rows_holds_no_data(runs):
+    blinded = _json(runs["blinded"], "metrics.json")["classifier"]
+    unblinded = _json(runs["unblinded"], "metrics.json")["classifier"]
+    assert "data_rows_scored" not in blinded and unblinded["data_rows_scored"] > 0
+    assert blinded["rows_scored"] == unblinded["rows_scored"] > 0  # MC rows only
+
+
+def test_stages_that_read_every_bin_refuse_a_blinded_run(runs):
+    from liberica import api
+    from liberica.orchestration.blinding import BlindingError
+
+    with pytest.raises(BlindingError, match="bump hunt.*--unblind"):
+        api.bumphunt(runs["blinded"])
+    with pytest.raises(BlindingError, match="liberica search"):
+        api.search(runs["blinded"])
 
 
 def test_data_cutflows_of_blinded_selections_are_withheld(runs):
@@ -280,6 +329,27 @@ def test_blind_output_drops_data_rows_and_leaves_unblinded_alone():
     plain = definition._replace(blinding=None)
     assert orchestration.blind_output(none, plain, ["data"], unblind=False) is None
     assert none["histograms"]["sr_4l_high"] is not blinded["histograms"]["sr_4l_high"]
+
+
+def test_a_region_of_a_blinded_selection_without_hidden_bins_shows_no_data():
+    """sr_4l (the same selection as sr_4l_high, no bin above the threshold) would show the
+    selection's data total, and with it sr_4l_high's hidden bins: it shows none."""
+    definition = definition_module.load("hzz4l")._replace(
+        blinding=definition_module.BlindingConfig(0.3, ("ggH", "VBFH"), ())
+    )
+    histograms = _toy_histograms()
+    quiet = histograms["sr_4l_high"].copy()
+    quiet.reset()
+    quiet.fill(m4l=[0.5, 1.5, 2.5], process="ZZ", variation="nominal")
+    quiet.fill(m4l=[0.5, 1.5, 1.5], process=DATA, variation="nominal")
+    histograms["sr_4l"] = quiet
+    output = {"histograms": histograms, "counts": histograms, "cutflow": {}}
+    summary = orchestration.blind_output(output, definition, ["data"], unblind=False)
+    assert summary["wholly_hidden"] == ["sr_4l"]
+    assert summary["regions"]["sr_4l"]["n_hidden"] == 6  # every bin, flow included
+    assert output["histograms"]["sr_4l"][:, DATA, "nominal"].values(flow=True).sum() == 0
+    assert output["histograms"]["sr_4l"][:, "ZZ", "nominal"].values(flow=True).sum() == 3
+    json.dumps(summary, allow_nan=False)  # S/B of empty bins is null, not NaN
 
 
 @pytest.mark.parametrize(

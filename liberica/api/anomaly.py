@@ -39,9 +39,11 @@ def bumphunt(
     """
     from liberica.core import registry
     from liberica.fits.bumphunt import run_bumphunt
+    from liberica.orchestration.blinding import refuse_blinded
 
     if not hasattr(run, "histograms"):
         run = load_run(run)
+    refuse_blinded(run.metrics, "the bump hunt")
     name = analysis or run.metrics.get("definition") or registry.DEFAULT_ANALYSIS
     definition = load_definition(name)
     return run_bumphunt(
@@ -114,6 +116,9 @@ def cwola(
         table = read_features(path)
     if table is None:
         raise CwolaError("the run kept no per-event table: process it with a cwola block")
+    from liberica.orchestration.blinding import refuse_blinded
+
+    refuse_blinded(metrics, "the CWoLa hunt")
     name = analysis or metrics.get("definition") or registry.DEFAULT_ANALYSIS
     definition = load_definition(name)
     return run_hunt(

@@ -404,8 +404,10 @@ def search(
     """
     from liberica.core import registry
     from liberica.fits.search import run_search
+    from liberica.orchestration.blinding import refuse_blinded
 
     run = load_run(run_dir)
+    refuse_blinded(run.metrics, "liberica search")
     name = analysis or run.metrics.get("definition") or registry.DEFAULT_ANALYSIS
     content = run_search(
         run.output_dir,

@@ -121,7 +121,10 @@ def train(
         )
     config = definition.classifiers[name]
     folds = len(config.models) if folds is None else folds
-    if len(config.models) != folds:
+    own_models = config.kind != "multiclass" or (
+        (architecture or config.architecture) == config.architecture and training_set == "extended"
+    )
+    if own_models and len(config.models) != folds:
         raise AnalysisDefinitionError(
             definition.source,
             f"classifiers.{name}.models",

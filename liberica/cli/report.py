@@ -75,7 +75,7 @@ def processing(console: Console, result) -> None:
     if classifier:
         providers = ", ".join(f"{k} ({v} chunks)" for k, v in classifier["providers"].items())
         console.print(
-            f"classifier: {classifier['rows_scored']:,} rows scored on {providers}; "
+            f"classifier: {classifier['rows_scored']:,} MC rows scored on {providers}; "
             f"features + inference {100 * classifier['fraction_of_chunk_time']:.1f}% of chunk time"
         )
     if result.output_dir is not None:

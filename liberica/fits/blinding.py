@@ -86,18 +86,22 @@ def region_blinding(
     histograms: Mapping[str, hist.Hist], definition: AnalysisDefinition
 ) -> dict[str, RegionBlinding]:
     """S, B and the hidden mask of each region the blinding covers (see the module doc)."""
+    return {
+        region: region_rule(histograms[region], definition)
+        for region in blinded_regions(histograms, definition)
+    }
+
+
+def region_rule(h: hist.Hist, definition: AnalysisDefinition) -> RegionBlinding:
+    """S, B and the bins the rule hides in one region's histogram."""
     config = _config(definition)
     signal = tuple(config.signal or definition.fit_signal)
-    out = {}
-    for region in blinded_regions(histograms, definition):
-        h = histograms[region]
-        mc = [p for p in h.axes["process"] if p != DATA_PROCESS and p in definition.processes]
-        s = _nominal_sum(h, signal)
-        b = _nominal_sum(h, [p for p in mc if p not in signal])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            above = np.where(b > 0, s / b, 0.0) > config.threshold
-        out[region] = RegionBlinding(above | ((b <= 0) & (s > 0)), s, b)
-    return out
+    mc = [p for p in h.axes["process"] if p != DATA_PROCESS and p in definition.processes]
+    s = _nominal_sum(h, signal)
+    b = _nominal_sum(h, [p for p in mc if p not in signal])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        above = np.where(b > 0, s / b, 0.0) > config.threshold
+    return RegionBlinding(above | ((b <= 0) & (s > 0)), s, b)
 
 
 def hidden_bins(
@@ -184,9 +188,11 @@ def summary(
     }
 
 
-def _number(value: float) -> float | str:
-    """A float JSON can hold: infinities as strings."""
+def _number(value: float) -> float | str | None:
+    """A float JSON can hold: infinities as strings, NaN (no MC at all) as null."""
     value = float(value)
+    if np.isnan(value):
+        return None
     if np.isinf(value):
         return "inf" if value > 0 else "-inf"
     return value

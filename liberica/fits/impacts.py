@@ -127,26 +127,35 @@ class GroupedImpacts(NamedTuple):
         return all(g.valid for g in self.groups)
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``grouped_impacts`` of results.json."""
+        """The ``grouped_impacts`` of results.json (a number a failed refit left undefined
+        is null)."""
         return {
             "groups": {
                 g.name: {
                     "members": list(g.members),
-                    "up": g.up,
-                    "down": g.down,
-                    "up_without": g.up_without,
-                    "down_without": g.down_without,
+                    "up": _finite(g.up),
+                    "down": _finite(g.down),
+                    "up_without": _finite(g.up_without),
+                    "down_without": _finite(g.down_without),
                     "valid": g.valid,
+                    "in_quadrature_sum": math.isfinite(g.up) and math.isfinite(g.down),
                 }
                 for g in self.groups
             },
             "stat": {"up": self.breakdown.stat_up, "down": self.breakdown.stat_down},
             "total": {"up": self.breakdown.total_up, "down": self.breakdown.total_down},
             "quadrature_sum": {"up": self.quadrature_up, "down": self.quadrature_down},
-            "non_closure": {"up": self.non_closure_up, "down": self.non_closure_down},
+            "non_closure": {
+                "up": _finite(self.non_closure_up),
+                "down": _finite(self.non_closure_down),
+            },
             "unmatched_patterns": self.unmatched,
             "method": "group fixed at its best fit, MINOS refit; impact^2 = total^2 - without^2",
         }
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
 
 
 def _in_quadrature_difference(total: float, part: float) -> float:
@@ -318,8 +327,11 @@ def grouped_impacts(
                 )
             )
         likelihood.report("grouped impacts", len(members), len(members))
-    up = math.sqrt(mu.stat_up**2 + sum(g.up**2 for g in impacts))
-    down = -math.sqrt(mu.stat_down**2 + sum(g.down**2 for g in impacts))
+    # a group whose refit failed has no impact to add: it is left out of the sum (its
+    # ``valid`` is false, and the fit's warnings name it)
+    summed = [g for g in impacts if math.isfinite(g.up) and math.isfinite(g.down)]
+    up = math.sqrt(mu.stat_up**2 + sum(g.up**2 for g in summed))
+    down = -math.sqrt(mu.stat_down**2 + sum(g.down**2 for g in summed))
     result = GroupedImpacts(
         breakdown=breakdown,
         groups=impacts,

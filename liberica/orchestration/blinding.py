@@ -9,11 +9,12 @@ selection, less the visible bins of another, would give the hidden bins back),
 and the data rows of the per-event table are dropped. Chunk checkpoints would
 hold the unblinded data on disk, so a blinded run refuses them.
 
-What is left open: two regions of one selection histogram the same events in
-different observables; their visible bins are shown, and a physicist who
-subtracts one from the other can learn part of what a hidden bin holds. The
-blinding's ``regions`` should cover every region of a blinded selection whose
-observable separates the signal.
+Every other region of such a selection shows no data at all: the sum of a
+region with no hidden bin (its flow bins included) is the selection's data
+total, and that total less the visible bins of the region with hidden bins
+would give them back exactly. What is left open: two regions of one selection
+that both have hidden bins show their visible bins; their difference tells
+the difference of their hidden contents, not either one.
 """
 
 from __future__ import annotations
@@ -57,6 +58,19 @@ def is_blinded(metrics: dict[str, Any]) -> bool:
     return blinding is not None and not blinding.get("unblinded", False)
 
 
+def refuse_blinded(metrics: dict[str, Any], what: str) -> None:
+    """Refuse a stage that reads the data of every bin on a blinded run.
+
+    Raises:
+        BlindingError: naming the stage, when the run's data are blinded
+    """
+    if is_blinded(metrics):
+        raise BlindingError(
+            f"{what} reads the data of every bin, and this run is blinded (blinding.json): "
+            "process it with --unblind first"
+        )
+
+
 def withheld_regions(summary: dict[str, Any], definition: AnalysisDefinition) -> list[str]:
     """The regions whose data totals a blinded run withholds: every region of a selection
     that has a region with a hidden bin."""
@@ -94,7 +108,19 @@ def blind_output(
     blindings = rule.region_blinding(histograms, definition)
     summary = rule.summary(histograms, definition, blindings, unblinded=unblind)
     withheld = withheld_regions(summary, definition)
+    whole = [
+        r
+        for r in withheld
+        if r in histograms and (r not in blindings or not blindings[r].hidden.any())
+    ]
+    if not unblind and whole:
+        # a blinded selection's region without a hidden bin would show its data total
+        for region in whole:
+            ruled = rule.region_rule(histograms[region], definition)
+            blindings[region] = ruled._replace(hidden=np.ones_like(ruled.hidden))
+        summary = rule.summary(histograms, definition, blindings, unblinded=unblind)
     summary["withheld_totals"] = [] if unblind else withheld
+    summary["wholly_hidden"] = [] if unblind else whole
     n_hidden = sum(content["n_hidden"] for content in summary["regions"].values())
     if unblind:
         log.warning(
@@ -108,6 +134,8 @@ def blind_output(
         for region in withheld:
             if region in output["cutflow"].get(sample, {}):
                 output["cutflow"][sample][region] = rule.BLINDED
+    # the count of data rows scored, less the MC totals, is the selection's data total
+    output.get("inference", {}).pop("data_rows_scored", None)
     features = output.get("features")
     if features:
         kept = [rows[rows["process"] != DATA_PROCESS] for rows in features]

@@ -171,7 +171,12 @@ def _classifier_metrics(inference: dict, classifiers: dict, metrics: dict) -> di
         "chunks_per_process": {
             pid: v["chunks"] for pid, v in sorted(inference["per_process"].items())
         },
-        "rows_scored": int(inference["rows_scored"]),
+        "rows_scored": int(inference.get("rows_scored", 0)),
+        **(
+            {"data_rows_scored": int(inference["data_rows_scored"])}
+            if "data_rows_scored" in inference
+            else {}
+        ),
         "features_s": inference["features_s"],
         "inference_s": inference["inference_s"],
         "fraction_of_chunk_time": spent / chunk_time if chunk_time > 0 else float("nan"),

@@ -452,6 +452,8 @@ class AnalysisProcessor(processor.ProcessorABC):
             )
         }
         if self.classifiers:
+            if is_data:  # counted apart: a blinded run must not tell how many data rows
+                timing["data_rows_scored"] = timing.pop("rows_scored")
             stats = inference.stats()
             output["inference"] = {
                 "per_process": {
