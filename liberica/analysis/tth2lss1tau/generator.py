@@ -32,9 +32,14 @@ the leading above 20, m_ll > 12, |m_ll - 91.2| > 10 for ee and mumu, >= 1 b-tag;
 ``preselection``: >= 2 jets; ``sr``: exactly one tau, >= 4 jets.
 
 Pseudo-data: for each nominal sample a fresh pool of filtered events (its own random
-streams, truth dropped; about twice the expected count) is drawn; each event enters
-``k ~ Poisson(omega)`` times with omega its expected yield at ``lumi_fb`` (ttH x
-``mu_inject``). The sum is a Poisson draw of the MC mixture.
+streams, truth dropped; :data:`DATA_POOL_FACTOR` times the expected count, at most half
+the sample's MC events) is drawn; each event enters ``k ~ Poisson(omega)`` times with
+omega its expected yield at ``lumi_fb`` (ttH x ``mu_inject``). Given the pool this is a
+Poisson draw of the MC mixture; over pools, a bin's count varies by about
+``1 + sum(omega^2) / sum(omega)`` times the Poisson variance (an event drawn twice
+counts twice). ``generation.json`` records that factor per sample for the signal
+region and the preselection (``data_overdispersion``): near 1 in the signal region,
+where the biased generation puts many pool events per expected one.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ import pathlib
 import re
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -74,7 +79,7 @@ from liberica.samples.writer import Objects, write_mini
 
 log = logging.getLogger(__name__)
 
-GENERATION_FORMAT = 1
+GENERATION_FORMAT = 2
 """Bumped whenever the generated content changes for the same arguments."""
 
 MC_RUN_NUMBER = 284500
@@ -422,13 +427,17 @@ def _generate_mc(
     return _MC(files, xsec, sumw, efficiency, yields, raw, spread)
 
 
+DATA_POOL_FACTOR = 8.0
+"""Pool events per expected data event (before the cap at half the MC sample)."""
+
+
 def _data_part(
     sample: Sample, mc: _MC, n: int, lumi_fb: float, mu_inject: float, seed: int
-) -> SimulatedEvents:
-    """The pseudo-data events of ``sample``: a fresh pool of filtered events (about twice
-    the expected count, at most ``n // 6``), each entering Poisson(omega) times."""
+) -> tuple[SimulatedEvents, dict[str, float]]:
+    """The pseudo-data events of ``sample``: a fresh pool of filtered events, each entering
+    Poisson(omega) times; and the over-dispersion factor per region (module doc)."""
     expected = mc.xsec_pb * lumi_fb * PB_PER_INVERSE_FB
-    pool = int(min(max(500, 2.0 * expected), max(500, n // 6)))
+    pool = int(min(max(2000, DATA_POOL_FACTOR * expected), max(2000, n // 2)))
     rng = stream(seed, sample_key(DATA_SAMPLE), 1, sample_key(sample.name))
     made = _simulate(sample, rng, pool, is_data=True)
     strength = mu_inject if sample.name == SIGNAL else 1.0
@@ -436,8 +445,13 @@ def _data_part(
         sample.xsec_pb * lumi_fb * PB_PER_INVERSE_FB * strength / made.drawn_weight
         * made.weights * event_scale_factor(made.events)
     )  # fmt: skip
-    copies = rng.poisson(np.maximum(omega, 0.0))
-    return select_events(made.events, np.repeat(np.arange(pool), copies))
+    omega = np.maximum(omega, 0.0)
+    copies = rng.poisson(omega)
+    dispersion = {}
+    for region, mask in select(made.events).items():
+        total = float(omega[mask].sum())
+        dispersion[region] = 1.0 + float((omega[mask] ** 2).sum()) / total if total else 1.0
+    return select_events(made.events, np.repeat(np.arange(pool), copies)), dispersion
 
 
 def _write_data(
@@ -477,7 +491,7 @@ class _Task(NamedTuple):
     generation: str
 
 
-def _run(task: _Task) -> tuple[_MC, SimulatedEvents | None]:
+def _run(task: _Task) -> tuple[_MC, tuple[SimulatedEvents, dict[str, float]] | None]:
     """One sample: its MC files, and its pseudo-data events if the data contain it."""
     sample = _BY_NAME[task.name]
     mc = _generate_mc(task.out_dir, sample, task.n, task.seed, task.per_file, task.generation,
@@ -491,7 +505,7 @@ def _workers(tasks: int) -> int:
     return max(1, min(tasks, MAX_WORKERS, len(os.sched_getaffinity(0))))
 
 
-def _run_all(tasks: list[_Task]) -> list[tuple[_MC, SimulatedEvents | None]]:
+def _run_all(tasks: list[_Task]) -> list[tuple[_MC, Any]]:
     """The tasks, in worker processes when more than one core is free (each sample has its
     own random streams, so the result does not depend on it)."""
     workers = _workers(len(tasks))
@@ -575,7 +589,11 @@ def generate_tth2lss1tau(
     mc: dict[str, _MC] = {}
     data_parts: list[SimulatedEvents] = []
     by_sample: dict[str, int] = {}
-    for sample, (made, data_part) in zip(SAMPLES, _run_all(tasks), strict=True):
+    dispersion: dict[str, dict[str, float]] = {}
+    for sample, (made, data) in zip(SAMPLES, _run_all(tasks), strict=True):
+        data_part = None
+        if data is not None:
+            data_part, dispersion[sample.name] = data
         entry = mc_entry(made.files, sample.process, made.xsec_pb, made.sumw, sample.variation)
         entry["metadata"]["filter_efficiency"] = made.filter_efficiency
         fileset[sample.name] = entry
@@ -606,6 +624,10 @@ def generate_tth2lss1tau(
         },
         "sr_weight_spread": {s.name: mc[s.name].sr_weight_spread for s in SAMPLES},
         "data_events_by_sample": by_sample,
+        "data_overdispersion": {
+            region: {name: round(d[region], 4) for name, d in dispersion.items()}
+            for region in ("preselection", "sr")
+        },
         "selection": {
             "btag_cut": BTAG_CUT,
             "lepton_isolation": ISOLATION,
