@@ -138,3 +138,41 @@ def test_the_selections_are_what_appendix_a2_says(dumped):
     assert list(cutflow)[-3:] == ["sr_taus", "sr_jets", "sr_bjets"]
     steps = [step["raw"] for step in cutflow.values()]
     assert steps == sorted(steps, reverse=True)
+
+
+def test_the_shipped_models_name_the_classes_and_take_the_feature_set():
+    from liberica.orchestration.pipeline import classifiers_of
+
+    loaded = definition.load("tth2lss1tau")
+    models = classifiers_of(loaded)["tth_ft"]
+    assert [m.spec.fold for m in models] == [0, 1, 2]
+    spec = models[0].spec
+    assert spec.outputs == tuple(loaded.classifiers["tth_ft"].classes)
+    assert set(spec.categorical) == {
+        "lep1_flavour",
+        "lep2_flavour",
+        "total_charge",
+        "tau_charge",
+        "tau_n_tracks",
+    }
+    assert set(spec.categorical["tau_n_tracks"]) == {1.0, 3.0}
+
+
+@pytest.mark.slow
+def test_a_blinded_run_fits_asimov_with_grouped_impacts(tmp_path):
+    """generate -> process with the shipped FT-Transformer -> equal-population p(ttH) ->
+    blinded Asimov fit with the grouped impacts."""
+    import json
+
+    from liberica import api
+
+    sample = api.generate("tth2lss1tau", tmp_path / "sample", events=60_000, seed=11)
+    run = api.process("tth2lss1tau", sample.fileset_path, out=tmp_path / "run", progress=False)
+    binning = json.loads((tmp_path / "run" / "binning.json").read_text())["sr_ptth"]
+    assert 2 <= binning["bins_made"] <= 8
+    assert run.metrics["blinding"]["regions"]["sr_ptth"]["n_hidden"] >= 1
+    result = api.fit(tmp_path / "run", ranking=False)
+    assert result.blinded and result.asimov
+    assert result.expected.bestfit == pytest.approx(1.0, abs=1e-3)
+    groups = {g.name for g in result.grouped_impacts.groups}
+    assert {"experimental", "modelling", "mc_statistics", "luminosity"} <= groups

@@ -131,8 +131,6 @@ def train_and_evaluate(
         AnalysisDefinitionError: an unknown architecture or training set, or folds other
             than the definition's number of models for its own models
     """
-    from liberica.models.evaluation import evaluate, write_evaluation
-    from liberica.models.evaluation_plots import draw_evaluation
     from liberica.models.multiclass import ARCHITECTURES, MulticlassConfig, train_multiclass
 
     architecture = architecture or config.architecture
@@ -173,38 +171,15 @@ def train_and_evaluate(
         description=f"{description}; training set {training_set}",
         feature_set=feature_set.name,
     )
-    scoring = in_selection[trained.rows]
-    classes = tuple(trained.classes)
-    probabilities = trained.probabilities[scoring]
-    truth = trained.class_index[scoring]
-    if architecture == "binary_mlp":
-        classes = (classes[0], "rest")
-        probabilities = np.column_stack([probabilities[:, 0], 1.0 - probabilities[:, 0]])
-        truth = np.where(truth == 0, 0, 1)
-    weight = trained.weight[scoring]
-    features = np.stack(
-        [rows[name][trained.rows[scoring]] for name in feature_set.features], axis=1
-    ).astype(np.float32)
-    subset = np.random.default_rng(training_config.seed).permutation(len(truth))
-    subset = np.sort(subset[:IMPORTANCE_EVENTS])
-    paths = [out / name for name in names]
-    predict, classifiers = _predictor(paths, trained.event_number[scoring][subset])
-    binary = architecture == "binary_mlp"
-    evaluation = evaluate(
-        probabilities,
-        truth,
-        weight,
-        classes,
-        predict=(lambda x: _two_columns(predict(x))) if binary else predict,
-        features=features[subset],
-        feature_names=feature_set.features,
+    evaluation, files, n_evaluated = evaluate_models(
+        config,
+        table,
+        feature_set,
+        [out / name for name in names],
+        out,
+        binary=architecture == "binary_mlp",
         seed=training_config.seed,
     )
-    from liberica.models import inference
-
-    inference.release(classifiers)
-    write_evaluation(evaluation, out)
-    figures = draw_evaluation(evaluation, probabilities, truth, weight, out)
     record = {
         "classifier": config.name,
         "architecture": architecture,
@@ -214,7 +189,7 @@ def train_and_evaluate(
             k: list(v) if isinstance(v, tuple) else v for k, v in training_config._asdict().items()
         },
         "rows_trained_on": int(len(trained.rows)),
-        "rows_evaluated": int(scoring.sum()),
+        "rows_evaluated": n_evaluated,
         "folds": [_fold_record(r) for r in trained.folds],
     }
     (out / "training.json").write_text(json.dumps(record, indent=1) + "\n")
@@ -224,20 +199,83 @@ def train_and_evaluate(
         architecture,
         training_set,
         len(trained.rows),
-        int(scoring.sum()),
+        n_evaluated,
     )
     return MulticlassTraining(
         config.name,
         architecture,
         training_set,
-        classes,
+        evaluation.classes,
         list(trained.folds),
         evaluation,
         out,
-        [*paths, *figures],
+        [out / name for name in names] + files,
         int(len(trained.rows)),
-        int(scoring.sum()),
+        n_evaluated,
     )
+
+
+def evaluate_models(
+    config: ClassifierConfig,
+    table: np.ndarray,
+    feature_set: FeatureSet,
+    paths: list[pathlib.Path],
+    out: pathlib.Path,
+    *,
+    binary: bool = False,
+    seed: int = 42,
+) -> tuple[Any, list[pathlib.Path], int]:
+    """Evaluate fold models (ONNX files) on the scoring selection's rows of ``table``, each
+    row scored by the model that did not train on it; write ``evaluation.json`` and figures.
+
+    Args:
+        config: the definition's classifier (its classes)
+        table: a dump of its training selection (``in_selection`` marks scoring rows)
+        feature_set: its feature set
+        paths: the fold models
+        out: where evaluation.json and the figures go
+        binary: the models have one sigmoid output (the first class against the rest)
+        seed: the permutation importance's seed
+
+    Returns:
+        the ``models.evaluation.Evaluation``, the figures, and the rows evaluated
+    """
+    from liberica.models import inference
+    from liberica.models.evaluation import evaluate, permutation_importance, write_evaluation
+    from liberica.models.evaluation_plots import draw_evaluation
+    from liberica.models.multiclass import class_rows
+
+    scoring, _ = _rows(table, "selection")
+    kept, truth = class_rows(scoring["process"], config.classes)
+    scoring = scoring[kept]
+    features = np.stack([scoring[name] for name in feature_set.features], axis=1).astype(np.float32)
+    event_number = np.asarray(scoring["eventNumber"])
+    weight = np.asarray(scoring["weight"], dtype=np.float64)
+    predict, classifiers = _predictor(paths, event_number)
+    probabilities = predict(features)
+    classes = tuple(config.classes)
+    if binary:
+        classes = (classes[0], "rest")
+        probabilities = _two_columns(probabilities)
+        truth = np.where(truth == 0, 0, 1)
+    evaluation = evaluate(probabilities, truth, weight, classes)
+    # the importance on a seeded subset, each row still scored by its own fold model
+    subset = np.sort(np.random.default_rng(seed).permutation(len(truth))[:IMPORTANCE_EVENTS])
+    predict_subset, subset_classifiers = _predictor(paths, event_number[subset])
+    importance = permutation_importance(
+        (lambda x: _two_columns(predict_subset(x))) if binary else predict_subset,
+        features[subset],
+        truth[subset],
+        weight[subset],
+        feature_set.features,
+        classes=classes,
+        seed=seed,
+    )
+    evaluation = evaluation._replace(importance=importance)
+    inference.release(classifiers + subset_classifiers)
+    write_evaluation(evaluation, out)
+    figures = draw_evaluation(evaluation, probabilities, truth, weight, out)
+    return evaluation, list(figures), int(len(truth))
 
 
 def _two_columns(scores: np.ndarray) -> np.ndarray:
