@@ -301,6 +301,7 @@ def other_pseudo_data(small_sample, tmp_path_factory) -> pathlib.Path:
     return generate_hzz4l(out, events=60_000, lumi_fb=20.0, seed=7, mu_inject=0.0).fileset_path
 
 
+@pytest.mark.slow
 def test_other_pseudo_data_of_the_same_mc_gives_the_same_edges(
     small_sample, other_pseudo_data, tmp_path
 ):
