@@ -137,7 +137,12 @@ def _best_of(repeat: int, *args) -> dict:
     return max(runs, key=lambda m: m["events_per_second"])
 
 
-PROFILE_SAMPLE = {"hzz4l": "ZZllll", "hllj": "Zjets", "dilepton_ad": "DYmumu_40_120"}
+PROFILE_SAMPLE = {
+    "hzz4l": "ZZllll",
+    "hllj": "Zjets",
+    "dilepton_ad": "DYmumu_40_120",
+    "tth2lss1tau": "ttbar",
+}
 """The MC sample whose first file the profile runs on: the analysis's main background."""
 
 
