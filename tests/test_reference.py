@@ -1,4 +1,5 @@
-"""hzz4l stays bit for bit what it was before the plug-in port (liberica at 1b1fe4b).
+"""hzz4l stays bit for bit what it was before the plug-in port (liberica at 1b1fe4b), and
+hllj what it was before issue 27 (e1f0ee1).
 
 Every histogram (weighted values, variances and raw counts, flow bins included,
 per region, process and variation) and every cutflow of the default sample,
@@ -30,3 +31,14 @@ def test_default_sample_histograms_and_cutflows_are_bit_for_bit_the_reference(de
     ]
     assert differing == []
     assert mine["histograms"].keys() == reference["histograms"].keys()
+
+
+HLLJ_REFERENCE = pathlib.Path(__file__).parent / "data" / "hllj_small_reference.json"
+
+
+def test_hllj_histograms_and_cutflows_are_bit_for_bit_the_reference(hllj_sample):
+    """hllj's small sample (conftest's ``hllj_sample``: 60k MC events, 10 fb^-1, seed 7),
+    every systematic, iterative, against the digests liberica made at e1f0ee1, before the
+    multiclass regions, the equal-population binning and the blinding (issue 27)."""
+    result = run_processor("hllj", hllj_sample, executor="iterative", status=False)
+    assert digests(result) == json.loads(HLLJ_REFERENCE.read_text())
