@@ -73,7 +73,14 @@ def test_fit_command_writes_results_ranking_and_plots(default_run, default_fit):
     output, results = default_fit
     mu, expected = results["mu"], results["expected"]
     for block in (mu, expected):
-        assert set(block) == {"bestfit", "up", "down", "stat_up", "stat_down"}
+        assert set(block) == {
+            "bestfit",
+            "up",
+            "down",
+            "stat_up",
+            "stat_down",
+            "uncertainty_breakdown",
+        }
     assert expected["bestfit"] == pytest.approx(1.0, abs=1e-3)
     assert results["injected_mu"] == 1.0
     # about 230 signal events over a small background: strong, and finite
